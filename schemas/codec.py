@@ -1,0 +1,124 @@
+"""Avro codec for every topic, on fastavro, with schemas parsed once.
+
+Wire format: Avro *single-object encoding* from the Avro specification
+(``C3 01`` marker, 8-byte little-endian CRC-64-AVRO fingerprint of the writer
+schema, then the Avro binary body). Any Avro library can read it given the
+``.avsc`` file (Java: ``BinaryMessageDecoder``), and it needs no schema
+registry service, while still telling a reader exactly which schema wrote each
+message -- which is what makes schema evolution safe: a reader resolves the
+writer's schema by fingerprint from the current and historical ``.avsc``
+files and projects it onto its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+
+from schemas.errors import DecodeError, EncodeError, SchemaError
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = 10
+_FP = struct.Struct("<Q")
+
+SCHEMA_DIR = Path(str(resources.files("schemas") / "avro"))
+
+
+def load_schema_file(path: Path) -> dict[str, Any]:
+    """Parse an ``.avsc`` file; raise SchemaError naming the file if it is broken."""
+    try:
+        raw = json.loads(path.read_text())
+        return dict(parse_schema(raw, _write_hint=False))
+    except (OSError, ValueError, fastavro.schema.SchemaParseException) as exc:
+        raise SchemaError(f"cannot load Avro schema {path}: {exc}. Fix or restore the file.") from exc
+
+
+def schema_fingerprint(parsed: Mapping[str, Any]) -> int:
+    """CRC-64-AVRO fingerprint of the schema's parsing canonical form."""
+    canonical = to_parsing_canonical_form(parsed)
+    return int(fingerprint(canonical, "CRC-64-AVRO"), 16)
+
+
+class AvroCodec:
+    """Encode and decode one record type; optionally resolve older writer schemas.
+
+    ``writers`` are other schemas (usually earlier versions of the same record)
+    that messages on the wire may have been written with.
+    """
+
+    def __init__(
+        self, schema: Mapping[str, Any], writers: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
+        self.schema = dict(schema)
+        self.name: str = str(self.schema.get("name", "?"))
+        self.fingerprint = schema_fingerprint(self.schema)
+        self._header = MAGIC + _FP.pack(self.fingerprint)
+        self._writers: dict[int, dict[str, Any]] = {
+            schema_fingerprint(w): dict(w) for w in writers
+        }
+        self._writers.pop(self.fingerprint, None)
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(self._header)
+        try:
+            fastavro.schemaless_writer(buf, self.schema, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise EncodeError(f"record does not match {self.name}: {exc}") from exc
+        return buf.getvalue()
+
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        """Decode one message; raise DecodeError (never anything else) on bad bytes."""
+        if data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
+            raise DecodeError(
+                f"not an Avro single-object message for {self.name} "
+                "(missing C3 01 header); the producer must use the project codec",
+            )
+        (fp,) = _FP.unpack_from(data, 2)
+        if fp == self.fingerprint:
+            writer = self.schema
+            reader = None
+        else:
+            found = self._writers.get(fp)
+            if found is None:
+                raise DecodeError(
+                    f"unknown writer schema fingerprint {fp:016x} for {self.name}; "
+                    "add that schema version to schemas/avro/history/",
+                )
+            writer, reader = found, self.schema
+        buf = io.BytesIO(data)
+        buf.seek(HEADER_LEN)
+        try:
+            record = fastavro.schemaless_reader(buf, writer, reader)
+        except Exception as exc:  # fastavro raises many types on corrupt input
+            raise DecodeError(f"corrupt {self.name} body: {type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(data):
+            raise DecodeError(
+                f"{len(data) - buf.tell()} trailing bytes after a {self.name} record",
+            )
+        if not isinstance(record, dict):
+            raise DecodeError(f"{self.name} body decoded to {type(record).__name__}, not a record")
+        return record
+
+
+@cache
+def codec_for(schema_name: str) -> AvroCodec:
+    """The shared codec for ``schemas/avro/<schema_name>.avsc`` with its history.
+
+    Earlier versions live in ``schemas/avro/history/<schema_name>.*.avsc``.
+    """
+    path = SCHEMA_DIR / f"{schema_name}.avsc"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in SCHEMA_DIR.glob("*.avsc")))
+        raise SchemaError(f"no schema named {schema_name!r}; known: {known}")
+    history = sorted((SCHEMA_DIR / "history").glob(f"{schema_name}.*.avsc"))
+    return AvroCodec(load_schema_file(path), [load_schema_file(p) for p in history])

@@ -1,0 +1,70 @@
+"""The topics of the pipeline, their schemas and layout. One table, used by
+the admin code that creates them, the producers and the consumers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    schema: str
+    partitions: int
+    doc: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+DAY_MS = 24 * 3600 * 1000
+
+APPLICATIONS = TopicSpec(
+    "loan.applications.v1", "loan_application", 6,
+    "Loan applications from onboarding, keyed by application id.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+DEVICE_EVENTS = TopicSpec(
+    "device.events.v1", "device_event", 6,
+    "Device SDK signals, keyed by session id.",
+    {"retention.ms": str(7 * DAY_MS)},
+)
+BEHAVIOUR_EVENTS = TopicSpec(
+    "behaviour.events.v1", "behaviour_event", 6,
+    "Form interaction events, keyed by session id.",
+    {"retention.ms": str(7 * DAY_MS)},
+)
+LISTS = TopicSpec(
+    "risk.lists.v1", "list_update", 1,
+    "Block/allow list entries; compacted, keyed by LIST:TYPE:value.",
+    {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+)
+DECISIONS = TopicSpec(
+    "loan.decisions.v1", "decision", 6,
+    "Decisions with reason codes, keyed by application id.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+FEATURES = TopicSpec(
+    "loan.features.v1", "feature_vector", 6,
+    "The exact feature vector used per decision, keyed by application id.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+PERFORMANCE = TopicSpec(
+    "loan.performance.v1", "loan_performance", 3,
+    "Monthly loan performance and fraud confirmations, keyed by application id.",
+    {"retention.ms": str(400 * DAY_MS)},
+)
+DEADLETTER = TopicSpec(
+    "loan.deadletter.v1", "dead_letter", 1,
+    "Messages that failed to decode, validate or process, with original bytes.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+METRICS = TopicSpec(
+    "loan.metrics.v1", "metrics", 1,
+    "Worker monitoring snapshots.",
+    {"retention.ms": str(7 * DAY_MS)},
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, DECISIONS, FEATURES,
+    PERFORMANCE, DEADLETTER, METRICS,
+)
+BY_NAME = {t.name: t for t in ALL_TOPICS}

@@ -1,0 +1,71 @@
+"""All configuration, read once from ``LOANRISK_*`` environment variables.
+
+This is the only module that reads the environment; everything below
+``streams/`` receives plain values as arguments. Every setting has a local
+default so a fresh clone runs with nothing set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOANRISK_", frozen=True, extra="ignore")
+
+    # --- where things live -------------------------------------------------
+    state_dir: Path = Field(
+        default=Path(".loanrisk"),
+        description="Logs, pid files, Kafka/ClickHouse data, model registry (git-ignored).",
+    )
+
+    # --- Kafka ---------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        default="", description="bootstrap servers; empty = the local broker on kafka_port"
+    )
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "512m"
+
+    # --- Redis ---------------------------------------------------------------
+    redis_url: str = Field(default="", description="empty = the local redis-server on redis_port")
+    redis_port: int = 16379
+
+    # --- ClickHouse ----------------------------------------------------------
+    clickhouse_dsn: str = Field(
+        default="",
+        description="clickhouse-connect DSN; empty = embedded chDB under state_dir/clickhouse; "
+        "e.g. http://user:pass@host:8123/db for a server",
+    )
+
+    # --- privacy -------------------------------------------------------------
+    hash_key: str = Field(
+        default="local-dev-only-change-me",
+        description="secret key for the keyed hash (HMAC-SHA256) of personal identifiers",
+    )
+
+    # --- models, rules, policy ------------------------------------------------
+    # (areas add their settings below, one block each)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_dsn(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def clickhouse(self) -> str:
+        return self.clickhouse_dsn or f"chdb:///{self.state_dir.resolve() / 'clickhouse'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.state_dir / "models"
+
+
+def load_settings() -> Settings:
+    return Settings()
