@@ -1,0 +1,1 @@
+"""Decision engine: block/allow lists, rules, product policy, offers, shadow."""

@@ -1,0 +1,31 @@
+"""``loanrisk``: the one command line of the project.
+
+Each area has its own module of subcommands (``streams/cli_*.py``); this file
+only assembles them, so ``loanrisk --help`` lists everything.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from streams import cli_services
+
+app = typer.Typer(
+    name="loanrisk",
+    help=(
+        "Real-time loan-risk decisions on Kafka: simulate traffic, run workers and the "
+        "ClickHouse sink, train and evaluate models, manage rules and lists, query results."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(cli_services.app, name="services")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
