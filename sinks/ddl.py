@@ -1,0 +1,151 @@
+"""ClickHouse schema for decisions, feature vectors, labels, dead letters and metrics.
+
+Applied idempotently at start (``CREATE ... IF NOT EXISTS``). Every table is a
+``ReplacingMergeTree`` keyed so that a message redelivered by Kafka replaces
+its first copy instead of adding a second; analysts query the ``*_latest``
+views (``FINAL``), which count each application once even before background
+merges have run. Tables are ordered by ``application_id`` for per-application
+lookups and partitioned by month of event time so time-range queries prune.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TABLES: dict[str, str] = {
+    "decisions": """
+CREATE TABLE IF NOT EXISTS decisions (
+    application_id String,
+    event_time DateTime64(3, 'UTC'),
+    decided_at DateTime64(3, 'UTC'),
+    product LowCardinality(String),
+    decision LowCardinality(String),
+    pd Nullable(Float64),
+    fraud_probability Nullable(Float64),
+    anomaly_score Nullable(Float64),
+    scorecard_points Nullable(Float64),
+    risk_grade LowCardinality(Nullable(String)),
+    offer_amount Nullable(Float64),
+    offer_term_months Nullable(Int32),
+    offer_apr Nullable(Float64),
+    offer_price_tier LowCardinality(Nullable(String)),
+    reason_codes Array(String),
+    reason_texts Array(String),
+    list_hits Array(String),
+    rule_hits Array(String),
+    versions Map(String, String),
+    timings_us Map(String, Float64),
+    shadow_decision LowCardinality(Nullable(String)),
+    shadow_pd Nullable(Float64),
+    shadow_fraud_probability Nullable(Float64),
+    shadow_versions Map(String, String),
+    worker String,
+    latency_ms Float64 MATERIALIZED toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(event_time),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_event_time event_time TYPE minmax GRANULARITY 4
+) ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY application_id
+""",
+    "feature_vectors": """
+CREATE TABLE IF NOT EXISTS feature_vectors (
+    application_id String,
+    event_time DateTime64(3, 'UTC'),
+    product LowCardinality(String),
+    feature_spec_version LowCardinality(String),
+    names Array(String),
+    values Array(Nullable(Float64)),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_event_time event_time TYPE minmax GRANULARITY 4
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY application_id
+""",
+    "loan_performance": """
+CREATE TABLE IF NOT EXISTS loan_performance (
+    event_id String,
+    loan_id String,
+    application_id String,
+    event_time DateTime64(3, 'UTC'),
+    month_on_book Int32,
+    days_past_due Int32,
+    balance Float64,
+    status LowCardinality(String),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (application_id, event_id)
+""",
+    "dead_letters": """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    source_topic LowCardinality(String),
+    source_partition Int32,
+    source_offset Int64,
+    key Nullable(String),
+    payload Nullable(String),
+    error_type LowCardinality(String),
+    error String,
+    component LowCardinality(String),
+    failed_at DateTime64(3, 'UTC'),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(failed_at)
+ORDER BY (source_topic, source_partition, source_offset)
+""",
+    "metrics": """
+CREATE TABLE IF NOT EXISTS metrics (
+    worker String,
+    window_start DateTime64(3, 'UTC'),
+    window_end DateTime64(3, 'UTC'),
+    decisions Map(String, Int64),
+    applications Int64,
+    approval_rate Nullable(Float64),
+    latency_p50_ms Nullable(Float64),
+    latency_p95_ms Nullable(Float64),
+    latency_p99_ms Nullable(Float64),
+    throughput_per_s Float64,
+    dead_letters Int64,
+    mean_pd Nullable(Float64),
+    mean_fraud_probability Nullable(Float64),
+    anomaly_rate Nullable(Float64),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (worker, window_start)
+""",
+}
+
+VIEWS: dict[str, str] = {
+    "decisions_latest": "CREATE VIEW IF NOT EXISTS decisions_latest AS SELECT * FROM decisions FINAL",
+    "feature_vectors_latest": (
+        "CREATE VIEW IF NOT EXISTS feature_vectors_latest AS SELECT * FROM feature_vectors FINAL"
+    ),
+    # One row per booked application with its labels as known now. Definitions:
+    #   label_default = ever 60+ days past due within the first 6 months on book;
+    #   label_fraud   = a FRAUD_CONFIRMED status was ever reported;
+    #   default_matured = 6 months on book observed, or the default already happened
+    #   (a loan that has defaulted cannot un-default, so its label is final).
+    "labels": """
+CREATE VIEW IF NOT EXISTS labels AS
+SELECT
+    application_id,
+    any(loan_id) AS loan_id,
+    max(month_on_book) AS max_month_on_book,
+    toUInt8(countIf(days_past_due >= 60 AND month_on_book <= 6) > 0) AS label_default,
+    toUInt8(countIf(status = 'FRAUD_CONFIRMED') > 0) AS label_fraud,
+    toUInt8(countIf(status = 'CHARGED_OFF') > 0) AS charged_off,
+    toUInt8(max(month_on_book) >= 6 OR label_default = 1) AS default_matured,
+    max(event_time) AS last_update
+FROM loan_performance FINAL
+GROUP BY application_id
+""",
+}
+
+
+def apply_ddl(client: Any) -> list[str]:
+    """Create every table and view that does not exist yet; returns their names."""
+    for ddl in TABLES.values():
+        client.command(ddl)
+    for ddl in VIEWS.values():
+        client.command(ddl)
+    return [*TABLES, *VIEWS]
