@@ -118,6 +118,9 @@ class RuleSet:
         self.variables: tuple[str, ...] = tuple(
             sorted({v for r in self.enabled for v in r.variables})
         )
+        self.all_variables: tuple[str, ...] = tuple(
+            sorted({v for r in rules for v in r.variables})
+        )
         self.errors: Counter[str] = Counter()  # run-time failures per rule id (monitoring)
 
     def __len__(self) -> int:
@@ -174,7 +177,7 @@ class RuleSet:
         NaN becomes None (null); every needed name is present.
         """
         ctx: dict[str, Any] = {}
-        for name in self.variables:
+        for name in self.all_variables:
             if name in scores:
                 v = scores[name]
             elif name in features:
@@ -189,19 +192,25 @@ class RuleSet:
         return ctx
 
     def evaluate(
-        self, context: Mapping[str, Any], skip_categories: Collection[str] = ()
+        self,
+        context: Mapping[str, Any],
+        skip_categories: Collection[str] = (),
+        include_disabled: bool = False,
     ) -> list[RuleHit]:
         """Rules whose condition is true, most severe first (decline, review, flag).
 
         ``context`` comes from ``context_for`` (or any dict holding the
-        variables; missing names count as null).
+        variables; missing names count as null). ``include_disabled`` also
+        evaluates disabled rules (backtests of a rule before enabling it).
         """
-        if not self.enabled:
+        rules = self.rules if include_disabled else self.enabled
+        if not rules:
             return []
-        cel_ctx = cel.Context({v: context.get(v) for v in self.variables})
+        names = self.all_variables if include_disabled else self.variables
+        cel_ctx = cel.Context({v: context.get(v) for v in names})
         product = context.get("product")
         hits: list[RuleHit] = []
-        for rule in self.enabled:
+        for rule in rules:
             spec = rule.spec
             if spec.category in skip_categories:
                 continue

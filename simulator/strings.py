@@ -41,7 +41,7 @@ def join(parts: Sequence[str | pa.Array]) -> pa.Array:
     n = next((len(p) for p in parts if not isinstance(p, str)), None)
     if n is None:
         raise ValueError("join needs at least one array")
-    arrays = [pa.array(np.full(n, p, dtype=object), pa.string()) if isinstance(p, str) else p
+    arrays = [pa.array(np.full(n, p, dtype=object), pa.string()) if isinstance(p, str) else as_str(p)
               for p in parts]
     return pc.binary_join_element_wise(*arrays, "")
 
@@ -59,4 +59,12 @@ def take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def where(mask: np.ndarray, a: pa.Array, b: pa.Array) -> pa.Array:
     """Element-wise ``a if mask else b`` for string arrays."""
-    return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), a, b)
+    return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), as_str(a), as_str(b))
+
+
+def as_str(x: object) -> pa.Array:
+    """Any string column (Arrow, pandas, numpy object) as an Arrow ``string`` array."""
+    arr = x if isinstance(x, pa.Array) else pa.array(x)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())

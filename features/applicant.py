@@ -1,0 +1,66 @@
+"""Applicant, bureau and product features: pure functions of the application."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+Value = float | None
+
+#: reference APR used to turn an amount and term into a monthly payment (documented in the spec)
+REFERENCE_APR = 0.12
+CARD_MIN_PAYMENT = 0.03
+
+
+def monthly_payment(amount: float, term_months: int, product: str) -> float:
+    """Estimated monthly payment: annuity at REFERENCE_APR, or 3% of a card limit."""
+    if product == "CREDIT_CARD" or term_months <= 0:
+        return amount * CARD_MIN_PAYMENT
+    r = REFERENCE_APR / 12.0
+    return amount * r / (1.0 - (1.0 + r) ** -term_months)
+
+
+def applicant_features(app: Mapping[str, Any]) -> dict[str, Value]:
+    income = float(app["annual_income"])
+    amount = float(app["requested_amount"])
+    term = int(app["requested_term_months"])
+    product = str(app["product"])
+    emp = str(app["employment_status"])
+    out: dict[str, Value] = {}
+    if income > 0:
+        out["app_dti"] = float(app["monthly_debt_payments"]) * 12.0 / income
+        out["app_pti"] = monthly_payment(amount, term, product) / (income / 12.0)
+        out["app_amount_to_income"] = amount / income
+    else:
+        out["app_dti"] = out["app_pti"] = out["app_amount_to_income"] = None
+    out["app_log_income"] = math.log1p(max(income, 0.0))
+    out["app_term_months"] = float(term)
+    out["app_employment_months"] = float(app["employment_months"])
+    out["app_emp_unemployed"] = 1.0 if emp == "UNEMPLOYED" else 0.0
+    out["app_emp_self_employed"] = 1.0 if emp == "SELF_EMPLOYED" else 0.0
+    out["app_emp_student"] = 1.0 if emp == "STUDENT" else 0.0
+    out["app_housing_rent"] = 1.0 if app["housing_status"] == "RENT" else 0.0
+    out["app_known_customer"] = 0.0 if app.get("customer_id") is None else 1.0
+    score = app.get("bureau_score")
+    out["bureau_score"] = None if score is None else float(score)
+    b = app.get("bureau")
+    out["bureau_missing"] = 1.0 if b is None else 0.0
+    if b is None:
+        for k in ("bureau_inquiries_6m", "bureau_delinquencies_24m", "bureau_utilisation",
+                  "bureau_file_age_months", "bureau_open_accounts", "bureau_thin_file"):
+            out[k] = None
+    else:
+        out["bureau_inquiries_6m"] = float(b["inquiries_6m"])
+        out["bureau_delinquencies_24m"] = float(b["delinquencies_24m"])
+        out["bureau_utilisation"] = float(b["utilisation"])
+        out["bureau_file_age_months"] = float(b["file_age_months"])
+        out["bureau_open_accounts"] = float(b["open_accounts"])
+        out["bureau_thin_file"] = 1.0 if b["thin_file"] else 0.0
+    out["product_credit_card"] = 1.0 if product == "CREDIT_CARD" else 0.0
+    out["product_personal_loan"] = 1.0 if product == "PERSONAL_LOAN" else 0.0
+    out["product_bnpl"] = 1.0 if product == "BNPL" else 0.0
+    ch = app.get("channel")
+    out["channel_app"] = 1.0 if ch == "APP" else 0.0
+    out["channel_partner"] = 1.0 if ch == "PARTNER" else 0.0
+    return out

@@ -1,0 +1,131 @@
+-- Record applications in the velocity state and return each one's raw features,
+-- as of its own event time. One call per batch of applications (one round trip).
+--
+-- ARGV header: prefix, retention_ms, lateness_ms, key_ttl_ms, app_ttl_ms, fs_ttl_ms, cap,
+--              nW, W1..WnW (velocity windows), nD, D1..DnD (distinct windows)
+-- then per application (stride 9): app_id, event_time, session_id,
+--              h_id, h_device, h_phone, h_email, h_ip, h_address
+-- Returns one JSON string per application:
+--   {"ids": [6 hashes], "t": "<event_time>", "v": [numbers], "s": [session hash, flat]}
+-- v = per kind (id, device, phone, email, ip, address):
+--       count per W, ms since previous application (-1 none), distinct per part per D
+--     then linked_ids, linked_apps, fraud_linked_identifiers, device_first_seen_ms.
+-- Window semantics: an event with time e counts in window W at time t iff t - W < e <= t.
+-- Idempotent: an application id already computed returns its stored result unchanged.
+local P = ARGV[1]
+local RET = tonumber(ARGV[2])
+local LATE = tonumber(ARGV[3])
+local KEY_TTL = tonumber(ARGV[4])
+local APP_TTL = tonumber(ARGV[5])
+local FS_TTL = tonumber(ARGV[6])
+local CAP = tonumber(ARGV[7])
+local i = 8
+local nW = tonumber(ARGV[i]); local W = {}
+for k = 1, nW do W[k] = tonumber(ARGV[i + k]) end
+i = i + nW + 1
+local nD = tonumber(ARGV[i]); local D = {}
+for k = 1, nD do D[k] = tonumber(ARGV[i + k]) end
+i = i + nD + 1
+
+local KINDS = {'id', 'dev', 'ph', 'em', 'ip', 'ad'}
+local GRAPH = {dev = true, ph = true, ip = true}
+local out = {}
+
+while i + 8 <= #ARGV do
+  local app = ARGV[i]
+  local t = tonumber(ARGV[i + 1])
+  local sid = ARGV[i + 2]
+  local h = {ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]}
+  i = i + 9
+  local akey = P .. ':a:' .. app
+  local cached = redis.call('GET', akey)
+  if cached then
+    out[#out + 1] = cached
+  else
+    local v = {}
+    local linked_ids, n_ids, linked_apps, n_apps = {}, 0, {}, 0
+    local own_member_tail = {
+      h[2] .. '|' .. h[3] .. '|' .. h[4],  -- identity key: remember device, phone, email
+    }
+    for k = 1, 6 do
+      local kind = KINDS[k]
+      local zkey = P .. ':z:' .. kind .. ':' .. h[k]
+      local member
+      if k == 1 then member = app .. '|' .. own_member_tail[1] else member = app .. '|' .. h[1] end
+      redis.call('ZADD', zkey, t, member)
+      redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. (t - RET - LATE))
+      redis.call('PEXPIRE', zkey, KEY_TTL)
+      local r = redis.call('ZREVRANGEBYSCORE', zkey, t, '(' .. (t - RET), 'WITHSCORES', 'LIMIT', 0, CAP)
+      local cnt = {}
+      for w = 1, nW do cnt[w] = 0 end
+      local nparts = (k == 1) and 3 or 1
+      local dset, dcnt = {}, {}
+      for p = 1, nparts do
+        dset[p] = {}; dcnt[p] = {}
+        for d = 1, nD do dset[p][d] = {}; dcnt[p][d] = 0 end
+      end
+      local last = -1
+      local graph = GRAPH[kind]
+      for j = 1, #r, 2 do
+        local m = r[j]
+        local s = tonumber(r[j + 1])
+        for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
+        local p1 = string.find(m, '|', 1, true)
+        local mapp = string.sub(m, 1, p1 - 1)
+        local rest = string.sub(m, p1 + 1)
+        if mapp ~= app then
+          if s > last then last = s end
+          if graph then
+            if not linked_apps[mapp] then linked_apps[mapp] = true; n_apps = n_apps + 1 end
+            if rest ~= h[1] and not linked_ids[rest] then
+              linked_ids[rest] = true; n_ids = n_ids + 1
+            end
+          end
+        end
+        local parts
+        if nparts == 1 then parts = {rest} else
+          local a = string.find(rest, '|', 1, true)
+          local b = string.find(rest, '|', a + 1, true)
+          parts = {string.sub(rest, 1, a - 1), string.sub(rest, a + 1, b - 1), string.sub(rest, b + 1)}
+        end
+        for p = 1, nparts do
+          local val = parts[p]
+          for d = 1, nD do
+            if s > t - D[d] and not dset[p][d][val] then
+              dset[p][d][val] = true; dcnt[p][d] = dcnt[p][d] + 1
+            end
+          end
+        end
+      end
+      for w = 1, nW do v[#v + 1] = cnt[w] end
+      if last >= 0 then v[#v + 1] = t - last else v[#v + 1] = -1 end
+      for p = 1, nparts do for d = 1, nD do v[#v + 1] = dcnt[p][d] end end
+    end
+    v[#v + 1] = n_ids
+    v[#v + 1] = n_apps
+    -- confirmed-fraud flags: value = earliest confirmation time; counts if at or before t
+    local fk = {}
+    for k = 1, 6 do fk[k] = P .. ':f:' .. KINDS[k] .. ':' .. h[k] end
+    local flags = redis.call('MGET', unpack(fk))
+    local nf = 0
+    for k = 1, 6 do
+      if flags[k] and tonumber(flags[k]) <= t then nf = nf + 1 end
+    end
+    v[#v + 1] = nf
+    -- device first seen (earliest event time across applications and device events)
+    local fskey = P .. ':fs:' .. h[2]
+    local fs = tonumber(redis.call('GET', fskey) or '')
+    if (not fs) or fs > t then
+      redis.call('SET', fskey, t, 'PX', FS_TTL)
+      v[#v + 1] = 0
+    else
+      redis.call('PEXPIRE', fskey, FS_TTL)
+      v[#v + 1] = t - fs
+    end
+    local sess = redis.call('HGETALL', P .. ':s:' .. sid)
+    local res = cjson.encode({ids = h, t = ARGV[i - 8], v = v, s = sess})
+    redis.call('SET', akey, res, 'PX', APP_TTL)
+    out[#out + 1] = res
+  end
+end
+return out

@@ -1,0 +1,305 @@
+"""The one feature specification shared by training and serving.
+
+Every feature the models and rules see is declared here, once: its name,
+type, default when missing, description, family, and the reason code and
+adverse-action text used when it drives a decline. ``FEATURE_SPEC.names``
+orders the vector for both training and serving; ``FEATURE_SPEC.version``
+is recorded with every decision and changes whenever a definition changes
+(a content hash of the definitions plus ``SEMANTICS``, bumped by hand when
+the computation changes without the declarations changing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from features.errors import FeatureError
+
+#: bump when the computation of any feature changes but its declaration does not
+SEMANTICS = "1.0.0"
+
+Value = float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDef:
+    name: str
+    dtype: str  # "count" | "float" | "flag" (0/1); all travel as float64
+    default: float | None  # value used when it cannot be computed; None = missing (NaN)
+    description: str
+    family: str  # velocity | distinct | graph | session | applicant | bureau | product
+    reason_code: str
+    reason_text: str
+    monotone: int = 0  # +1: higher raises default/fraud risk; -1: lowers it; 0: no constraint
+
+
+class FeatureSpec:
+    """Ordered, versioned feature definitions with vector helpers."""
+
+    def __init__(self, defs: Sequence[FeatureDef]) -> None:
+        names = [d.name for d in defs]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise FeatureError(f"duplicate feature names in the spec: {dupes}")
+        for d in defs:
+            if d.monotone not in (-1, 0, 1):
+                raise FeatureError(f"{d.name}: monotone must be -1, 0 or 1")
+        self.defs: list[FeatureDef] = list(defs)
+        self.names: list[str] = names
+        self.index: dict[str, int] = {n: i for i, n in enumerate(names)}
+        self.by_name: dict[str, FeatureDef] = {d.name: d for d in defs}
+        blob = json.dumps([asdict(d) for d in defs], sort_keys=True).encode()
+        digest = hashlib.sha256(blob + SEMANTICS.encode()).hexdigest()[:8]
+        self.version: str = f"fs-{SEMANTICS}-{digest}"
+
+    def __len__(self) -> int:
+        return len(self.defs)
+
+    @property
+    def monotone(self) -> list[int]:
+        """Per-feature monotone directions in vector order (LightGBM's monotone_constraints)."""
+        return [d.monotone for d in self.defs]
+
+    def complete(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """All spec features in order, with declared defaults for absent keys."""
+        return {d.name: values.get(d.name, d.default) for d in self.defs}
+
+    def to_array(self, values: Mapping[str, Value]) -> np.ndarray:
+        """Float64 vector in spec order; absent keys take their default, None becomes NaN."""
+        out = np.empty(len(self.defs), dtype=np.float64)
+        for i, d in enumerate(self.defs):
+            v = values.get(d.name, d.default)
+            out[i] = np.nan if v is None else v
+        return out
+
+    def to_list(self, values: Mapping[str, Value]) -> list[float | None]:
+        """Values in spec order as plain floats/None (for the feature_vector Avro record)."""
+        out: list[float | None] = []
+        for d in self.defs:
+            v = values.get(d.name, d.default)
+            out.append(None if v is None else float(v))
+        return out
+
+    def reason(self, name: str) -> tuple[str, str]:
+        """(reason_code, reason_text) for a feature, e.g. from a SHAP top contributor."""
+        d = self.by_name.get(name)
+        if d is None:
+            raise FeatureError(f"no feature {name!r} in spec {self.version}")
+        return d.reason_code, d.reason_text
+
+
+# --- the definitions -----------------------------------------------------------
+
+_KIND_TEXT = {
+    "id": ("ID", "identity (national id)", "the same identity"),
+    "device": ("DEVICE", "device", "the same device"),
+    "phone": ("PHONE", "phone number", "the same phone number"),
+    "email": ("EMAIL", "email address", "the same email address"),
+    "ip": ("IP", "IP address", "the same IP address"),
+    "address": ("ADDR", "home address", "the same address"),
+}
+_WINDOW_TEXT = {"10m": "10 minutes", "1h": "hour", "24h": "24 hours", "7d": "7 days"}
+#: which windows each identifier kind reports application counts for
+VELOCITY_WINDOWS: dict[str, tuple[str, ...]] = {
+    "id": ("10m", "1h", "24h", "7d"),
+    "device": ("10m", "1h", "24h", "7d"),
+    "phone": ("10m", "1h", "24h", "7d"),
+    "email": ("10m", "1h", "24h", "7d"),
+    "ip": ("10m", "1h", "24h", "7d"),
+    "address": ("24h", "7d"),
+}
+LAST_SEEN_KINDS: tuple[str, ...] = ("id", "device", "phone", "email", "ip")
+#: distinct counts: (feature name, kind whose state holds it, counted part, window)
+DISTINCT: tuple[tuple[str, str, str, str], ...] = (
+    ("dist_ids_per_device_24h", "device", "id", "24h"),
+    ("dist_ids_per_device_7d", "device", "id", "7d"),
+    ("dist_ids_per_ip_24h", "ip", "id", "24h"),
+    ("dist_ids_per_ip_7d", "ip", "id", "7d"),
+    ("dist_ids_per_phone_7d", "phone", "id", "7d"),
+    ("dist_ids_per_email_7d", "email", "id", "7d"),
+    ("dist_ids_per_address_7d", "address", "id", "7d"),
+    ("dist_devices_per_id_7d", "id", "device", "7d"),
+    ("dist_phones_per_id_7d", "id", "phone", "7d"),
+    ("dist_emails_per_id_7d", "id", "email", "7d"),
+)
+_PART_TEXT = {"id": "identities", "device": "devices", "phone": "phone numbers",
+              "email": "email addresses"}
+
+
+def _velocity() -> list[FeatureDef]:
+    defs = []
+    for kind, windows in VELOCITY_WINDOWS.items():
+        code, noun, same = _KIND_TEXT[kind]
+        for w in windows:
+            defs.append(FeatureDef(
+                f"vel_{kind}_apps_{w}", "count", 0.0,
+                f"Applications (this one included) with the same {noun} whose event time is "
+                f"within the last {_WINDOW_TEXT[w]} of this application's event time.",
+                "velocity", f"F-VEL-{code}-{w.upper()}",
+                f"Too many recent applications from {same}", 1))
+    for kind in LAST_SEEN_KINDS:
+        code, noun, same = _KIND_TEXT[kind]
+        defs.append(FeatureDef(
+            f"vel_{kind}_hours_since_prev", "float", None,
+            f"Hours since the previous application with the same {noun} (event time); "
+            "missing if none within 30 days.",
+            "velocity", f"F-VEL-{code}-RECENT",
+            f"Another application was recently made with {same}", -1))
+    return defs
+
+
+def _distinct() -> list[FeatureDef]:
+    defs = []
+    for name, kind, part, w in DISTINCT:
+        code = _KIND_TEXT[kind][0]
+        pcode = _KIND_TEXT[part][0]
+        defs.append(FeatureDef(
+            name, "count", 1.0,
+            f"Distinct {_PART_TEXT[part]} seen with this application's {_KIND_TEXT[kind][1]} "
+            f"in the last {_WINDOW_TEXT[w]} (this one included).",
+            "distinct", f"F-DST-{pcode}-PER-{code}-{w.upper()}",
+            f"Too many different {_PART_TEXT[part]} used with {_KIND_TEXT[kind][2]}", 1))
+    return defs
+
+
+def _graph() -> list[FeatureDef]:
+    return [
+        FeatureDef("graph_linked_ids_30d", "count", 0.0,
+                   "Other identities that shared this application's device, phone or IP "
+                   "within 30 days.", "graph", "F-GRA-LINKED-IDS",
+                   "Application details are shared with other applicants", 1),
+        FeatureDef("graph_linked_apps_30d", "count", 0.0,
+                   "Other applications sharing this application's device, phone or IP "
+                   "within 30 days.", "graph", "F-GRA-LINKED-APPS",
+                   "Application details are shared with other applications", 1),
+        FeatureDef("graph_fraud_linked", "flag", 0.0,
+                   "1 if any of this application's identifiers was used by an application "
+                   "confirmed as fraud at or before this event time.", "graph",
+                   "F-GRA-FRAUD-LINK",
+                   "Application details are linked to confirmed fraud", 1),
+        FeatureDef("graph_fraud_linked_identifiers", "count", 0.0,
+                   "How many of this application's six identifiers are linked to confirmed "
+                   "fraud.", "graph", "F-GRA-FRAUD-LINK-N",
+                   "Application details are linked to confirmed fraud", 1),
+    ]
+
+
+def _session() -> list[FeatureDef]:
+    S = "session"
+    return [
+        FeatureDef("sess_behaviour_missing", "flag", 1.0,
+                   "1 if no behaviour events of this session were received before scoring.",
+                   S, "F-SES-NO-BEHAVIOUR", "Application session data could not be verified"),
+        FeatureDef("sess_device_missing", "flag", 1.0,
+                   "1 if no device events of this session were received before scoring.",
+                   S, "F-SES-NO-DEVICE", "Device could not be verified"),
+        FeatureDef("sess_form_fill_seconds", "float", None,
+                   "Seconds from the first to the last behaviour event of the session.",
+                   S, "F-SES-FILL-TIME", "Application form completed in an unusual way"),
+        FeatureDef("sess_keystrokes", "count", None, "Keystroke events in the session.",
+                   S, "F-SES-KEYS", "Application form completed in an unusual way"),
+        FeatureDef("sess_keystroke_interval_mean_ms", "float", None,
+                   "Mean milliseconds between keystrokes.", S, "F-SES-KEY-MEAN",
+                   "Application form completed in an unusual way"),
+        FeatureDef("sess_keystroke_interval_std_ms", "float", None,
+                   "Standard deviation of milliseconds between keystrokes (scripted input is "
+                   "regular).", S, "F-SES-KEY-VAR", "Application form completed in an unusual way"),
+        FeatureDef("sess_paste_count", "count", None, "Paste events in the session.",
+                   S, "F-SES-PASTE", "Application details were pasted rather than typed", 1),
+        FeatureDef("sess_corrections", "count", None, "Correction events in the session.",
+                   S, "F-SES-CORRECTIONS", "Application form completed in an unusual way"),
+        FeatureDef("sess_pages", "count", None, "Page views in the session.",
+                   S, "F-SES-PAGES", "Application form completed in an unusual way"),
+        FeatureDef("sess_emulator", "flag", None, "1 if the device SDK detected an emulator.",
+                   S, "F-SES-EMULATOR", "Application made from an emulated device", 1),
+        FeatureDef("sess_rooted", "flag", None,
+                   "1 if the device SDK detected a rooted or jail-broken device.",
+                   S, "F-SES-ROOTED", "Application made from a modified device", 1),
+        FeatureDef("sess_ip_country_mismatch", "flag", None,
+                   "1 if the IP geolocates to a country other than the home address's.",
+                   S, "F-SES-IP-GEO", "Location of the connection does not match the address", 1),
+        FeatureDef("sess_geo_country_mismatch", "flag", None,
+                   "1 if the device location is in a country other than the home address's.",
+                   S, "F-SES-DEV-GEO", "Location of the device does not match the address", 1),
+        FeatureDef("sess_timezone_mismatch", "flag", None,
+                   "1 if the device timezone does not belong to the home address's country.",
+                   S, "F-SES-TZ", "Device timezone does not match the address", 1),
+        FeatureDef("sess_ip_mismatch", "flag", None,
+                   "1 if the device events came from an IP other than the application's.",
+                   S, "F-SES-IP-CHANGE", "Connection changed during the application", 1),
+        FeatureDef("sess_device_mismatch", "flag", None,
+                   "1 if the device events name a device other than the application's.",
+                   S, "F-SES-DEV-CHANGE", "Device changed during the application", 1),
+        FeatureDef("device_first_seen_days", "float", 0.0,
+                   "Days since the application's device was first seen (applications or device "
+                   "events), 0 if first seen now; kept up to the state TTL.",
+                   S, "F-SES-NEW-DEVICE", "Application made from a newly seen device", -1),
+    ]
+
+
+def _applicant() -> list[FeatureDef]:
+    A, B, P = "applicant", "bureau", "product"
+    return [
+        FeatureDef("app_dti", "float", None,
+                   "Declared monthly debt payments x 12 / declared annual income.",
+                   A, "F-APP-DTI", "Debt obligations are high relative to income", 1),
+        FeatureDef("app_pti", "float", None,
+                   "Estimated monthly payment of the requested credit / monthly income (12% "
+                   "APR annuity; 3% of the limit for cards).",
+                   A, "F-APP-PTI", "Requested payment is high relative to income", 1),
+        FeatureDef("app_amount_to_income", "float", None,
+                   "Requested amount / declared annual income.",
+                   A, "F-APP-AMOUNT", "Amount requested is high relative to income", 1),
+        FeatureDef("app_log_income", "float", None, "Natural log of (1 + annual income).",
+                   A, "F-APP-INCOME", "Income is insufficient for the amount requested", -1),
+        FeatureDef("app_term_months", "float", 0.0, "Requested term in months (0 = revolving).",
+                   A, "F-APP-TERM", "Requested term"),
+        FeatureDef("app_employment_months", "float", 0.0,
+                   "Months with the current employer or in the current status.",
+                   A, "F-APP-EMP-TIME", "Length of employment is short", -1),
+        FeatureDef("app_emp_unemployed", "flag", 0.0, "1 if unemployed.",
+                   A, "F-APP-EMP-STATUS", "Employment status"),
+        FeatureDef("app_emp_self_employed", "flag", 0.0, "1 if self-employed.",
+                   A, "F-APP-EMP-STATUS", "Employment status"),
+        FeatureDef("app_emp_student", "flag", 0.0, "1 if a student.",
+                   A, "F-APP-EMP-STATUS", "Employment status"),
+        FeatureDef("app_housing_rent", "flag", 0.0, "1 if renting.",
+                   A, "F-APP-HOUSING", "Housing status"),
+        FeatureDef("app_known_customer", "flag", 0.0, "1 if the applicant is an existing customer.",
+                   A, "F-APP-CUSTOMER", "No existing relationship with the lender"),
+        FeatureDef("bureau_missing", "flag", 0.0, "1 if the bureau returned no file.",
+                   B, "F-BUR-NO-FILE", "No credit file found at the credit bureau"),
+        FeatureDef("bureau_score", "float", None, "Bureau score (300-850).",
+                   B, "F-BUR-SCORE", "Credit bureau score is too low", -1),
+        FeatureDef("bureau_inquiries_6m", "count", None, "Hard inquiries in the last 6 months.",
+                   B, "F-BUR-INQ", "Too many recent credit inquiries", 1),
+        FeatureDef("bureau_delinquencies_24m", "count", None,
+                   "Accounts 30+ days past due in the last 24 months.",
+                   B, "F-BUR-DELQ", "Recent delinquency on credit accounts", 1),
+        FeatureDef("bureau_utilisation", "float", None, "Revolving balance / revolving limit.",
+                   B, "F-BUR-UTIL", "Revolving credit utilisation is too high", 1),
+        FeatureDef("bureau_file_age_months", "float", None, "Age of the oldest tradeline.",
+                   B, "F-BUR-AGE", "Length of credit history is too short", -1),
+        FeatureDef("bureau_open_accounts", "count", None, "Open accounts on the bureau file.",
+                   B, "F-BUR-OPEN", "Number of open credit accounts"),
+        FeatureDef("bureau_thin_file", "flag", None, "1 if fewer than 3 tradelines.",
+                   B, "F-BUR-THIN", "Limited credit history", 1),
+        FeatureDef("product_credit_card", "flag", 0.0, "1 for a credit card application.",
+                   P, "F-PRD", "Product applied for"),
+        FeatureDef("product_personal_loan", "flag", 0.0, "1 for a personal loan application.",
+                   P, "F-PRD", "Product applied for"),
+        FeatureDef("product_bnpl", "flag", 0.0, "1 for a buy-now-pay-later application.",
+                   P, "F-PRD", "Product applied for"),
+        FeatureDef("channel_app", "flag", 0.0, "1 if submitted in the mobile app.",
+                   P, "F-CHN", "Application channel"),
+        FeatureDef("channel_partner", "flag", 0.0, "1 if submitted through a partner.",
+                   P, "F-CHN", "Application channel"),
+    ]
+
+
+FEATURE_SPEC = FeatureSpec(_velocity() + _distinct() + _graph() + _session() + _applicant())

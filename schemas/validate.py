@@ -1,0 +1,68 @@
+"""Semantic checks that Avro types cannot express (a negative income is valid Avro).
+
+Each validator returns a list of problems; empty means valid. They run after
+decoding, and a message with problems goes to the dead-letter topic as
+VALIDATION with the problems as its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+MIN_EVENT_TIME_MS = 946_684_800_000  # 2000-01-01: anything earlier is a unit mistake (seconds?)
+MAX_EVENT_TIME_MS = 4_102_444_800_000  # 2100-01-01
+
+
+def _event_time(rec: Mapping[str, Any], problems: list[str]) -> None:
+    t = rec.get("event_time")
+    if not isinstance(t, int) or not MIN_EVENT_TIME_MS <= t <= MAX_EVENT_TIME_MS:
+        problems.append(f"event_time {t!r} is not epoch milliseconds between 2000 and 2100")
+
+
+def _non_empty(rec: Mapping[str, Any], fields: tuple[str, ...], problems: list[str]) -> None:
+    for f in fields:
+        if not rec.get(f):
+            problems.append(f"{f} is empty")
+
+
+def validate_application(rec: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    _event_time(rec, problems)
+    _non_empty(rec, ("application_id", "session_id", "national_id", "device_id", "ip"), problems)
+    if rec.get("annual_income", 0) < 0:
+        problems.append("annual_income is negative")
+    if rec.get("monthly_debt_payments", 0) < 0:
+        problems.append("monthly_debt_payments is negative")
+    if rec.get("requested_amount", 0) <= 0:
+        problems.append("requested_amount must be positive")
+    if rec.get("requested_term_months", 0) < 0:
+        problems.append("requested_term_months is negative")
+    score = rec.get("bureau_score")
+    if score is not None and not 300 <= score <= 900:
+        problems.append(f"bureau_score {score} outside 300..900")
+    return problems
+
+
+def validate_session_event(rec: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    _event_time(rec, problems)
+    _non_empty(rec, ("event_id", "session_id"), problems)
+    return problems
+
+
+def validate_performance(rec: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    _event_time(rec, problems)
+    _non_empty(rec, ("event_id", "application_id"), problems)
+    if rec.get("days_past_due", 0) < 0:
+        problems.append("days_past_due is negative")
+    return problems
+
+
+VALIDATORS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "loan_application": validate_application,
+    "device_event": validate_session_event,
+    "behaviour_event": validate_session_event,
+    "loan_performance": validate_performance,
+}

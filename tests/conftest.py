@@ -1,0 +1,97 @@
+"""One session-scoped fixture per real service, started by the project's own infra code.
+
+Services for tests run under ``.loanrisk/test`` on their own ports, so a
+developer's ``loanrisk services up`` (default ports) is left alone. To run the
+suite against services you already have (e.g. containers), set
+``LOANRISK_TEST_KAFKA_BOOTSTRAP`` and ``LOANRISK_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_STATE = ROOT / ".loanrisk" / "test"
+TEST_KAFKA_PORT = 39092
+TEST_KAFKA_CONTROLLER_PORT = 39093
+TEST_REDIS_PORT = 36379
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka broker (KRaft) with the project's topics, fresh for this session."""
+    from streams.topics_admin import ensure_topics
+
+    external = os.environ.get("LOANRISK_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        ensure_topics(external)
+        yield external
+        return
+    from infra.kafka import KafkaNode
+
+    node = KafkaNode(TEST_STATE, TEST_KAFKA_PORT, TEST_KAFKA_CONTROLLER_PORT, heap="512m")
+    node.wipe()  # a fresh cluster: no offsets or messages from earlier runs
+    node.start()
+    try:
+        ensure_topics(node.bootstrap)
+        yield node.bootstrap
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on loopback (no persistence)."""
+    external = os.environ.get("LOANRISK_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    from infra.redis import RedisNode
+
+    node = RedisNode(TEST_STATE, TEST_REDIS_PORT)
+    node.start()
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
+@pytest.fixture()
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A client on the real Redis, its database flushed before the test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_path() -> Path:
+    """The embedded chDB store of this test session (one path per process: chDB's rule)."""
+    path = TEST_STATE / f"clickhouse-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clickhouse_client(clickhouse_path: Path) -> Iterator[Any]:
+    """clickhouse-connect on embedded chDB, with the project's DDL applied."""
+    import clickhouse_connect
+
+    from sinks.ddl import apply_ddl
+
+    client = clickhouse_connect.get_client(dsn=f"chdb://{clickhouse_path}")
+    apply_ddl(client)
+    yield client
+    shutil.rmtree(clickhouse_path, ignore_errors=True)
