@@ -67,14 +67,14 @@ class ListHit:
 def normalize(identifier_type: str, value: str) -> str:
     """Canonical form so list entries and applications compare equal.
 
-    Emails are lower-cased, phones keep only ``+`` and digits, IPs and CIDRs
+    Emails are lower-cased, phones become ``+`` and digits, IPs and CIDRs
     use the ipaddress module's canonical text; hashes and device ids are kept.
     """
     v = value.strip()
     if identifier_type == "EMAIL":
         return v.lower()
     if identifier_type == "PHONE":
-        return "".join(c for c in v if c.isdigit() or c == "+")
+        return "+" + "".join(c for c in v if c.isdigit())  # as features.identity does
     if identifier_type == "IP":
         try:
             return str(ipaddress.ip_address(v))

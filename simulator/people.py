@@ -8,6 +8,8 @@ Columns starting with ``latent_`` are unobservable truth, kept for the oracle.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -76,7 +78,7 @@ def random_handles(rng: np.random.Generator, n: int) -> pa.Array:
                    S.pick(V.THROWAWAY_DOMAINS, rng.integers(0, len(V.THROWAWAY_DOMAINS), n))])
 
 
-def addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str, pa.Array]:
+def addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str, Any]:
     """Street address, city, postcode and home coordinates; GB detailed, abroad the capital."""
     n = len(country)
     w = np.asarray(V.CITY_WEIGHTS, float)
@@ -99,7 +101,7 @@ def addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str, pa.Arr
                     S.pick(V.STREET_SUFFIXES, rng.integers(0, len(V.STREET_SUFFIXES), n))])
     return {"address_line1": line1, "address_city": pa.array(cities, pa.string()),
             "address_postcode": postcode, "address_country": pa.array(country, pa.string()),
-            "home_lat": pa.array(lat), "home_lon": pa.array(lon)}
+            "home_lat": lat, "home_lon": lon}
 
 
 def dob_strings(age_years: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
@@ -108,7 +110,7 @@ def dob_strings(age_years: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[D]").astype(str).astype(object)
 
 
-def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> pd.DataFrame:
+def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> dict[str, Any]:
     """``len(at_ms)`` fresh, genuine people, as of the given times."""
     n = len(at_ms)
     pop = cfg.population
@@ -151,17 +153,17 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     first = S.pick(V.FIRST_NAMES, rng.integers(0, len(V.FIRST_NAMES), n))
     last = S.pick(V.LAST_NAMES, rng.integers(0, len(V.LAST_NAMES), n))
     ci = country_index(country)
-    cols: dict[str, object] = {
+    cols: dict[str, Any] = {
         "person_id": S.hex_ids(rng, n, "p-", 6),
         "first_name": first, "last_name": last,
-        "date_of_birth": dob_strings(age, at_ms),
+        "date_of_birth": pa.array(dob_strings(age, at_ms), pa.string()),
         "national_id": nino(rng, n),
         "email": emails(rng, first, last, rng.random(n) < 0.01),
         "phone": phones(rng, ci),
         **addresses(rng, country),
-        "employment_status": EMPLOYMENT[emp], "employment_months": tenure,
+        "employment_status": S.pick(EMPLOYMENT, emp), "employment_months": tenure,
         "annual_income": declared, "monthly_debt_payments": monthly_debt,
-        "housing_status": HOUSING[housing],
+        "housing_status": S.pick(HOUSING, housing),
         "has_file": ~no_file, "bureau_score": score.astype(np.int32),
         "bureau_inquiries_6m": inq.astype(np.int32),
         "bureau_delinquencies_24m": delinq.astype(np.int32),
@@ -179,7 +181,7 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "latent_credit_quality": q, "latent_noise": rng.normal(0, 1, n),
         "latent_rooted": rng.random(n) < 0.02,
     }
-    return to_frame(cols)
+    return cols
 
 
 _OCTETS = np.array([[c[6][k % len(c[6])] for k in range(6)] for c in V.COUNTRIES], dtype=np.int64)
@@ -190,6 +192,6 @@ def country_octets(rng: np.random.Generator, ci: np.ndarray) -> np.ndarray:
     return _OCTETS[ci, rng.integers(0, 6, len(ci))]
 
 
-def to_frame(cols: dict[str, object]) -> pd.DataFrame:
+def to_frame(cols: dict[str, Any]) -> pd.DataFrame:
     """Columns (numpy or Arrow) to a pandas frame with Arrow-backed strings."""
     return pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in cols.items()}).to_pandas()

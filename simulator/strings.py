@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +35,12 @@ def ints(values: np.ndarray, width: int = 0) -> pa.Array:
 
 def pick(vocab: Sequence[str], idx: np.ndarray) -> pa.Array:
     """``vocab[idx]`` as an Arrow string array."""
-    return pa.array(np.asarray(vocab, dtype=object)[idx], pa.string())
+    return _vocab(tuple(vocab)).take(pa.array(np.asarray(idx, dtype=np.int64)))
+
+
+@lru_cache(maxsize=256)
+def _vocab(vocab: tuple[str, ...]) -> pa.Array:
+    return pa.array(vocab, pa.string())
 
 
 def join(parts: Sequence[str | pa.Array]) -> pa.Array:
@@ -41,8 +48,7 @@ def join(parts: Sequence[str | pa.Array]) -> pa.Array:
     n = next((len(p) for p in parts if not isinstance(p, str)), None)
     if n is None:
         raise ValueError("join needs at least one array")
-    arrays = [pa.array(np.full(n, p, dtype=object), pa.string()) if isinstance(p, str) else as_str(p)
-              for p in parts]
+    arrays = [pa.scalar(p, pa.string()) if isinstance(p, str) else as_str(p) for p in parts]
     return pc.binary_join_element_wise(*arrays, "")
 
 
@@ -55,6 +61,36 @@ def ipv4(rng: np.random.Generator, first_octets: np.ndarray) -> pa.Array:
 
 def take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
     return arr.take(pa.array(np.asarray(idx, dtype=np.int64)))
+
+
+def set_rows(cols: dict[str, Any], name: str, rows: np.ndarray, values: object) -> None:
+    """``cols[name][rows] = values`` for a numpy or Arrow column (values: scalar or one per row)."""
+    col = cols[name]
+    rows = np.asarray(rows, dtype=bool)
+    m = int(rows.sum())
+    if m == 0:
+        return
+    if isinstance(col, pa.Array):
+        if values is None or isinstance(values, str):
+            vals = pa.array([values] * m, pa.string())
+        else:
+            vals = as_str(values)
+        cols[name] = pc.replace_with_mask(col, pa.array(rows), vals)
+    else:
+        new = col.copy()
+        new[rows] = values
+        cols[name] = new
+
+
+def take_cols(cols: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
+    """Rows ``idx`` of every column."""
+    pidx = pa.array(np.asarray(idx, dtype=np.int64))
+    return {k: v.take(pidx) if isinstance(v, pa.Array) else v[idx] for k, v in cols.items()}
+
+
+def concat_cols(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {k: pa.concat_arrays([as_str(a[k]), as_str(v)]) if isinstance(v, pa.Array)
+            else np.concatenate([a[k], v]) for k, v in b.items()}
 
 
 def where(mask: np.ndarray, a: pa.Array, b: pa.Array) -> pa.Array:

@@ -11,6 +11,8 @@
 --       count per W, ms since previous application (-1 none), distinct per part per D
 --     then linked_ids, linked_apps, fraud_linked_identifiers, device_first_seen_ms.
 -- Window semantics: an event with time e counts in window W at time t iff t - W < e <= t.
+-- Counts are exact; distinct counts, "previous" and graph links look at the CAP most recent
+-- applications of each identifier (in event time, <= t), which bounds the script's cost.
 -- Idempotent: an application id already computed returns its stored result unchanged.
 local P = ARGV[1]
 local RET = tonumber(ARGV[2])
@@ -58,6 +60,8 @@ while i + 8 <= #ARGV do
       local r = redis.call('ZREVRANGEBYSCORE', zkey, t, '(' .. (t - RET), 'WITHSCORES', 'LIMIT', 0, CAP)
       local cnt = {}
       for w = 1, nW do cnt[w] = 0 end
+      -- a full page means a hot identifier: count windows exactly with ZCOUNT instead
+      local full = (#r / 2) >= CAP
       local nparts = (k == 1) and 3 or 1
       local dset, dcnt = {}, {}
       for p = 1, nparts do
@@ -69,7 +73,9 @@ while i + 8 <= #ARGV do
       for j = 1, #r, 2 do
         local m = r[j]
         local s = tonumber(r[j + 1])
-        for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
+        if not full then
+          for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
+        end
         local p1 = string.find(m, '|', 1, true)
         local mapp = string.sub(m, 1, p1 - 1)
         local rest = string.sub(m, p1 + 1)
@@ -96,6 +102,9 @@ while i + 8 <= #ARGV do
             end
           end
         end
+      end
+      if full then
+        for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), t) end
       end
       for w = 1, nW do v[#v + 1] = cnt[w] end
       if last >= 0 then v[#v + 1] = t - last else v[#v + 1] = -1 end

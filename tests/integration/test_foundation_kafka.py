@@ -18,7 +18,8 @@ from tests import records
 pytestmark = pytest.mark.integration
 
 
-def _consume(bootstrap: str, topic: str, n: int, timeout_s: float = 20.0) -> list:
+def _consume(bootstrap: str, topic: str, until, timeout_s: float = 30.0) -> list:
+    """Messages of ``topic`` from the start, until ``until(messages)`` holds."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4()}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
@@ -28,7 +29,7 @@ def _consume(bootstrap: str, topic: str, n: int, timeout_s: float = 20.0) -> lis
     import time
 
     deadline = time.monotonic() + timeout_s
-    while len(out) < n and time.monotonic() < deadline:
+    while not until(out) and time.monotonic() < deadline:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
             out.append(msg)
@@ -57,8 +58,10 @@ def test_confluent_kafka_round_trip(kafka_bootstrap: str) -> None:
     for rec in sent:
         producer.produce(DECISIONS.name, key=rec["application_id"], value=codec.encode(rec))
     assert producer.flush(10) == 0
-    got = [codec.decode(m.value()) for m in _consume(kafka_bootstrap, DECISIONS.name, 50)]
     ids = {r["application_id"] for r in sent}
+    msgs = _consume(kafka_bootstrap, DECISIONS.name,
+                    lambda ms: ids <= {m.key().decode() for m in ms})
+    got = [codec.decode(m.value()) for m in msgs]
     assert [r for r in got if r["application_id"] in ids] == sorted(
         sent, key=lambda r: [g["application_id"] for g in got].index(r["application_id"])
     )
@@ -117,7 +120,8 @@ def test_malformed_messages_go_to_dead_letter_topic_with_bytes_and_reason(
     decoder = TopicDecoder(topic, lambda t, k, v: producer.produce(t, key=k, value=v),
                            component="test")
     decoded = []
-    for msg in _consume(kafka_bootstrap, topic, 10_000, timeout_s=10):
+    keys = {f"{run}-{i}".encode() for i in range(len(values))}
+    for msg in _consume(kafka_bootstrap, topic, lambda ms: keys <= {m.key() for m in ms}):
         if not msg.key().startswith(run.encode()):
             continue
         rec = decoder.decode(msg.value(), msg.key(), msg.partition(), msg.offset())
@@ -128,7 +132,11 @@ def test_malformed_messages_go_to_dead_letter_topic_with_bytes_and_reason(
     assert decoder.dead_letters == 3
 
     dl_codec = codec_for("dead_letter")
-    letters = [dl_codec.decode(m.value()) for m in _consume(kafka_bootstrap, DEADLETTER.name, 100)]
+    letters = [
+        dl_codec.decode(m.value())
+        for m in _consume(kafka_bootstrap, DEADLETTER.name,
+                          lambda ms: sum(m.key().startswith(run.encode()) for m in ms) >= 3)
+    ]
     mine = {dl["payload"]: dl for dl in letters if dl["key"] and dl["key"].startswith(run.encode())}
     assert set(mine) == set(bad_values)  # original bytes, unchanged
     assert mine[bad_values[0]]["error_type"] == "DECODE"

@@ -1,0 +1,267 @@
+"""The feature engine: velocity, distinct, graph and session state on Redis.
+
+One object, shared by the live stream and the offline builder, so both compute
+features with the same code. Every method costs ONE Redis round trip (a Lua
+script, EVALSHA) for its whole batch.
+
+Semantics (see also the README):
+
+* **Event time.** Features are computed as of the application's ``event_time``.
+  An application counts in window W at time t iff ``t - W < its event_time <= t``
+  (this application included). Applications processed earlier with a LATER
+  event time are therefore never counted; ones with an earlier event time are.
+* **Late and out-of-order events.** An event that arrives late is recorded at
+  its own event time: it counts for every application computed after it
+  arrives whose window contains it, and never changes a vector already
+  computed (vectors are stored and returned unchanged). State older than
+  ``retention (30 d) + lateness`` behind the application being processed is
+  trimmed, so an application more than ``lateness`` behind the newest one
+  processed may see truncated 30-day windows (exact within ``lateness``).
+* **Session events** count when they were ingested before the application is
+  computed; ones arriving later are not reflected (the indicators
+  ``sess_*_missing`` say so). Session summaries use integer arithmetic only,
+  so they do not depend on arrival order.
+* **Idempotent.** Applications are sorted-set members keyed by application id
+  and computed vectors are stored: computing the same application again returns
+  the same vector and counts nothing twice. Session events are de-duplicated by
+  event id, fraud confirmations keep the earliest confirmation time.
+* **Bounded memory.** Sorted sets are trimmed by event time on every write and
+  expire (wall clock) after retention + lateness + slack when an identifier
+  goes quiet; sessions, application records and fraud flags have their own TTLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis
+
+from features.applicant import applicant_features
+from features.errors import FeatureError, FeatureStateError
+from features.identity import KINDS, application_identifiers, hash_identifier
+from features.session import session_features
+from features.spec import DISTINCT, FEATURE_SPEC, LAST_SEEN_KINDS, VELOCITY_WINDOWS, FeatureSpec
+from features.windows import (
+    DAY_MS,
+    DEFAULT_LATENESS_MS,
+    DISTINCT_WINDOWS,
+    HOUR_MS,
+    RETENTION_MS,
+    WINDOWS,
+)
+
+Value = float | None
+
+_W_NAMES = tuple(WINDOWS)
+_NW, _ND = len(WINDOWS), len(DISTINCT_WINDOWS)
+_PARTS = {"id": ("device", "phone", "email")}  # other kinds store the identity only
+_BEHAVIOUR_CODES = {"PAGE_VIEW": "P", "KEYSTROKE": "K", "PASTE": "A", "CORRECTION": "C",
+                    "FIELD_FOCUS": "F", "SUBMIT": "S"}
+_MAX_EVENTS_PER_CALL = 4000  # keeps Lua's unpack() far below its stack limit
+
+
+def _layout() -> tuple[dict[str, int], int]:
+    """Offset of each kind's block in the script's raw vector, and the graph block offset."""
+    offsets, pos = {}, 0
+    for kind in KINDS:
+        offsets[kind] = pos
+        pos += _NW + 1 + len(_PARTS.get(kind, ("id",))) * _ND
+    return offsets, pos
+
+
+_OFFSETS, _GRAPH_AT = _layout()
+
+
+def _load(name: str) -> str:
+    return (resources.files("features") / "lua" / name).read_text()
+
+
+class FeatureEngine:
+    """Computes the spec's features for applications against shared Redis state.
+
+    ``redis_client`` may use ``decode_responses`` or not. ``prefix`` namespaces
+    every key so several engines (live, offline build, tests) can share a server.
+    """
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        hash_key: bytes,
+        prefix: str = "lr",
+        *,
+        lateness_ms: int = DEFAULT_LATENESS_MS,
+        session_ttl_ms: int = DAY_MS,
+        app_ttl_ms: int = 200 * DAY_MS,
+        first_seen_ttl_ms: int = 200 * DAY_MS,
+        fraud_ttl_ms: int = 400 * DAY_MS,
+        max_members: int = 200,
+        spec: FeatureSpec = FEATURE_SPEC,
+    ) -> None:
+        if not hash_key:
+            raise FeatureError("hash_key is empty; set LOANRISK_HASH_KEY to a secret value")
+        self.redis = redis_client
+        self.hash_key = hash_key
+        self.prefix = prefix
+        self.spec = spec
+        self.session_ttl_ms = session_ttl_ms
+        self.first_seen_ttl_ms = first_seen_ttl_ms
+        self.fraud_ttl_ms = fraud_ttl_ms
+        key_ttl = RETENTION_MS + lateness_ms + DAY_MS
+        self._compute_header: list[Any] = [
+            prefix, RETENTION_MS, lateness_ms, key_ttl, app_ttl_ms, first_seen_ttl_ms,
+            max_members, _NW, *WINDOWS.values(), _ND, *(WINDOWS[w] for w in DISTINCT_WINDOWS),
+        ]
+        self._compute = redis_client.register_script(_load("compute.lua"))
+        self._ingest = redis_client.register_script(_load("ingest.lua"))
+        self._fraud = redis_client.register_script(_load("fraud.lua"))
+
+    # --- applications ------------------------------------------------------
+
+    def compute(self, application: Mapping[str, Any]) -> dict[str, Value]:
+        """Record one application and return its features as of its event time."""
+        return self.compute_many([application])[0]
+
+    def compute_many(self, applications: Sequence[Mapping[str, Any]]) -> list[dict[str, Value]]:
+        """Same as ``compute`` on each application in order, in one round trip."""
+        if not applications:
+            return []
+        args = list(self._compute_header)
+        for app in applications:
+            try:
+                args += [app["application_id"], int(app["event_time"]), app["session_id"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise FeatureError(
+                    f"application lacks {exc}; decode it with the loan_application schema first"
+                ) from exc
+            args += application_identifiers(self.hash_key, app)
+        raw = self._call(self._compute, args)
+        return [self._features(app, orjson.loads(r)) for app, r in zip(applications, raw)]
+
+    def _features(self, app: Mapping[str, Any], rec: dict[str, Any]) -> dict[str, Value]:
+        v: list[float] = rec["v"]
+        ids: list[str] = rec["ids"]
+        out: dict[str, Value] = {}
+        for kind, windows in VELOCITY_WINDOWS.items():
+            base = _OFFSETS[kind]
+            for w in windows:
+                out[f"vel_{kind}_apps_{w}"] = float(v[base + _W_NAMES.index(w)])
+        for kind in LAST_SEEN_KINDS:
+            delta = v[_OFFSETS[kind] + _NW]
+            out[f"vel_{kind}_hours_since_prev"] = None if delta < 0 else delta / HOUR_MS
+        for name, kind, part, w in DISTINCT:
+            p = _PARTS.get(kind, ("id",)).index(part)
+            out[name] = float(v[_OFFSETS[kind] + _NW + 1 + p * _ND + DISTINCT_WINDOWS.index(w)])
+        g = _GRAPH_AT
+        out["graph_linked_ids_30d"] = float(v[g])
+        out["graph_linked_apps_30d"] = float(v[g + 1])
+        out["graph_fraud_linked_identifiers"] = float(v[g + 2])
+        out["graph_fraud_linked"] = 1.0 if v[g + 2] > 0 else 0.0
+        out["device_first_seen_days"] = v[g + 3] / DAY_MS
+        s = rec["s"]
+        summary = dict(zip(s[::2], s[1::2], strict=True)) if isinstance(s, list) else {}
+        country = str(app.get("address", {}).get("country", ""))
+        out.update(session_features(summary, country, ids[1], ids[4]))
+        out.update(applicant_features(app))
+        return self.spec.complete(out)
+
+    # --- session events ------------------------------------------------------
+
+    def ingest_session_events(
+        self, device_events: Sequence[Mapping[str, Any]], behaviour_events: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Fold device and behaviour events into their sessions' summaries.
+
+        One round trip per batch (split only past a few thousand events);
+        duplicates (same event_id) are ignored.
+        """
+        b_all, d_all = list(behaviour_events), list(device_events)
+        step = _MAX_EVENTS_PER_CALL
+        for start in range(0, max(len(b_all), len(d_all)), step):
+            self._ingest_chunk(d_all[start:start + step], b_all[start:start + step])
+
+    def _ingest_chunk(
+        self, device_events: Sequence[Mapping[str, Any]], behaviour_events: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if not device_events and not behaviour_events:
+            return
+        key = self.hash_key
+        args: list[Any] = [self.prefix, self.session_ttl_ms, self.first_seen_ttl_ms,
+                           len(behaviour_events)]
+        try:
+            for e in behaviour_events:
+                ik = e.get("inter_key_ms")
+                args += [e["event_id"], e["session_id"], int(e["event_time"]),
+                         _BEHAVIOUR_CODES.get(e["event_type"], "F"),
+                         "" if ik is None else round(ik * 10)]
+            for e in device_events:
+                args += [e["event_id"], e["session_id"], int(e["event_time"]),
+                         hash_identifier(key, "device", e["device_id"]),
+                         hash_identifier(key, "ip", e["ip"]),
+                         1 if e["emulator"] else 0, 1 if e["rooted"] else 0,
+                         e.get("ip_country") or "", e.get("geo_country") or "",
+                         e.get("timezone") or ""]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FeatureError(
+                f"session event lacks {exc}; decode it with the device_event or "
+                "behaviour_event schema first"
+            ) from exc
+        self._call(self._ingest, args)
+
+    # --- fraud confirmations ------------------------------------------------
+
+    def record_fraud_confirmation(self, application_id: str, event_time: int) -> bool:
+        """Flag every identifier of a confirmed-fraud application from ``event_time`` on.
+
+        Returns False if the application is unknown (never computed, or expired).
+        """
+        return self.record_fraud_confirmations([(application_id, event_time)]) == 1
+
+    def record_fraud_confirmations(self, confirmations: Iterable[tuple[str, int]]) -> int:
+        """Batch form of ``record_fraud_confirmation``; returns how many were known."""
+        args: list[Any] = [self.prefix, self.fraud_ttl_ms]
+        for app_id, t in confirmations:
+            args += [app_id, int(t)]
+        if len(args) == 2:
+            return 0
+        return int(self._call(self._fraud, args))
+
+    # --- plumbing --------------------------------------------------------------
+
+    def _call(self, script: Any, args: list[Any]) -> Any:
+        try:
+            return script(keys=[], args=args)
+        except redis.RedisError as exc:
+            raise FeatureStateError(
+                f"feature state call failed on Redis: {exc}. Check that redis-server is "
+                "running and reachable (`loanrisk services up`) and is version 7 or later."
+            ) from exc
+
+    def clear(self) -> int:
+        """Delete this engine's keys (its prefix only); for tests and offline builds."""
+        n = 0
+        batch: list[Any] = []
+        for k in self.redis.scan_iter(match=f"{self.prefix}:*", count=5000):
+            batch.append(k)
+            if len(batch) >= 5000:
+                n += int(self.redis.delete(*batch))
+                batch.clear()
+        if batch:
+            n += int(self.redis.delete(*batch))
+        return n
+
+
+def feature_record(
+    application: Mapping[str, Any], values: Mapping[str, Value], spec: FeatureSpec = FEATURE_SPEC
+) -> dict[str, Any]:
+    """The ``feature_vector`` Avro record (topic loan.features.v1) for one application."""
+    return {
+        "application_id": application["application_id"],
+        "event_time": int(application["event_time"]),
+        "product": str(application["product"]),
+        "feature_spec_version": spec.version,
+        "names": spec.names,
+        "values": spec.to_list(values),
+    }

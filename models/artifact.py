@@ -1,0 +1,123 @@
+"""Writing a trained model as a versioned artifact directory.
+
+Layout: ``manifest.json`` (version, kind, target, feature names and spec version,
+categorical levels, calibration, points scale, reason codes, training window, data
+fingerprint, row counts, metrics, code version), the model file (``model.txt`` for
+LightGBM, ``scorecard.json``), ``metrics.json`` and ``report.html``. Everything needed
+to reproduce or audit a decision is in the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.data import Dataset
+from models.evaluate import evaluate_predictions, fitted_importance, psi_reference
+from models.serving import LGB_FILE, MANIFEST, SCORECARD_FILE
+from models.train import TrainConfig, TrainResult
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a model's numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("loanrisk", "lightgbm", "scikit-learn", "numpy", "pandas", "river"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON-able: {type(o)}")
+
+
+def dump_json(obj: Any, path: Path) -> None:
+    path.write_text(json.dumps(obj, indent=1, default=_json_default, allow_nan=True))
+
+
+def write_artifact(
+    out_dir: Path | str,
+    result: TrainResult,
+    ds: Dataset,
+    cfg: TrainConfig,
+    *,
+    code_version: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> Path:
+    """Write the chosen model, its evaluation and report under ``out_dir``; returns the dir."""
+    from models.report import render
+
+    now = datetime.now(UTC)
+    version = version or f"{cfg.name}-{now:%Y%m%dT%H%M%S}-{ds.fingerprint[:8]}"
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    chosen = result.chosen
+    if chosen.kind == "lightgbm":
+        chosen.model.save_model(str(d / LGB_FILE))
+    else:
+        dump_json(chosen.model.to_dict(), d / SCORECARD_FILE)
+
+    rng = np.random.default_rng(cfg.seed)
+    sample = result.X_eval[rng.permutation(len(result.X_eval))[:5000]]
+    imp = fitted_importance(chosen.kind, chosen.model, sample)
+    psi_ref = psi_reference(result.p_train)
+    ev = evaluate_predictions(
+        result.y_eval,
+        result.p_eval,
+        cutoff=result.cutoff,
+        psi_ref=psi_ref,
+        raw=result.raw_eval,
+        oracle=result.oracle_eval,
+        importance=imp,
+        loss_per_bad=cfg.loss_per_bad,
+        revenue_per_good=cfg.revenue_per_good,
+    )
+    reasons = {n: list(cfg.reasons[n]) for n in ds.feature_names if n in cfg.reasons}
+    manifest: dict[str, Any] = {
+        "version": version,
+        "name": cfg.name,
+        "target": ds.target,
+        "kind": chosen.kind,
+        "created_at": now.isoformat(),
+        "feature_names": ds.feature_names,
+        "feature_spec_version": cfg.feature_spec_version,
+        "categories": ds.categories,
+        "dropped_columns": ds.dropped,
+        "monotone": {k: int(v) for k, v in cfg.monotone.items() if k in ds.feature_names},
+        "reasons": reasons,
+        "calibration": chosen.calibrator.to_dict(),
+        "calibration_choice": chosen.calibration_scores,
+        "scale": chosen.model.scale.__dict__ if chosen.kind == "scorecard" else cfg.scale.__dict__,
+        "cutoff": result.cutoff,
+        "validation": result.design,
+        "candidates": result.candidates,
+        "training_window": result.window,
+        "data_fingerprint": ds.fingerprint,
+        "rows": result.n_rows,
+        "seed": cfg.seed,
+        "psi_reference": psi_ref,
+        "metrics": ev["metrics"],
+        "oracle": ev.get("oracle"),
+        "code_version": {**library_versions(), **(code_version or {})},
+    }
+    dump_json(manifest, d / MANIFEST)
+    dump_json({"version": version, **ev}, d / "metrics.json")
+    title = f"Model report: {version} ({chosen.kind}, target {ds.target})"
+    (d / "report.html").write_text(render(title, manifest, ev, result.y_eval, result.p_eval))
+    return d

@@ -1,0 +1,85 @@
+"""Evaluation of a model's predictions: everything the report and metrics.json show.
+
+Used at the end of training and by ``loanrisk evaluate`` on new data, so a model is
+judged the same way whenever and wherever it is judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from models import metrics as m
+
+
+def psi_reference(p_train: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    """Decile edges and shares of training-period scores, stored for later PSI checks."""
+    edges = np.unique(np.quantile(p_train, np.linspace(0, 1, bins + 1)[1:-1]))
+    shares = np.bincount(np.searchsorted(edges, p_train), minlength=len(edges) + 1)
+    return {"edges": edges.tolist(), "shares": (shares / len(p_train)).tolist()}
+
+
+def psi_against(ref: Mapping[str, Sequence[float]], p: np.ndarray) -> float:
+    """PSI of scores ``p`` against a stored `psi_reference`."""
+    edges = np.asarray(ref["edges"])
+    e = np.maximum(np.asarray(ref["shares"]), 1e-6)
+    a = np.bincount(np.searchsorted(edges, p), minlength=len(edges) + 1) / len(p)
+    a = np.maximum(a, 1e-6)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def evaluate_predictions(
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    cutoff: float,
+    psi_ref: Mapping[str, Sequence[float]] | None = None,
+    raw: np.ndarray | None = None,
+    oracle: np.ndarray | None = None,
+    importance: Mapping[str, Mapping[str, float]] | None = None,
+    loss_per_bad: float = 1.0,
+    revenue_per_good: float = 0.15,
+    fprs: Sequence[float] = (0.01, 0.05),
+) -> dict[str, Any]:
+    """Metrics, tables and curves (as JSON-able data) for predictions ``p`` of outcomes ``y``."""
+    out: dict[str, Any] = {"metrics": m.summary(y, p, cutoff, fprs)}
+    if raw is not None:
+        out["uncalibrated"] = {
+            "log_loss": m.log_loss(y, raw),
+            "brier": float(np.mean((raw - y) ** 2)),
+            "auc": m.auc(y, raw),
+        }
+    if oracle is not None:
+        oa = m.auc(y, oracle)
+        out["oracle"] = {
+            "auc": oa,
+            "model_auc": out["metrics"]["auc"],
+            "share": m.oracle_share(out["metrics"]["auc"], oa),
+        }
+    if psi_ref is not None:
+        out["psi"] = psi_against(psi_ref, p)
+    out["bands"] = m.band_table(
+        y, p, loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good
+    )
+    out["assumptions"] = {"loss_per_bad": loss_per_bad, "revenue_per_good": revenue_per_good}
+    xs, ys, ns = m.calibration_curve(y, p)
+    out["calibration_curve"] = {"mean_pd": xs, "bad_rate": ys, "count": ns}
+    if importance is not None:
+        out["importance"] = {k: dict(v) for k, v in importance.items()}
+    return out
+
+
+def fitted_importance(kind: str, model: Any, X_sample: np.ndarray) -> dict[str, dict[str, float]]:
+    """Gain + mean |SHAP| for LightGBM; IV + mean |points deviation| for a scorecard."""
+    if kind == "lightgbm":
+        from models.gbm import importance
+
+        return importance(model, X_sample)
+    pts = model.points(X_sample)
+    spread = np.abs(pts - pts.mean(axis=0)).mean(axis=0)
+    return {
+        fb.name: {"iv": fb.iv, "points_spread": float(s), "coef": float(c)}
+        for fb, s, c in zip(model.bins, spread, model.coef, strict=True)
+    }

@@ -1,0 +1,163 @@
+"""A self-contained HTML report: matplotlib figures as base64 PNG, tables as HTML.
+
+One file an analyst can mail or attach to a model-approval ticket; no external assets.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+
+def _fig_to_img(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+
+
+def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from models.metrics import roc_points
+
+    out = []
+    fpr, tpr, thr = roc_points(y, p)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot(fpr, tpr, label=f"AUC {ev['metrics']['auc']:.3f}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    ax.legend(loc="lower right")
+    out.append(("ROC curve", _fig_to_img(fig)))
+
+    order = np.argsort(-p, kind="stable")
+    ys = y[order]
+    share = np.arange(1, len(y) + 1) / len(y)
+    cb = np.cumsum(ys) / max(ys.sum(), 1)
+    cg = np.cumsum(1 - ys) / max((1 - ys).sum(), 1)
+    i = int(np.argmax(cb - cg))
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot(share, cb, label="bads")
+    ax.plot(share, cg, label="goods")
+    ax.vlines(share[i], cg[i], cb[i], colors="r", label=f"KS {cb[i] - cg[i]:.3f}")
+    ax.set(xlabel="population share (riskiest first)", ylabel="cumulative share", title="KS")
+    ax.legend()
+    out.append(("KS curve", _fig_to_img(fig)))
+
+    cc = ev["calibration_curve"]
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    hi = max(max(cc["mean_pd"]), max(cc["bad_rate"]), 1e-3)
+    ax.plot([0, hi], [0, hi], "k:", lw=0.8)
+    ax.plot(cc["mean_pd"], cc["bad_rate"], "o-")
+    ax.set(xlabel="mean predicted probability", ylabel="observed rate", title="Reliability")
+    out.append(("Calibration (reliability)", _fig_to_img(fig)))
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    bins = np.linspace(0, float(np.quantile(p, 0.995)) or 1.0, 40)
+    ax.hist(p[y == 0], bins=bins, alpha=0.6, density=True, label="goods")
+    ax.hist(p[y == 1], bins=bins, alpha=0.6, density=True, label="bads")
+    ax.set(xlabel="predicted probability", ylabel="density", title="Score distribution")
+    ax.legend()
+    out.append(("Score distribution", _fig_to_img(fig)))
+
+    imp = ev.get("importance") or {}
+    if imp:
+        key = "shap" if "shap" in next(iter(imp.values())) else "points_spread"
+        top = sorted(imp.items(), key=lambda kv: -kv[1][key])[:20][::-1]
+        fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(top) + 1))
+        ax.barh([k for k, _ in top], [v[key] for _, v in top])
+        ax.set(title=f"Feature importance ({key})")
+        out.append(("Feature importance", _fig_to_img(fig)))
+    return out
+
+
+def _table(rows: list[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+
+    def fmt(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cls = ' class="loss"' if r.get("profit", 0) < 0 else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{fmt(r[c])}</td>" for c in cols) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def render(
+    title: str,
+    manifest: Mapping[str, Any],
+    ev: Mapping[str, Any],
+    y: np.ndarray,
+    p: np.ndarray,
+) -> str:
+    """The HTML text of one report."""
+    metric_rows = [{"metric": k, "value": v} for k, v in ev["metrics"].items()]
+    extra = []
+    if "uncalibrated" in ev:
+        u = ev["uncalibrated"]
+        extra.append(
+            f"<p>Calibration ({html.escape(str(manifest.get('calibration', {}).get('method')))})"
+            f": log loss {u['log_loss']:.4f} uncalibrated -> {ev['metrics']['log_loss']:.4f};"
+            f" Brier {u['brier']:.4f} -> {ev['metrics']['brier']:.4f}.</p>"
+        )
+    if "oracle" in ev:
+        o = ev["oracle"]
+        extra.append(
+            f"<p><b>Oracle</b> (simulator's true probability) AUC {o['auc']:.4f} on the same rows;"
+            f" model AUC {o['model_auc']:.4f}; share of achievable lift "
+            f"(AUC-0.5)/(oracle AUC-0.5) = <b>{o['share']:.3f}</b>.</p>"
+        )
+    if "psi" in ev:
+        extra.append(f"<p>PSI of scores, training period vs evaluation rows: {ev['psi']:.4f}</p>")
+    cand = manifest.get("candidates", {})
+    cand_rows = [{"model": k, **v} for k, v in cand.items()]
+    a = ev.get("assumptions", {})
+    info = {
+        k: manifest.get(k)
+        for k in (
+            "version",
+            "name",
+            "target",
+            "kind",
+            "feature_spec_version",
+            "training_window",
+            "data_fingerprint",
+            "rows",
+            "code_version",
+            "created_at",
+        )
+    }
+    info_rows = [{"field": k, "value": v} for k, v in info.items()]
+    plots = "".join(f"<div class='fig'><h3>{t}</h3>{img}</div>" for t, img in _plots(y, p, ev))
+    imp = ev.get("importance") or {}
+    key = "shap" if imp and "shap" in next(iter(imp.values())) else "points_spread"
+    imp_rows = sorted(({"feature": k, **v} for k, v in imp.items()), key=lambda r: -r.get(key, 0))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;margin:0.5em 0}}td,th{{border:1px solid #ccc;padding:2px 6px;
+font-size:13px;text-align:right}}tr.loss td{{background:#fdd}}.fig{{display:inline-block;
+vertical-align:top;margin:4px}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<h2>Model</h2>{_table(info_rows)}
+<h2>Validation design</h2><p>{html.escape(str(manifest.get("validation", "")))}</p>
+<h2>Candidates (validation AUC)</h2>{_table(cand_rows)}
+<h2>Metrics</h2>{_table(metric_rows)}{"".join(extra)}
+<h2>Plots</h2>{plots}
+<h2>Score bands</h2><p>Lowest risk first. Profit = goods x {a.get("revenue_per_good")} - bads x
+{a.get("loss_per_bad")} per loan; red bands lose money.</p>{_table(ev["bands"])}
+<h2>Feature importance</h2>{_table(imp_rows)}
+</body></html>"""

@@ -1,0 +1,59 @@
+"""`loanrisk services up | status | down` on its own state dir and ports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loanrisk(state: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOANRISK_STATE_DIR": str(state), "LOANRISK_KAFKA_PORT": "39192",
+           "LOANRISK_KAFKA_CONTROLLER_PORT": "39193", "LOANRISK_REDIS_PORT": "36479",
+           "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+def _our_processes(state: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                stat = (entry / "stat").read_text().split(")")[-1].split()[0]
+            except OSError:
+                continue
+            if str(state) in cmd and stat != "Z":
+                found.append(cmd)
+    return found
+
+
+def test_up_is_idempotent_status_is_healthy_and_down_leaves_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = _loanrisk(state, "services", "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = _loanrisk(state, "services", "up")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(_our_processes(state)) == 2  # one broker, one redis: not two of each
+
+    status = _loanrisk(state, "services", "status")
+    assert status.returncode == 0
+    assert status.stdout.count("yes") == 3, status.stdout
+
+    (state / "redis" / "redis.pid").write_text("999999")  # a stale pid file must not block
+    assert _loanrisk(state, "services", "up").returncode == 0
+
+    down = _loanrisk(state, "services", "down")
+    assert "kafka" in down.stdout and "redis" in down.stdout
+    assert _our_processes(state) == []
+    after = _loanrisk(state, "services", "status")
+    assert after.returncode == 1
+    assert "not running" in after.stdout
