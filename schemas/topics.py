@@ -28,8 +28,8 @@ DEVICE_EVENTS = TopicSpec(
     {"retention.ms": str(7 * DAY_MS)},
 )
 BEHAVIOUR_EVENTS = TopicSpec(
-    "behaviour.events.v1", "behaviour_event", 6,
-    "Form interaction events, keyed by session id.",
+    "behaviour.events.v1", "behaviour_batch", 6,
+    "Form interaction events, batched per SDK flush (BehaviourBatch), keyed by session id.",
     {"retention.ms": str(7 * DAY_MS)},
 )
 LISTS = TopicSpec(

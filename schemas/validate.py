@@ -60,9 +60,20 @@ def validate_performance(rec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def validate_behaviour_batch(rec: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    _non_empty(rec, ("batch_id", "session_id"), problems)
+    for i, event in enumerate(rec.get("events", [])):
+        problems += [f"events[{i}]: {p}" for p in validate_session_event(event)]
+        if event.get("session_id") != rec.get("session_id"):
+            problems.append(f"events[{i}]: session_id differs from the batch's")
+    return problems
+
+
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "loan_application": validate_application,
     "device_event": validate_session_event,
     "behaviour_event": validate_session_event,
+    "behaviour_batch": validate_behaviour_batch,
     "loan_performance": validate_performance,
 }

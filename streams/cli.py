@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import typer
 
-from streams import cli_services
+from streams import (
+    cli_lists,
+    cli_models,
+    cli_pipeline,
+    cli_rules,
+    cli_services,
+    cli_shadow,
+    cli_simulate,
+)
 
 app = typer.Typer(
     name="loanrisk",
@@ -21,6 +29,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(cli_services.app, name="services")
+app.add_typer(cli_simulate.app, name="simulate")
+app.add_typer(cli_rules.app, name="rules")
+app.add_typer(cli_lists.app, name="lists")
+app.add_typer(cli_shadow.app, name="shadow")
+cli_models.register(app)
+cli_pipeline.register(app)
 
 
 def main() -> None:

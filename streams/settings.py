@@ -50,6 +50,29 @@ class Settings(BaseSettings):
     # --- models, rules, policy ------------------------------------------------
     # (areas add their settings below, one block each)
 
+    # --- workers ---------------------------------------------------------------
+    worker_group: str = Field(default="loanrisk-worker",
+                              description="Kafka consumer group (Faust app id) of the workers")
+    worker_id: str = Field(default="", description="name of this worker; empty = host:pid")
+    worker_batch_max: int = Field(default=64, description="applications decided per batch, at most")
+    worker_batch_window_ms: float = Field(
+        default=2.0, description="how long a worker waits to fill a batch (adds to latency)")
+    session_batch_max: int = 500
+    session_batch_window_ms: float = 5.0
+    rules_file: Path | None = Field(
+        default=None, description="rules YAML; empty = the packaged decisions/rules/default.yaml")
+    policy_file: Path | None = Field(
+        default=None, description="policy YAML; empty = the packaged decisions/policy/default.yaml")
+    reload_interval_s: float = Field(
+        default=2.0, description="how often workers look for new rules and promoted models")
+    metrics_interval_s: float = Field(default=5.0,
+                                      description="how often each worker emits metrics")
+    anomaly_checkpoint_interval_s: float = 60.0
+    processing_guarantee: str = Field(
+        default="at_least_once",
+        description="at_least_once (default) or exactly_once (Kafka transactions)")
+    redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
+
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

@@ -96,3 +96,13 @@ def test_reader_on_new_schema_reads_messages_of_the_previous_one(tmp_path) -> No
     with pytest.raises(DecodeError, match="history"):
         AvroCodec(load_schema_file(SCHEMA_DIR / "loan_application.avsc")).decode(data)
     assert schema_fingerprint(old_schema) != new_reader.fingerprint
+
+
+def test_behaviour_batch_inlines_exactly_the_behaviour_event_record() -> None:
+    batch = json.loads((SCHEMA_DIR / "behaviour_batch.avsc").read_text())
+    event = json.loads((SCHEMA_DIR / "behaviour_event.avsc").read_text())
+    inlined = next(f for f in batch["fields"] if f["name"] == "events")["type"]["items"]
+    assert inlined == event
+    rec = {"batch_id": "b1", "session_id": "s1", "sent_at": records.T0,
+           "events": [records.behaviour_event(), records.behaviour_event(event_id="beh-2")]}
+    assert codec_for("behaviour_batch").decode(codec_for("behaviour_batch").encode(rec)) == rec

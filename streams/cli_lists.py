@@ -1,0 +1,306 @@
+"""``loanrisk lists``: block/allow list entries on the compacted lists topic.
+
+The topic is the source of truth: ``add``/``remove``/``import`` publish
+``ListUpdate`` records keyed ``LIST_TYPE:IDENTIFIER_TYPE:value``; ``show``
+(and every worker, via ``read_lists``) rebuilds the lists by reading it from
+the start. National ids are published only as keyed hashes (``hash_key``).
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from schemas.topics import LISTS
+
+app = typer.Typer(help="Block and allow lists (compacted Kafka topic risk.lists.v1).",
+                  no_args_is_help=True)
+
+
+class ListType(StrEnum):
+    BLOCK = "BLOCK"
+    ALLOW = "ALLOW"
+
+
+def _fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def publish(bootstrap: str, updates: Iterable[dict[str, Any]], topic: str = LISTS.name,
+            tombstones: Iterable[str] = ()) -> int:
+    """Publish list updates (and null-valued tombstones) and wait for the broker's acks."""
+    from confluent_kafka import KafkaException, Producer
+
+    from decisions.lists import list_key
+    from schemas import codec_for
+
+    codec = codec_for("list_update")
+    errors: list[str] = []
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                         "enable.idempotence": True, "message.timeout.ms": 15000})
+    n = 0
+    try:
+        for u in updates:
+            key = list_key(u["list_type"], u["identifier_type"], u["value"])
+            producer.produce(topic, key=key.encode(), value=codec.encode(u),
+                             on_delivery=on_delivery)
+            n += 1
+            producer.poll(0)
+        for key in tombstones:
+            producer.produce(topic, key=key.encode(), value=None, on_delivery=on_delivery)
+            n += 1
+        left = producer.flush(20)
+    except KafkaException as exc:
+        raise RuntimeError(f"cannot publish to {topic} at {bootstrap}: {exc}") from exc
+    if left or errors:
+        raise RuntimeError(
+            f"{left} list updates not acknowledged, errors: {errors[:3]}; is Kafka up at "
+            f"{bootstrap}? (loanrisk services status)")
+    return n
+
+
+def read_lists(bootstrap: str, topic: str = LISTS.name, timeout_s: float = 20.0) -> Any:
+    """Rebuild a ``decisions.lists.ListIndex`` by reading the lists topic to its end."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from decisions.lists import ListIndex
+    from schemas import codec_for
+
+    codec = codec_for("list_update")
+    index = ListIndex()
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"loanrisk-lists-reader-{time.time_ns()}",
+        "enable.auto.commit": False, "auto.offset.reset": "earliest",
+    })
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s)
+        if meta.topics[topic].error is not None:
+            raise RuntimeError(f"lists topic {topic}: {meta.topics[topic].error}; "
+                               "create the topics first (loanrisk services start)")
+        ends: dict[int, int] = {}
+        parts = []
+        for p in meta.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            if high > low:
+                ends[p] = high
+                parts.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+        if not parts:
+            return index
+        consumer.assign(parts)
+        deadline = time.monotonic() + timeout_s
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                continue
+            key = (msg.key() or b"").decode()
+            if msg.value() is None:
+                index.apply_tombstone(key)
+            else:
+                index.apply(codec.decode(msg.value()))
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        if ends:
+            raise RuntimeError(f"timed out reading {topic} after {timeout_s}s; is Kafka healthy?")
+    finally:
+        consumer.close()
+    return index
+
+
+def _settings() -> Any:
+    from streams.settings import load_settings
+
+    return load_settings()
+
+
+def _identifier(national_id: str | None, phone: str | None, email: str | None,
+                device_id: str | None, ip: str | None, ip_range: str | None) -> tuple[str, str]:
+    given = {k: v for k, v in {"NATIONAL_ID": national_id, "PHONE": phone, "EMAIL": email,
+                                "DEVICE_ID": device_id, "IP": ip, "IP_RANGE": ip_range}.items()
+             if v}
+    if len(given) != 1:
+        _fail("give exactly one of --national-id, --phone, --email, --device-id, --ip, --ip-range")
+    ((kind, value),) = given.items()
+    return kind, value
+
+
+def _hashed(kind: str, value: str, hash_key: str) -> tuple[str, str]:
+    """National ids leave this process only as keyed hashes."""
+    if kind in ("NATIONAL_ID", "NATIONAL_ID_CLEAR"):
+        from features.identity import hash_identifier
+
+        return "NATIONAL_ID_HASH", hash_identifier(hash_key.encode(), "id", value)
+    return kind, value
+
+
+def _expiry(expires: str | None) -> int | None:
+    """'30d', '12h' or an ISO date/time (UTC) -> ms since the epoch; None = never."""
+    if not expires:
+        return None
+    e = expires.strip()
+    try:
+        if e[-1] in "dh" and e[:-1].isdigit():
+            delta = timedelta(days=int(e[:-1])) if e[-1] == "d" else timedelta(hours=int(e[:-1]))
+            return int((datetime.now(UTC) + delta).timestamp() * 1000)
+        dt = datetime.fromisoformat(e)
+    except ValueError:
+        _fail(f"bad expiry {expires!r}; use e.g. 30d, 12h or 2025-12-31")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+ID_OPTS = {
+    "national_id": typer.Option(None, help="National id in clear; published only as its keyed "
+                                "hash (LOANRISK_HASH_KEY)."),
+    "phone": typer.Option(None, help="Phone number (E.164)."),
+    "email": typer.Option(None, help="Email address."),
+    "device_id": typer.Option(None, help="Device fingerprint id."),
+    "ip": typer.Option(None, help="One IP address."),
+    "ip_range": typer.Option(None, help="An IP range in CIDR notation, e.g. 203.0.113.0/24."),
+}
+
+
+@app.command()
+def add(
+    list_type: ListType = typer.Argument(..., help="BLOCK (declines) or ALLOW (skips fraud "
+                                         "rules and the fraud cutoff, never credit policy)."),
+    reason: str = typer.Option(..., help="Why the entry exists (kept with the entry)."),
+    national_id: str = ID_OPTS["national_id"],
+    phone: str = ID_OPTS["phone"],
+    email: str = ID_OPTS["email"],
+    device_id: str = ID_OPTS["device_id"],
+    ip: str = ID_OPTS["ip"],
+    ip_range: str = ID_OPTS["ip_range"],
+    author: str = typer.Option(None, help="Who added it (default: the current user)."),
+    expires: str = typer.Option(None, help="Expiry: 30d, 12h or an ISO date (UTC); default never."),
+) -> None:
+    """Add (or replace) one list entry on the lists topic."""
+    from decisions.errors import ListsError
+    from decisions.lists import make_update
+
+    s = _settings()
+    kind, value = _hashed(*_identifier(national_id, phone, email, device_id, ip, ip_range),
+                          s.hash_key)
+    try:
+        u = make_update(list_type.value, kind, value, reason=reason,
+                        author=author or getpass.getuser(), expires_at=_expiry(expires),
+                        event_time=int(time.time() * 1000))
+        publish(s.bootstrap_servers, [u])
+    except (ListsError, RuntimeError) as exc:
+        _fail(str(exc))
+    typer.echo(f"added {u['list_type']}:{u['identifier_type']}"
+               f"{'' if kind == 'NATIONAL_ID_HASH' else ':' + u['value']}")
+
+
+@app.command()
+def remove(
+    list_type: ListType = typer.Argument(..., help="BLOCK or ALLOW."),
+    national_id: str = ID_OPTS["national_id"],
+    phone: str = ID_OPTS["phone"],
+    email: str = ID_OPTS["email"],
+    device_id: str = ID_OPTS["device_id"],
+    ip: str = ID_OPTS["ip"],
+    ip_range: str = ID_OPTS["ip_range"],
+    reason: str = typer.Option("removed", help="Why it is removed (kept on the REMOVE record)."),
+    author: str = typer.Option(None, help="Who removed it (default: the current user)."),
+    purge: bool = typer.Option(False, help="Also send a tombstone so compaction deletes the "
+                               "entry's history from the topic."),
+) -> None:
+    """Remove one list entry (a REMOVE record; with --purge also a tombstone)."""
+    from decisions.errors import ListsError
+    from decisions.lists import list_key, make_update
+
+    s = _settings()
+    kind, value = _hashed(*_identifier(national_id, phone, email, device_id, ip, ip_range),
+                          s.hash_key)
+    try:
+        u = make_update(list_type.value, kind, value, action="REMOVE", reason=reason,
+                        author=author or getpass.getuser(), event_time=int(time.time() * 1000))
+        tomb = [list_key(u["list_type"], u["identifier_type"], u["value"])] if purge else []
+        publish(s.bootstrap_servers, [u], tombstones=tomb)
+    except (ListsError, RuntimeError) as exc:
+        _fail(str(exc))
+    typer.echo(f"removed {u['list_type']}:{u['identifier_type']}")
+
+
+@app.command()
+def show(
+    include_expired: bool = typer.Option(False, "--all", help="Also list expired entries."),
+    timeout: float = typer.Option(20.0, help="Seconds to wait for the topic to be read."),
+) -> None:
+    """Read the lists topic from the start and print the current entries."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s = _settings()
+    try:
+        index = read_lists(s.bootstrap_servers, timeout_s=timeout)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    now = int(time.time() * 1000)
+    table = Table(title=f"lists on {LISTS.name}")
+    for col in ("list", "type", "value", "reason", "author", "expires (UTC)"):
+        table.add_column(col)
+    shown = 0
+    for e in index.entries():
+        if not include_expired and not e.active(now):
+            continue
+        exp = "never" if e.expires_at is None else datetime.fromtimestamp(
+            e.expires_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(e.list_type, e.identifier_type, e.value, e.reason, e.author, exp)
+        shown += 1
+    Console().print(table)
+    typer.echo(f"{shown} entries")
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False,
+        help="CSV with columns list_type, identifier_type, value, reason [, author, expires, "
+        "action]. identifier_type NATIONAL_ID (clear) is hashed before publishing; expires: "
+        "30d, 12h, ISO date or empty.",
+    ),
+    author: str = typer.Option(None, help="Author for rows without one (default: current user)."),
+) -> None:
+    """Publish many entries from a CSV file; every row is validated before any is sent."""
+    from rich.progress import track
+
+    from decisions.errors import ListsError
+    from decisions.lists import make_update
+
+    s = _settings()
+    now = int(time.time() * 1000)
+    updates = []
+    with file.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for n, row in enumerate(track(rows, description="validating"), start=2):
+        try:
+            kind, value = _hashed(row["identifier_type"].strip().upper(), row["value"], s.hash_key)
+            updates.append(make_update(
+                row["list_type"], kind, value, action=(row.get("action") or "ADD").upper(),
+                reason=row.get("reason") or "", author=row.get("author") or author or
+                getpass.getuser(), expires_at=_expiry(row.get("expires")), event_time=now))
+        except (KeyError, ListsError) as exc:
+            _fail(f"{file} line {n}: {exc}; nothing was published")
+    try:
+        sent = publish(s.bootstrap_servers, updates)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    typer.echo(f"published {sent} list updates from {file}")

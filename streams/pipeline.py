@@ -1,0 +1,240 @@
+"""The decision step for a batch of applications, without Kafka: features -> scores -> decision.
+
+The Faust worker feeds it decoded applications and publishes what it returns;
+tests and benchmarks call it directly on the real Redis. Per batch it makes
+three Redis round trips whatever the batch size: the redelivery memo lookup,
+the feature script, and the memo write.
+
+Redelivery: a decision, once made, is memoised in Redis (encoded bytes, keyed
+by application id, 30 days). An application delivered again -- Kafka is
+at-least-once -- gets the identical decision and feature vector republished,
+without scoring or teaching the anomaly model twice.
+
+Degraded mode: if Redis cannot be reached after retries with backoff, the
+application is still decided -- from the applicant's own fields, the lists and
+the models on a vector whose state features are missing -- and any APPROVE
+becomes REVIEW with reason S-STATE-UNAVAILABLE. Nothing is dropped, nothing
+is guessed; such decisions are not memoised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+
+from decisions.engine import DecisionEngine
+from decisions.shadow import shadow_decide
+from features.applicant import applicant_features
+from features.engine import FeatureEngine, feature_record
+from features.errors import FeatureStateError
+from features.identity import hash_identifier
+from features.spec import FEATURE_SPEC
+from models.anomaly import AnomalyModel
+from schemas import codec_for
+from streams.model_slots import ModelSlots
+
+log = logging.getLogger(__name__)
+
+MEMO_TTL_S = 30 * 24 * 3600
+STATE_UNAVAILABLE = ("S-STATE-UNAVAILABLE",
+                     "Application requires manual review: risk checks temporarily unavailable")
+
+try:
+    CODE_VERSION = version("loanrisk")
+except PackageNotFoundError:  # running from a source tree without install
+    CODE_VERSION = "dev"
+
+
+@dataclass
+class Decided:
+    application_id: str
+    decision: dict[str, Any]
+    decision_bytes: bytes
+    features_bytes: bytes
+    redelivered: bool = False
+    degraded: bool = False
+
+
+@dataclass
+class DecisionPipeline:
+    features: FeatureEngine
+    decider: DecisionEngine
+    models: ModelSlots
+    anomaly: AnomalyModel | None
+    hash_key: bytes
+    worker_id: str
+    retries: Sequence[float] = (0.05, 0.15, 0.3)
+    sleep: Callable[[float], None] = time.sleep
+    degraded_count: int = 0
+    _dec_codec: Any = field(init=False, repr=False)
+    _fv_codec: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dec_codec = codec_for("decision")
+        self._fv_codec = codec_for("feature_vector")
+        self._prefix = self.features.prefix
+
+    # --- the step ------------------------------------------------------------
+    def decide_batch(self, applications: Sequence[dict[str, Any]]) -> list[Decided]:
+        """Decide every application of the batch, in order."""
+        if not applications:
+            return []
+        t0 = time.perf_counter()
+        memo = self._memo_get([a["application_id"] for a in applications])
+        fresh = [a for a in applications if a["application_id"] not in memo]
+        vectors: list[dict[str, float | None]] | None = None
+        if fresh:
+            vectors = self._features_with_retry(fresh)
+        feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
+
+        out: list[Decided] = []
+        new: list[Decided] = []
+        it = iter(vectors or [])
+        for app in applications:
+            app_id = app["application_id"]
+            if app_id in memo:
+                dec_b, fv_b = memo[app_id]
+                out.append(Decided(app_id, self._dec_codec.decode(dec_b), dec_b, fv_b,
+                                   redelivered=True))
+                continue
+            degraded = vectors is None
+            values = next(it) if not degraded else FEATURE_SPEC.complete(applicant_features(app))
+            d = self._decide_one(app, values, feat_us, degraded)
+            out.append(d)
+            if not degraded:
+                new.append(d)
+        self._memo_put(new)
+        return out
+
+    def _decide_one(self, app: dict[str, Any], values: dict[str, float | None],
+                    feat_us: float, degraded: bool) -> Decided:
+        t1 = time.perf_counter()
+        models = self.models.current
+        x = FEATURE_SPEC.to_array(values)
+        scores: dict[str, Any] = {
+            "pd": models.pd.score(x) if models.pd else None,
+            "fraud_probability": models.fraud.score(x) if models.fraud else None,
+            "scorecard_points": None, "anomaly_score": None, "reasons": [],
+        }
+        if models.pd is not None:
+            scores["scorecard_points"] = models.pd.points_for_pd(scores["pd"])
+        t2 = time.perf_counter()
+        if self.anomaly is not None:
+            scores["anomaly_score"] = (self.anomaly.score_one(values) if degraded
+                                       else self.anomaly.score_and_learn(values))
+        t3 = time.perf_counter()
+        hashed = {"NATIONAL_ID_HASH": hash_identifier(self.hash_key, "id", app["national_id"])}
+        versions = {**models.versions(), "feature_spec": FEATURE_SPEC.version,
+                    "code": CODE_VERSION}
+        if self.anomaly is not None:
+            versions["anomaly"] = self.anomaly.version
+        record = self.decider.decide(app, values, scores, versions, hashed=hashed)
+        if record["decision"] != "APPROVE":
+            # reason codes are only needed for adverse action: pay for TreeSHAP only then
+            scores["reasons"] = self._model_reasons(models, x, scores)
+            record = self.decider.decide(app, values, scores, versions, hashed=hashed)
+        if degraded:
+            record = _force_review(record)
+            self.degraded_count += 1
+        if models.has_challenger:
+            record["shadow"] = self._shadow(app, values, x, scores, hashed)
+        t4 = time.perf_counter()
+        record["decided_at"] = int(time.time() * 1000)
+        record["worker"] = self.worker_id
+        record["timings_us"] = {
+            "features": round(feat_us, 1), "score": round((t2 - t1) * 1e6, 1),
+            "anomaly": round((t3 - t2) * 1e6, 1), "decide": round((t4 - t3) * 1e6, 1),
+        }
+        fv = feature_record(app, values)
+        return Decided(app["application_id"], record, self._dec_codec.encode(record),
+                       self._fv_codec.encode(fv), degraded=degraded)
+
+    def _model_reasons(self, models: Any, x: np.ndarray,
+                       scores: dict[str, Any]) -> list[tuple[str, str]]:
+        """Reasons of the model whose risk drove the outcome most (fraud first if high)."""
+        order = [models.fraud, models.pd]
+        if (scores.get("fraud_probability") or 0.0) < 0.5:
+            order.reverse()
+        out: list[tuple[str, str]] = []
+        for model in order:
+            if model is None:
+                continue
+            for r in model.reasons(x, k=4):
+                if r.code not in {c for c, _ in out}:
+                    out.append((r.code, r.text))
+        return out[:4]
+
+    def _shadow(self, app: dict[str, Any], values: dict[str, float | None], x: np.ndarray,
+                scores: dict[str, Any], hashed: dict[str, str]) -> dict[str, Any]:
+        models = self.models.current
+        ch_pd = models.challenger_pd or models.pd
+        ch_fraud = models.challenger_fraud or models.fraud
+        ch_scores = dict(scores)
+        ch_scores["pd"] = ch_pd.score(x) if ch_pd else None
+        ch_scores["fraud_probability"] = ch_fraud.score(x) if ch_fraud else None
+        ch_versions = {**models.versions(), **models.challenger_versions(),
+                       "feature_spec": FEATURE_SPEC.version}
+        return shadow_decide(self.decider, app, values, ch_scores, ch_versions, hashed=hashed)
+
+    # --- Redis: features with retry, redelivery memo ---------------------------
+    def _features_with_retry(self, apps: list[dict[str, Any]]
+                             ) -> list[dict[str, float | None]] | None:
+        for attempt, pause in enumerate([*self.retries, None]):
+            try:
+                return self.features.compute_many(apps)
+            except FeatureStateError as exc:
+                if pause is None:
+                    log.error("feature state unavailable after %d attempts: %s; deciding %d "
+                              "application(s) in degraded mode (REVIEW)", attempt + 1, exc,
+                              len(apps))
+                    return None
+                self.sleep(pause)
+        return None
+
+    def _memo_key(self, app_id: str) -> str:
+        return f"{self._prefix}:decided:{app_id}"
+
+    def _memo_get(self, app_ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
+        keys = []
+        for a in app_ids:
+            keys += [self._memo_key(a) + ":d", self._memo_key(a) + ":f"]
+        try:
+            values = self.features.redis.mget(keys)
+        except Exception as exc:  # Redis down: treat as not seen; degraded path follows
+            log.warning("redelivery memo unavailable: %s", exc)
+            return {}
+        out = {}
+        for i, a in enumerate(app_ids):
+            d, f = values[2 * i], values[2 * i + 1]
+            if d is not None and f is not None:
+                out[a] = (bytes(d), bytes(f))
+        return out
+
+    def _memo_put(self, decided: list[Decided]) -> None:
+        if not decided:
+            return
+        try:
+            pipe = self.features.redis.pipeline(transaction=False)
+            for d in decided:
+                key = self._memo_key(d.application_id)
+                pipe.set(key + ":d", d.decision_bytes, ex=MEMO_TTL_S)
+                pipe.set(key + ":f", d.features_bytes, ex=MEMO_TTL_S)
+            pipe.execute()
+        except Exception as exc:  # losing the memo only costs idempotence of a re-score
+            log.warning("could not memoise %d decision(s): %s", len(decided), exc)
+
+
+def _force_review(record: dict[str, Any]) -> dict[str, Any]:
+    code, text = STATE_UNAVAILABLE
+    reasons = [{"code": code, "text": text, "source": "POLICY"}, *record["reason_codes"]][:4]
+    out = dict(record, reason_codes=reasons)
+    if out["decision"] == "APPROVE":
+        out["decision"] = "REVIEW"
+        out["offer"] = None
+    return out
