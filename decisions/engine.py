@@ -156,7 +156,10 @@ def decide_outcome(
         return Outcome(APPROVE, grade, offer, reasons, hits)
 
     reasons = rule_reasons + policy_reasons
-    for code, text in scores.get("reasons") or ():
+    model_reasons = scores.get("reasons")
+    if callable(model_reasons):  # computed only now, for declines and reviews (TreeSHAP)
+        model_reasons = model_reasons()
+    for code, text in model_reasons or ():
         reasons.append({"code": str(code), "text": str(text), "source": "MODEL"})
     return Outcome(decision, grade, None, _top(reasons), hits)
 
@@ -198,7 +201,8 @@ class DecisionEngine:
 
         ``scores``: ``pd``, ``fraud_probability``, ``anomaly_score``,
         ``scorecard_points`` (each may be None) and ``reasons``: model reason
-        codes as (code, text), most important first. ``hashed``: keyed hashes
+        codes as (code, text), most important first -- or a zero-argument
+        callable returning them, called only for declines and reviews. ``hashed``: keyed hashes
         of identifiers, e.g. {"NATIONAL_ID_HASH": ...}. ``versions``: model
         and feature-spec versions; rules and policy versions are added here.
         """

@@ -84,7 +84,9 @@ def normalize(identifier_type: str, value: str) -> str:
         try:
             return str(ipaddress.ip_network(v, strict=False))
         except ValueError as exc:
-            raise ListsError(f"invalid IP range {value!r} (use CIDR, e.g. 10.0.0.0/8): {exc}") from exc
+            raise ListsError(
+                f"invalid IP range {value!r} (use CIDR, e.g. 10.0.0.0/8): {exc}"
+            ) from exc
     return v
 
 

@@ -121,7 +121,10 @@ class RuleSet:
         self.all_variables: tuple[str, ...] = tuple(
             sorted({v for r in rules for v in r.variables})
         )
-        self.errors: Counter[str] = Counter()  # run-time failures per rule id (monitoring)
+        self.errors: Counter[str] = Counter()
+        # flat evaluation plans: attribute lookups are a measurable share of 50 rules
+        self._plan = [_plan(r) for r in self.enabled]
+        self._plan_all = [_plan(r) for r in rules]  # run-time failures per rule id (monitoring)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -158,7 +161,7 @@ class RuleSet:
         rules: list[Rule] = []
         seen: set[str] = set()
         for i, raw in enumerate(doc["rules"]):
-            rule = _compile_rule(i, raw, allowed)
+            rule = _compile_rule(i, raw, allowed, set(known_names or ()))
             if rule.id in seen:
                 raise RulesError(f"rule {rule.id}: duplicate id; rule ids must be unique")
             seen.add(rule.id)
@@ -203,30 +206,38 @@ class RuleSet:
         variables; missing names count as null). ``include_disabled`` also
         evaluates disabled rules (backtests of a rule before enabling it).
         """
-        rules = self.rules if include_disabled else self.enabled
-        if not rules:
+        plan = self._plan_all if include_disabled else self._plan
+        if not plan:
             return []
+        get = context.get
         names = self.all_variables if include_disabled else self.variables
-        cel_ctx = cel.Context({v: context.get(v) for v in names})
-        product = context.get("product")
+        values = {v: get(v) for v in names}
+        missing = {v for v, x in values.items() if x is None}
+        cel_ctx = cel.Context(values)
+        product = get("product")
         hits: list[RuleHit] = []
-        for rule in rules:
-            spec = rule.spec
-            if spec.category in skip_categories:
+        for program, variables, hit, category, products, skip_missing in plan:
+            if category in skip_categories:
                 continue
-            if spec.products is not None and product not in spec.products:
+            if products is not None and product not in products:
                 continue
-            if spec.missing == "skip" and any(context.get(v) is None for v in rule.variables):
+            if skip_missing and missing and not missing.isdisjoint(variables):
                 continue
             try:
-                fired = rule.program.execute(cel_ctx)
+                fired = program.execute(cel_ctx)
             except Exception:  # a CEL run-time error (null, overload): the rule does not fire
-                self.errors[rule.id] += 1
+                self.errors[hit.rule_id] += 1
                 continue
             if fired is True:
-                hits.append(rule.hit)
+                hits.append(hit)
         hits.sort(key=lambda h: _SEVERITY[h.action])
         return hits
+
+
+def _plan(r: Rule) -> tuple[Any, frozenset[str], RuleHit, str, frozenset[str] | None, bool]:
+    products = frozenset(r.spec.products) if r.spec.products is not None else None
+    return (r.program, frozenset(r.variables), r.hit, r.spec.category, products,
+            r.spec.missing == "skip")
 
 
 def application_value(application: Mapping[str, Any], name: str) -> Any:
@@ -242,7 +253,7 @@ def application_value(application: Mapping[str, Any], name: str) -> Any:
     return float(v)
 
 
-def _compile_rule(index: int, raw: Any, allowed: set[str] | None) -> Rule:
+def _compile_rule(index: int, raw: Any, allowed: set[str] | None, features: set[str]) -> Rule:
     rid = raw.get("id", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
     try:
         spec = _RuleSpec.model_validate(raw)
@@ -263,7 +274,8 @@ def _compile_rule(index: int, raw: Any, allowed: set[str] | None) -> Rule:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise RulesError(f"rule {rid}: unknown name '{name}' in condition{hint}")
-    sample = {n: APPLICATION_VARS.get(n, 1.0) for n in names}
+    # features (doubles) shadow application fields of the same name, as in context_for
+    sample = {n: 1.0 if n in features else APPLICATION_VARS.get(n, 1.0) for n in names}
     try:
         result = program.execute(cel.Context(sample))
     except Exception as exc:

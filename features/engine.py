@@ -32,6 +32,7 @@ Semantics (see also the README):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -60,7 +61,12 @@ _NW, _ND = len(WINDOWS), len(DISTINCT_WINDOWS)
 _PARTS = {"id": ("device", "phone", "email")}  # other kinds store the identity only
 _BEHAVIOUR_CODES = {"PAGE_VIEW": "P", "KEYSTROKE": "K", "PASTE": "A", "CORRECTION": "C",
                     "FIELD_FOCUS": "F", "SUBMIT": "S"}
-_MAX_EVENTS_PER_CALL = 4000  # keeps Lua's unpack() far below its stack limit
+_US, _RS = "\x1f", "\x1e"  # field and record separators of the scripts' packed arguments
+
+
+def _event_key(event_id: str) -> str:
+    """Short fixed-width digest of an event id, for the per-session duplicate filter."""
+    return hashlib.blake2b(event_id.encode(), digest_size=6).hexdigest()
 
 
 def _layout() -> tuple[dict[str, int], int]:
@@ -93,8 +99,9 @@ class FeatureEngine:
         prefix: str = "lr",
         *,
         lateness_ms: int = DEFAULT_LATENESS_MS,
-        session_ttl_ms: int = DAY_MS,
-        app_ttl_ms: int = 200 * DAY_MS,
+        session_ttl_ms: int = 6 * HOUR_MS,
+        vector_ttl_ms: int = 2 * DAY_MS,
+        ids_ttl_ms: int = 200 * DAY_MS,
         first_seen_ttl_ms: int = 200 * DAY_MS,
         fraud_ttl_ms: int = 400 * DAY_MS,
         max_members: int = 200,
@@ -102,18 +109,19 @@ class FeatureEngine:
     ) -> None:
         if not hash_key:
             raise FeatureError("hash_key is empty; set LOANRISK_HASH_KEY to a secret value")
+        if "," in prefix or not prefix:
+            raise FeatureError(f"key prefix {prefix!r} must be non-empty and without commas")
         self.redis = redis_client
         self.hash_key = hash_key
         self.prefix = prefix
         self.spec = spec
-        self.session_ttl_ms = session_ttl_ms
-        self.first_seen_ttl_ms = first_seen_ttl_ms
         self.fraud_ttl_ms = fraud_ttl_ms
         key_ttl = RETENTION_MS + lateness_ms + DAY_MS
-        self._compute_header: list[Any] = [
-            prefix, RETENTION_MS, lateness_ms, key_ttl, app_ttl_ms, first_seen_ttl_ms,
-            max_members, _NW, *WINDOWS.values(), _ND, *(WINDOWS[w] for w in DISTINCT_WINDOWS),
-        ]
+        header = [prefix, RETENTION_MS, lateness_ms, key_ttl, vector_ttl_ms, ids_ttl_ms,
+                  first_seen_ttl_ms, max_members, _NW, *WINDOWS.values(),
+                  _ND, *(WINDOWS[w] for w in DISTINCT_WINDOWS)]
+        self._compute_header = ",".join(map(str, header))
+        self._ingest_header = f"{prefix},{session_ttl_ms},{first_seen_ttl_ms}"
         self._compute = redis_client.register_script(_load("compute.lua"))
         self._ingest = redis_client.register_script(_load("ingest.lua"))
         self._fraud = redis_client.register_script(_load("fraud.lua"))
@@ -128,17 +136,19 @@ class FeatureEngine:
         """Same as ``compute`` on each application in order, in one round trip."""
         if not applications:
             return []
-        args = list(self._compute_header)
+        blobs = []
         for app in applications:
             try:
-                args += [app["application_id"], int(app["event_time"]), app["session_id"]]
+                head = (app["application_id"], str(int(app["event_time"])), app["session_id"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise FeatureError(
                     f"application lacks {exc}; decode it with the loan_application schema first"
                 ) from exc
-            args += application_identifiers(self.hash_key, app)
+            blobs.append(_US.join((*head, *application_identifiers(self.hash_key, app))))
+        args = [self._compute_header, _RS.join(blobs)]
         raw = self._call(self._compute, args)
-        return [self._features(app, orjson.loads(r)) for app, r in zip(applications, raw)]
+        pairs = zip(applications, raw, strict=True)
+        return [self._features(app, orjson.loads(r)) for app, r in pairs]
 
     def _features(self, app: Mapping[str, Any], rec: dict[str, Any]) -> dict[str, Value]:
         v: list[float] = rec["v"]
@@ -170,45 +180,40 @@ class FeatureEngine:
     # --- session events ------------------------------------------------------
 
     def ingest_session_events(
-        self, device_events: Sequence[Mapping[str, Any]], behaviour_events: Sequence[Mapping[str, Any]]
+        self,
+        device_events: Sequence[Mapping[str, Any]],
+        behaviour_events: Sequence[Mapping[str, Any]],
     ) -> None:
         """Fold device and behaviour events into their sessions' summaries.
 
-        One round trip per batch (split only past a few thousand events);
-        duplicates (same event_id) are ignored.
+        One round trip per batch; duplicates (same event_id) are ignored.
         """
-        b_all, d_all = list(behaviour_events), list(device_events)
-        step = _MAX_EVENTS_PER_CALL
-        for start in range(0, max(len(b_all), len(d_all)), step):
-            self._ingest_chunk(d_all[start:start + step], b_all[start:start + step])
-
-    def _ingest_chunk(
-        self, device_events: Sequence[Mapping[str, Any]], behaviour_events: Sequence[Mapping[str, Any]]
-    ) -> None:
         if not device_events and not behaviour_events:
             return
         key = self.hash_key
-        args: list[Any] = [self.prefix, self.session_ttl_ms, self.first_seen_ttl_ms,
-                           len(behaviour_events)]
         try:
-            for e in behaviour_events:
-                ik = e.get("inter_key_ms")
-                args += [e["event_id"], e["session_id"], int(e["event_time"]),
-                         _BEHAVIOUR_CODES.get(e["event_type"], "F"),
-                         "" if ik is None else round(ik * 10)]
-            for e in device_events:
-                args += [e["event_id"], e["session_id"], int(e["event_time"]),
-                         hash_identifier(key, "device", e["device_id"]),
-                         hash_identifier(key, "ip", e["ip"]),
-                         1 if e["emulator"] else 0, 1 if e["rooted"] else 0,
-                         e.get("ip_country") or "", e.get("geo_country") or "",
-                         e.get("timezone") or ""]
+            b = _RS.join([
+                f"{_event_key(e['event_id'])}\x1f{e['session_id']}\x1f{int(e['event_time'])}"
+                f"\x1f{_BEHAVIOUR_CODES.get(e['event_type'], 'F')}\x1f"
+                f"{'' if e.get('inter_key_ms') is None else round(e['inter_key_ms'] * 10)}"
+                for e in behaviour_events
+            ])
+            d = _RS.join([
+                _US.join((
+                    _event_key(e["event_id"]), e["session_id"], str(int(e["event_time"])),
+                    hash_identifier(key, "device", e["device_id"]),
+                    hash_identifier(key, "ip", e["ip"]),
+                    "1" if e["emulator"] else "0", "1" if e["rooted"] else "0",
+                    e.get("ip_country") or "", e.get("geo_country") or "",
+                    e.get("timezone") or ""))
+                for e in device_events
+            ])
         except (KeyError, TypeError, ValueError) as exc:
             raise FeatureError(
                 f"session event lacks {exc}; decode it with the device_event or "
                 "behaviour_event schema first"
             ) from exc
-        self._call(self._ingest, args)
+        self._call(self._ingest, [self._ingest_header, b, d])
 
     # --- fraud confirmations ------------------------------------------------
 

@@ -88,9 +88,8 @@ def traffic(
     rng = random.Random(seed)
     gap = 1000.0 / rate_per_s
     t = float(T0)
-    rings = [{"devices": [f"ring{r}-dev{j}" for j in range(3)],
-              "phones": [f"+4470000{r:03d}{j}" for j in range(2)],
-              "ip": f"185.0.{r}.1"} for r in range(20)]
+    rings = [([f"ring{r}-dev{j}" for j in range(3)],
+              [f"+4470000{r:03d}{j}" for j in range(2)], f"185.0.{r}.1") for r in range(20)]
     for i in range(n):
         t += rng.expovariate(1.0 / gap)
         ti = int(t)
@@ -99,7 +98,7 @@ def traffic(
         if u < ring_share:
             ring = rings[rng.randrange(len(rings))]
             person = f"RING{i}"
-            dev, phone, ip = rng.choice(ring["devices"]), rng.choice(ring["phones"]), ring["ip"]
+            dev, phone, ip = rng.choice(ring[0]), rng.choice(ring[1]), ring[2]
         else:
             k = rng.randrange(max(n // 2, 1)) if rng.random() < 0.1 else i  # repeat applicants
             person = f"P{k}"

@@ -8,9 +8,9 @@ tree each ``window_size`` events. River's default height 15 means 25 x 65,536 no
 and a 200-340 ms stall per window on this machine. Height 6 (25 x 127 nodes) and a
 1,000-event window keep the swap at ~0.2 ms and a learn+score at ~25 µs (measured in
 ``bench/bench_models.py``). Inputs must lie in [0, 1]: give fixed per-feature
-``bounds`` (preferred: stable across restarts and workers; e.g. 1st/99th percentiles
-from history via `bounds_from_frame`), or River's online MinMaxScaler is used.
-Missing values are replaced by the feature's lower bound.
+``bounds`` (preferred: stable across restarts and workers; e.g. min/max of history
+via `bounds_from_frame`; values are scaled and clipped to [0, 1]), or River's online
+MinMaxScaler is used. Missing values are replaced by the feature's lower bound.
 
 State (trees, masses, scaler) is checkpointed with pickle and restored exactly, so a
 restarted worker scores the next event as the old one would have.
@@ -47,13 +47,21 @@ class AnomalyModel:
         self.features = list(features)
         self.bounds = {f: (float(lo), float(hi)) for f, (lo, hi) in (bounds or {}).items()}
         self._fill = {f: self.bounds.get(f, (0.0, 1.0))[0] for f in self.features}
-        self.params = {"n_trees": n_trees, "height": height, "window_size": window_size}
+        self.params: dict[str, Any] = {"n_trees": n_trees, "height": height, "window_size": window_size}
         self.seed = seed
         self.version = f"hst-t{n_trees}-h{height}-w{window_size}-s{seed}"
         self.n_learned = 0
+        # per feature: (name, low, 1 / range) for fixed bounds, else None (online MinMaxScaler)
+        self._scale = [
+            (f, self.bounds[f][0], 1.0 / (self.bounds[f][1] - self.bounds[f][0]))
+            if f in self.bounds
+            else (f, 0.0, 1.0)
+            for f in self.features
+        ]
         if self.bounds:
-            limits = {f: self.bounds.get(f, (0.0, 1.0)) for f in self.features}
-            self.model: Any = anomaly.HalfSpaceTrees(**self.params, seed=seed, limits=limits)
+            # Scale and clip ourselves: River's own ``limits`` option separated outliers
+            # far worse on our data (outlier below the 99th percentile of normal scores).
+            self.model: Any = anomaly.HalfSpaceTrees(**self.params, seed=seed)
         else:
             self.model = compose.Pipeline(
                 preprocessing.MinMaxScaler(),
@@ -62,6 +70,15 @@ class AnomalyModel:
 
     def _clean(self, x: Mapping[str, float | None]) -> dict[str, float]:
         out = {}
+        if self.bounds:
+            for f, lo, inv in self._scale:
+                v = x.get(f)
+                if v is None or v != v:
+                    out[f] = 0.0
+                else:
+                    z = (float(v) - lo) * inv
+                    out[f] = 0.0 if z < 0.0 else 1.0 if z > 1.0 else z
+            return out
         for f in self.features:
             v = x.get(f)
             out[f] = self._fill[f] if v is None or v != v else float(v)
@@ -110,7 +127,7 @@ class AnomalyModel:
 
 
 def bounds_from_frame(
-    frame: Any, features: Sequence[str], lo_q: float = 0.01, hi_q: float = 0.99
+    frame: Any, features: Sequence[str], lo_q: float = 0.0, hi_q: float = 1.0
 ) -> dict[str, tuple[float, float]]:
     """Per-feature (low, high) bounds from history quantiles (a pandas DataFrame)."""
     out = {}

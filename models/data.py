@@ -22,7 +22,7 @@ from models.errors import DataError
 
 # Columns a simulator history or a labelled log carries that are truth or identity,
 # never features (they would leak the answer or memorise people).
-TRUTH_PREFIXES = ("label_", "oracle_", "truth_")
+TRUTH_PREFIXES = ("label_", "oracle_", "truth_", "latent_")
 TRUTH_COLUMNS = frozenset(
     {
         "fraud_type",
@@ -37,6 +37,8 @@ TRUTH_COLUMNS = frozenset(
         "customer_id",
         "is_fraud",
         "is_default",
+        "person_id",
+        "is_repeat",
     }
 )
 POSITIVE_WORDS = frozenset({"1", "true", "yes", "bad", "default", "fraud", "y", "t"})
@@ -141,7 +143,9 @@ def frame_to_dataset(
         raise DataError(f"target column {target!r} not in data; columns are {list(df.columns)}")
     for name, col in (("time", time_col), ("id", id_col)):
         if col is not None and col not in df.columns:
-            raise DataError(f"{name} column {col!r} not in data; pass an existing column or omit it")
+            raise DataError(
+                f"{name} column {col!r} not in data; pass an existing column or omit it"
+            )
     y = encode_target(df[target], positive)
     if require_both_classes and len(np.unique(y)) < 2:
         raise DataError(f"target {target!r} has one class only; training needs goods and bads")
@@ -169,7 +173,9 @@ def frame_to_dataset(
         s = df[c].reset_index(drop=True)
         known = None if categories is None else categories.get(c)
         if known is not None:
-            codes = pd.Categorical(s.astype("string"), categories=list(known)).codes
+            txt = s.astype("string")
+            txt = txt.where(txt.isin(list(known)))  # unseen levels -> missing
+            codes = pd.Categorical(txt, categories=list(known)).codes
             X[c] = np.where(codes < 0, np.nan, codes).astype(np.float64)
             cats[c] = list(known)
         elif pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):

@@ -60,9 +60,7 @@ def evaluate_predictions(
         }
     if psi_ref is not None:
         out["psi"] = psi_against(psi_ref, p)
-    out["bands"] = m.band_table(
-        y, p, loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good
-    )
+    out["bands"] = m.band_table(y, p, loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good)
     out["assumptions"] = {"loss_per_bad": loss_per_bad, "revenue_per_good": revenue_per_good}
     xs, ys, ns = m.calibration_curve(y, p)
     out["calibration_curve"] = {"mean_pd": xs, "bad_rate": ys, "count": ns}

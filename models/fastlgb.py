@@ -37,7 +37,7 @@ class FastPredictor:
         self._lib = _LIB
         self._booster = booster  # keep the handle's owner alive
         self.ncol = int(booster.num_feature())  # type: ignore[attr-defined]
-        self._cfg = ctypes.c_void_p()
+        self._cfg: ctypes.c_void_p | None = ctypes.c_void_p()
         _check(
             _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
                 booster._handle,  # type: ignore[attr-defined]
@@ -61,13 +61,15 @@ class FastPredictor:
 
     def predict(self, x: np.ndarray) -> float:
         """First output for one row (raw score or probability); ``x`` float64, C-contiguous."""
-        if self._fn(self._cfg_val, ctypes.c_void_p(x.ctypes.data), self._out_len_ref, self._out_ptr):
+        ptr = ctypes.c_void_p(x.ctypes.data)
+        if self._fn(self._cfg_val, ptr, self._out_len_ref, self._out_ptr):
             _check(1)
         return float(self._out[0])
 
     def predict_vector(self, x: np.ndarray) -> np.ndarray:
         """All outputs for one row (contributions: one per feature + bias); a fresh copy."""
-        if self._fn(self._cfg_val, ctypes.c_void_p(x.ctypes.data), self._out_len_ref, self._out_ptr):
+        ptr = ctypes.c_void_p(x.ctypes.data)
+        if self._fn(self._cfg_val, ptr, self._out_len_ref, self._out_ptr):
             _check(1)
         return self._out.copy()
 

@@ -23,6 +23,18 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "force_row_wise": True,
     "verbose": -1,
 }
+# Below SMALL_DATA rows, fewer leaves and more regularisation (shallow trees, slow
+# learning): on German credit (640 fit rows per fold) pooled AUC 0.774 -> 0.789.
+SMALL_DATA = 5000
+SMALL_DATA_PARAMS: dict[str, Any] = {
+    "num_leaves": 4,
+    "min_data_in_leaf": 15,
+    "learning_rate": 0.02,
+    "feature_fraction": 0.5,
+    "lambda_l2": 2.0,
+    "cat_l2": 5.0,
+    "min_data_per_group": 10,
+}
 
 
 def fit_lightgbm(
@@ -45,7 +57,8 @@ def fit_lightgbm(
     """
     import lightgbm as lgb
 
-    p = {**DEFAULT_PARAMS, "seed": seed, **(params or {})}
+    small = SMALL_DATA_PARAMS if len(y_fit) < SMALL_DATA else {}
+    p = {**DEFAULT_PARAMS, **small, "seed": seed, **(params or {})}
     if monotone:
         cons = [0 if n in categorical else int(monotone.get(n, 0)) for n in names]
         if any(cons):

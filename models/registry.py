@@ -111,7 +111,9 @@ class Registry:
     def path(self, version: str) -> Path:
         d = self.root / version
         if not (d / MANIFEST).exists():
-            raise RegistryError(f"no version {version!r} in {self.root}; see `loanrisk models list`")
+            raise RegistryError(
+                f"no version {version!r} in {self.root}; see `loanrisk models list`"
+            )
         return d
 
     def show(self, version: str) -> dict[str, Any]:
@@ -125,7 +127,9 @@ class Registry:
         """Load the model holding ``role`` for ``name``; raises if none or if it fails to load."""
         version = self.version_for(role, name)
         if version is None:
-            raise RegistryError(f"no {role} for {name!r} in {self.root}; run `loanrisk models promote`")
+            raise RegistryError(
+                f"no {role} for {name!r} in {self.root}; run `loanrisk models promote`"
+            )
         return load_model(self.path(version), reason_map)
 
     def load_version(self, version: str, reason_map: ReasonMap | None = None) -> ServingModel:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     from models.metrics import roc_points
 
     out = []
-    fpr, tpr, thr = roc_points(y, p)
+    fpr, tpr, _ = roc_points(y, p)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot(fpr, tpr, label=f"AUC {ev['metrics']['auc']:.3f}")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
@@ -63,7 +63,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     out.append(("Calibration (reliability)", _fig_to_img(fig)))
 
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    bins = np.linspace(0, float(np.quantile(p, 0.995)) or 1.0, 40)
+    bins = np.linspace(0, float(np.quantile(p, 0.995)) or 1.0, 40).tolist()
     ax.hist(p[y == 0], bins=bins, alpha=0.6, density=True, label="goods")
     ax.hist(p[y == 1], bins=bins, alpha=0.6, density=True, label="bads")
     ax.set(xlabel="predicted probability", ylabel="density", title="Score distribution")
@@ -81,7 +81,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     return out
 
 
-def _table(rows: list[Mapping[str, Any]]) -> str:
+def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return ""
     cols = list(rows[0])

@@ -116,7 +116,7 @@ def bin_numeric(
 ) -> FeatureBins:
     present = ~np.isnan(x)
     xs, ys = x[present], y[present]
-    qs = np.unique(np.quantile(xs, np.linspace(0, 1, max_bins + 1)[1:-1])) if len(xs) else []
+    qs: Any = np.unique(np.quantile(xs, np.linspace(0, 1, max_bins + 1)[1:-1])) if len(xs) else []
     edges = list(map(float, qs))
     b = np.searchsorted(np.asarray(edges), xs, side="left")
     nb = len(edges) + 1

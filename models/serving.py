@@ -110,7 +110,7 @@ class LightGBMServing(ServingModel):
         return self._contrib.predict_vector(np.ascontiguousarray(x, dtype=np.float64))
 
     def explain(self, x: np.ndarray, k: int = 4) -> list[tuple[str, float]]:
-        return top_positive(self.feature_names, self.contributions(x)[:-1], k)
+        return top_positive(self.feature_names, self.contributions(x)[:-1].tolist(), k)
 
 
 class ScorecardServing(ServingModel):

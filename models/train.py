@@ -129,6 +129,8 @@ def train(
         raise DataError(f"unknown model {cfg.model!r}; use auto, lightgbm or scorecard")
     X = ds.X.to_numpy(dtype=np.float64)
     y = ds.y.astype(np.int64)
+    if len(np.unique(y)) < 2:
+        raise DataError(f"target {ds.target!r} has one class only; training needs goods and bads")
     oracle_col = cfg.oracle_col or ORACLE_FOR.get(ds.target)
     oracle = None
     if ds.extra is not None and oracle_col in ds.extra.columns:

@@ -18,8 +18,19 @@ import numpy as np
 
 CURRENT, CHARGED_OFF, PAID_OFF = 0, 6, 7
 N_STATES = 8
-STATUS = np.array(["CURRENT", "DELINQUENT", "DELINQUENT", "DELINQUENT", "DELINQUENT", "DELINQUENT",
-                   "CHARGED_OFF", "PAID_OFF"], dtype=object)
+STATUS = np.array(
+    [
+        "CURRENT",
+        "DELINQUENT",
+        "DELINQUENT",
+        "DELINQUENT",
+        "DELINQUENT",
+        "DELINQUENT",
+        "CHARGED_OFF",
+        "PAID_OFF",
+    ],
+    dtype=object,
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,8 @@ def prob_ever_reach(params: ChainParams, bucket: int, months: int) -> np.ndarray
             new[:, t] += flow
             leaving[:, f] += flow
         new += p - leaving
-        hit += new[:, bucket:CHARGED_OFF + 1].sum(axis=1)
-        new[:, bucket:CHARGED_OFF + 1] = 0.0
+        hit += new[:, bucket : CHARGED_OFF + 1].sum(axis=1)
+        new[:, bucket : CHARGED_OFF + 1] = 0.0
         p = new
     return np.clip(hit, 0.0, 1.0)
 

@@ -25,130 +25,211 @@ class _Frozen(BaseModel):
 class ProductMix(_Frozen):
     """Share of each product and its amount/term distributions."""
 
-    share_credit_card: float = Field(0.40, ge=0, description="Share of credit-card applications.")
-    share_personal_loan: float = Field(0.35, ge=0, description="Share of personal-loan applications.")
-    share_bnpl: float = Field(0.25, ge=0, description="Share of buy-now-pay-later applications.")
-    card_limit_median: float = Field(3000.0, gt=0, description="Median requested card limit.")
-    loan_amount_median: float = Field(8000.0, gt=0, description="Median personal-loan amount.")
-    loan_terms: tuple[int, ...] = Field((12, 24, 36, 48, 60), description="Personal-loan terms.")
-    bnpl_amount_median: float = Field(180.0, gt=0, description="Median BNPL basket value.")
-    bnpl_terms: tuple[int, ...] = Field((3, 4, 6), description="BNPL terms in months.")
+    share_credit_card: float = Field(
+        default=0.40, ge=0, description="Share of credit-card applications."
+    )
+    share_personal_loan: float = Field(
+        default=0.35, ge=0, description="Share of personal-loan applications."
+    )
+    share_bnpl: float = Field(
+        default=0.25, ge=0, description="Share of buy-now-pay-later applications."
+    )
+    card_limit_median: float = Field(
+        default=3000.0, gt=0, description="Median requested card limit."
+    )
+    loan_amount_median: float = Field(
+        default=8000.0, gt=0, description="Median personal-loan amount."
+    )
+    loan_terms: tuple[int, ...] = Field(
+        default=(12, 24, 36, 48, 60), description="Personal-loan terms."
+    )
+    bnpl_amount_median: float = Field(default=180.0, gt=0, description="Median BNPL basket value.")
+    bnpl_terms: tuple[int, ...] = Field(default=(3, 4, 6), description="BNPL terms in months.")
 
 
 class PopulationConfig(_Frozen):
     """Who applies: home-country share, file coverage, repeat behaviour, channels."""
 
-    home_country: str = Field("GB", description="Country of most applicants (ISO alpha-2).")
-    foreign_share: float = Field(0.06, ge=0, le=1, description="Genuine applicants living abroad.")
-    no_file_share: float = Field(0.05, ge=0, le=1, description="Genuine applicants with no bureau file.")
-    thin_file_share: float = Field(0.10, ge=0, le=1, description="Genuine applicants with a thin file.")
+    home_country: str = Field(default="GB", description="Country of most applicants (ISO alpha-2).")
+    foreign_share: float = Field(
+        default=0.06, ge=0, le=1, description="Genuine applicants living abroad."
+    )
+    no_file_share: float = Field(
+        default=0.05, ge=0, le=1, description="Genuine applicants with no bureau file."
+    )
+    thin_file_share: float = Field(
+        default=0.10, ge=0, le=1, description="Genuine applicants with a thin file."
+    )
     repeat_share: float = Field(
-        0.08, ge=0, le=0.9, description="Applications by someone who applied before (same identity)."
+        default=0.08,
+        ge=0,
+        le=0.9,
+        description="Applications by someone who applied before (same identity).",
     )
     repeat_new_device: float = Field(
-        0.35, ge=0, le=1, description="Chance a repeat applicant comes back on a new device."
+        default=0.35,
+        ge=0,
+        le=1,
+        description="Chance a repeat applicant comes back on a new device.",
     )
-    known_customer_share: float = Field(0.15, ge=0, le=1, description="First-time applicants who are already customers.")
+    known_customer_share: float = Field(
+        default=0.15, ge=0, le=1, description="First-time applicants who are already customers."
+    )
     shared_ip_share: float = Field(
-        0.04, ge=0, le=1, description="Genuine sessions behind carrier NAT (small shared IP pool)."
+        default=0.04,
+        ge=0,
+        le=1,
+        description="Genuine sessions behind carrier NAT (small shared IP pool).",
     )
-    channel_web: float = Field(0.45, ge=0, description="Share of web sessions.")
-    channel_app: float = Field(0.45, ge=0, description="Share of mobile-app sessions.")
-    channel_partner: float = Field(0.10, ge=0, description="Share of partner (aggregator) sessions.")
+    channel_web: float = Field(default=0.45, ge=0, description="Share of web sessions.")
+    channel_app: float = Field(default=0.45, ge=0, description="Share of mobile-app sessions.")
+    channel_partner: float = Field(
+        default=0.10, ge=0, description="Share of partner (aggregator) sessions."
+    )
     income_overstatement: float = Field(
-        0.10, ge=0, le=1, description="Share of applicants who overstate income (declared > true)."
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Share of applicants who overstate income (declared > true).",
     )
 
 
 class FraudConfig(_Frozen):
     """Rates of each fraud pattern (share of all applications) and their traits."""
 
-    third_party_rate: float = Field(0.012, ge=0, le=0.5, description="Stolen real identity, new device/ip/phone.")
-    synthetic_rate: float = Field(0.008, ge=0, le=0.5, description="Fabricated identity, thin or no file.")
-    ring_rate: float = Field(0.015, ge=0, le=0.5, description="Applications that belong to fraud rings.")
-    bot_rate: float = Field(0.007, ge=0, le=0.5, description="Scripted applications (fast fill, emulators).")
-    first_party_rate: float = Field(0.008, ge=0, le=0.5, description="Genuine identity, no intent to repay.")
-    ring_size_mean: float = Field(12.0, ge=2, description="Mean applications per ring burst.")
-    ring_burst_hours: float = Field(6.0, gt=0, description="Span of one ring burst (history mode).")
-    ring_pool_max: int = Field(3, ge=1, description="Max devices / ips / phones a ring shares.")
+    third_party_rate: float = Field(
+        default=0.012, ge=0, le=0.5, description="Stolen real identity, new device/ip/phone."
+    )
+    synthetic_rate: float = Field(
+        default=0.008, ge=0, le=0.5, description="Fabricated identity, thin or no file."
+    )
+    ring_rate: float = Field(
+        default=0.015, ge=0, le=0.5, description="Applications that belong to fraud rings."
+    )
+    bot_rate: float = Field(
+        default=0.007, ge=0, le=0.5, description="Scripted applications (fast fill, emulators)."
+    )
+    first_party_rate: float = Field(
+        default=0.008, ge=0, le=0.5, description="Genuine identity, no intent to repay."
+    )
+    ring_size_mean: float = Field(
+        default=12.0, ge=2, description="Mean applications per ring burst."
+    )
+    ring_burst_hours: float = Field(
+        default=6.0, gt=0, description="Span of one ring burst (history mode)."
+    )
+    ring_pool_max: int = Field(
+        default=3, ge=1, description="Max devices / ips / phones a ring shares."
+    )
     confirm_prob: dict[str, float] = Field(
         default_factory=lambda: {
-            "third_party": 0.95, "synthetic": 0.85, "ring": 0.90, "bot": 0.90, "first_party": 0.35,
+            "third_party": 0.95,
+            "synthetic": 0.85,
+            "ring": 0.90,
+            "bot": 0.90,
+            "first_party": 0.35,
         },
         description="Chance each fraud type is eventually confirmed (label_fraud = confirmed).",
     )
     false_confirm_prob: float = Field(
-        0.0005, ge=0, le=0.1, description="Genuine applications wrongly confirmed as fraud."
+        default=0.0005, ge=0, le=0.1, description="Genuine applications wrongly confirmed as fraud."
     )
     confirm_delay_months: dict[str, float] = Field(
         default_factory=lambda: {
-            "third_party": 1.5, "synthetic": 3.0, "ring": 2.0, "bot": 1.5, "first_party": 5.0,
+            "third_party": 1.5,
+            "synthetic": 3.0,
+            "ring": 2.0,
+            "bot": 1.5,
+            "first_party": 5.0,
         },
         description="Mean delay from booking to fraud confirmation, in months.",
     )
 
     @property
     def total_rate(self) -> float:
-        return (self.third_party_rate + self.synthetic_rate + self.ring_rate + self.bot_rate
-                + self.first_party_rate)
+        return (
+            self.third_party_rate
+            + self.synthetic_rate
+            + self.ring_rate
+            + self.bot_rate
+            + self.first_party_rate
+        )
 
 
 class CreditConfig(_Frozen):
     """The true default process: target rate, noise and delinquency roll rates."""
 
     target_default_rate: float = Field(
-        0.10, gt=0, lt=0.9,
+        default=0.10,
+        gt=0,
+        lt=0.9,
         description="Mean oracle PD of genuine applicants; the hazard intercept is solved for it.",
     )
     latent_noise_sd: float = Field(
-        0.6, ge=0, description="SD of unobservable per-applicant risk (logit scale); the oracle knows it."
+        default=0.6,
+        ge=0,
+        description="SD of unobservable per-applicant risk (logit scale); the oracle knows it.",
     )
-    prepay_monthly: float = Field(0.015, ge=0, le=0.5, description="Monthly early pay-off chance.")
+    prepay_monthly: float = Field(
+        default=0.015, ge=0, le=0.5, description="Monthly early pay-off chance."
+    )
     roll_rates: tuple[float, ...] = Field(
-        (0.35, 0.55, 0.75, 0.85, 0.90),
+        default=(0.35, 0.55, 0.75, 0.85, 0.90),
         description="Base roll rates 30->60, 60->90, 90->120, 120->150, 150->charge-off.",
     )
     cure_rates: tuple[float, ...] = Field(
-        (0.40, 0.20, 0.08, 0.04, 0.02),
+        default=(0.40, 0.20, 0.08, 0.04, 0.02),
         description="Base cure rates back to current from 30, 60, 90, 120, 150 days past due.",
     )
     bust_out_hazard: float = Field(
-        0.6, gt=0, le=1, description="Monthly chance a first-party fraudster stops paying."
+        default=0.6, gt=0, le=1, description="Monthly chance a first-party fraudster stops paying."
     )
 
 
 class LabelConfig(_Frozen):
     """Label definitions (documented in the README)."""
 
-    default_dpd: int = Field(60, description="Default = ever this many days past due or worse ...")
-    default_horizon_months: int = Field(6, ge=1, le=36, description="... within this many months on book.")
+    default_dpd: int = Field(
+        default=60, description="Default = ever this many days past due or worse ..."
+    )
+    default_horizon_months: int = Field(
+        default=6, ge=1, le=36, description="... within this many months on book."
+    )
     fraud_window_months: int = Field(
-        12, ge=1, description="Fraud = confirmed within this many months of booking."
+        default=12, ge=1, description="Fraud = confirmed within this many months of booking."
     )
     performance_months: int = Field(
-        12, ge=1, le=60, description="Monthly performance snapshots simulated per loan."
+        default=12, ge=1, le=60, description="Monthly performance snapshots simulated per loan."
     )
 
 
 class LiveConfig(_Frozen):
     """Live-mode pacing and time compression."""
 
-    rate: float = Field(500.0, gt=0, description="Applications per second of event time.")
-    month_seconds: float = Field(10.0, gt=0, description="Wall seconds per simulated month on book.")
-    chunk: int = Field(512, ge=16, description="Applications generated per vectorised chunk.")
-    ring_burst_seconds: float = Field(30.0, gt=0, description="Span of one ring burst in live mode.")
+    rate: float = Field(default=500.0, gt=0, description="Applications per second of event time.")
+    month_seconds: float = Field(
+        default=10.0, gt=0, description="Wall seconds per simulated month on book."
+    )
+    chunk: int = Field(
+        default=512, ge=16, description="Applications generated per vectorised chunk."
+    )
+    ring_burst_seconds: float = Field(
+        default=30.0, gt=0, description="Span of one ring burst in live mode."
+    )
 
 
 class SimConfig(_Frozen):
     """The whole simulated world. Every field has a sensible default."""
 
-    start_date: str = Field("2024-01-01", description="First day of the history (UTC, ISO date).")
-    products: ProductMix = ProductMix()
-    population: PopulationConfig = PopulationConfig()
-    fraud: FraudConfig = FraudConfig()
-    credit: CreditConfig = CreditConfig()
-    labels: LabelConfig = LabelConfig()
-    live: LiveConfig = LiveConfig()
+    start_date: str = Field(
+        default="2024-01-01", description="First day of the history (UTC, ISO date)."
+    )
+    products: ProductMix = Field(default_factory=ProductMix)
+    population: PopulationConfig = Field(default_factory=PopulationConfig)
+    fraud: FraudConfig = Field(default_factory=FraudConfig)
+    credit: CreditConfig = Field(default_factory=CreditConfig)
+    labels: LabelConfig = Field(default_factory=LabelConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:
@@ -158,7 +239,9 @@ class SimConfig(_Frozen):
             raise ValueError("labels.default_dpd must be one of 30, 60, 90, 120, 150, 180")
         if len(self.credit.roll_rates) != 5 or len(self.credit.cure_rates) != 5:
             raise ValueError("credit.roll_rates and credit.cure_rates need 5 values each")
-        if any(r + c > 1 for r, c in zip(self.credit.roll_rates, self.credit.cure_rates, strict=True)):
+        if any(
+            r + c > 1 for r, c in zip(self.credit.roll_rates, self.credit.cure_rates, strict=True)
+        ):
             raise ValueError("a roll rate plus its cure rate exceeds 1")
         return self
 

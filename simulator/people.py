@@ -19,7 +19,9 @@ from simulator import strings as S
 from simulator import vocab as V
 from simulator.config import SimConfig
 
-EMPLOYMENT = np.array(["EMPLOYED", "SELF_EMPLOYED", "UNEMPLOYED", "RETIRED", "STUDENT"], dtype=object)
+EMPLOYMENT = np.array(
+    ["EMPLOYED", "SELF_EMPLOYED", "UNEMPLOYED", "RETIRED", "STUDENT"], dtype=object
+)
 HOUSING = np.array(["OWN", "MORTGAGE", "RENT", "OTHER"], dtype=object)
 COUNTRY_CODES = np.array([c[0] for c in V.COUNTRIES], dtype=object)
 COUNTRY_INDEX = {c[0]: i for i, c in enumerate(V.COUNTRIES)}
@@ -37,7 +39,11 @@ def _choice(rng: np.random.Generator, n: int, weights: np.ndarray) -> np.ndarray
 
 
 def country_index(codes: np.ndarray) -> np.ndarray:
-    return np.array([COUNTRY_INDEX[c] for c in codes], dtype=np.int64) if len(codes) else np.zeros(0, int)
+    return (
+        np.array([COUNTRY_INDEX[c] for c in codes], dtype=np.int64)
+        if len(codes)
+        else np.zeros(0, int)
+    )
 
 
 def phones(rng: np.random.Generator, country_idx: np.ndarray) -> pa.Array:
@@ -58,24 +64,37 @@ def nino(rng: np.random.Generator, n: int, bad_share: float = 0.0) -> pa.Array:
     return S.join([prefix, S.ints(rng.integers(0, 10**6, n), 6), suffix])
 
 
-def emails(rng: np.random.Generator, first: pa.Array, last: pa.Array, throwaway: np.ndarray) -> pa.Array:
+def emails(
+    rng: np.random.Generator, first: pa.Array, last: pa.Array, throwaway: np.ndarray
+) -> pa.Array:
     """first.last / flast with digits at a mainstream or throwaway domain."""
     n = len(first)
     f, l_ = pc.utf8_lower(first), pc.utf8_lower(last)
     style = rng.integers(0, 3, n)
     initial = pc.utf8_slice_codeunits(f, 0, 1)
-    local = S.where(style == 0, S.join([f, ".", l_]),
-                    S.where(style == 1, S.join([initial, l_]), S.join([f, "_", l_])))
+    local = S.where(
+        style == 0,
+        S.join([f, ".", l_]),
+        S.where(style == 1, S.join([initial, l_]), S.join([f, "_", l_])),
+    )
     digits = S.ints(rng.integers(1, 9999, n))
-    dom = S.where(throwaway, S.pick(V.THROWAWAY_DOMAINS, rng.integers(0, len(V.THROWAWAY_DOMAINS), n)),
-                  S.pick(V.EMAIL_DOMAINS, rng.integers(0, len(V.EMAIL_DOMAINS), n)))
+    dom = S.where(
+        throwaway,
+        S.pick(V.THROWAWAY_DOMAINS, rng.integers(0, len(V.THROWAWAY_DOMAINS), n)),
+        S.pick(V.EMAIL_DOMAINS, rng.integers(0, len(V.EMAIL_DOMAINS), n)),
+    )
     return S.join([local, digits, "@", dom])
 
 
 def random_handles(rng: np.random.Generator, n: int) -> pa.Array:
     """Email addresses of the kind synthetic identities use: random letters and digits."""
-    return S.join([S.hex_ids(rng, n, nbytes=5), "@",
-                   S.pick(V.THROWAWAY_DOMAINS, rng.integers(0, len(V.THROWAWAY_DOMAINS), n))])
+    return S.join(
+        [
+            S.hex_ids(rng, n, nbytes=5),
+            "@",
+            S.pick(V.THROWAWAY_DOMAINS, rng.integers(0, len(V.THROWAWAY_DOMAINS), n)),
+        ]
+    )
 
 
 def addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str, Any]:
@@ -89,19 +108,38 @@ def addresses(rng: np.random.Generator, country: np.ndarray) -> dict[str, Any]:
     lon = np.array([c[3] for c in V.GB_CITIES])[city_i]
     ci = country_index(country)
     abroad = country != "GB"
-    cities = np.where(abroad, np.array([c[1].split("/")[-1] for c in V.COUNTRIES], object)[ci], cities)
+    cities = np.where(
+        abroad, np.array([c[1].split("/")[-1] for c in V.COUNTRIES], object)[ci], cities
+    )
     lat = np.where(abroad, np.array([c[3] for c in V.COUNTRIES])[ci], lat) + rng.normal(0, 0.04, n)
     lon = np.where(abroad, np.array([c[4] for c in V.COUNTRIES])[ci], lon) + rng.normal(0, 0.06, n)
-    postcode = S.join([pa.array(area, pa.string()), S.ints(rng.integers(1, 30, n)), " ",
-                       S.ints(rng.integers(1, 10, n)),
-                       S.pick(LETTERS, rng.integers(0, len(LETTERS), n)),
-                       S.pick(LETTERS, rng.integers(0, len(LETTERS), n))])
-    line1 = S.join([S.ints(rng.integers(1, 220, n)), " ",
-                    S.pick(V.STREETS, rng.integers(0, len(V.STREETS), n)), " ",
-                    S.pick(V.STREET_SUFFIXES, rng.integers(0, len(V.STREET_SUFFIXES), n))])
-    return {"address_line1": line1, "address_city": pa.array(cities, pa.string()),
-            "address_postcode": postcode, "address_country": pa.array(country, pa.string()),
-            "home_lat": lat, "home_lon": lon}
+    postcode = S.join(
+        [
+            pa.array(area, pa.string()),
+            S.ints(rng.integers(1, 30, n)),
+            " ",
+            S.ints(rng.integers(1, 10, n)),
+            S.pick(LETTERS, rng.integers(0, len(LETTERS), n)),
+            S.pick(LETTERS, rng.integers(0, len(LETTERS), n)),
+        ]
+    )
+    line1 = S.join(
+        [
+            S.ints(rng.integers(1, 220, n)),
+            " ",
+            S.pick(V.STREETS, rng.integers(0, len(V.STREETS), n)),
+            " ",
+            S.pick(V.STREET_SUFFIXES, rng.integers(0, len(V.STREET_SUFFIXES), n)),
+        ]
+    )
+    return {
+        "address_line1": line1,
+        "address_city": pa.array(cities, pa.string()),
+        "address_postcode": postcode,
+        "address_country": pa.array(country, pa.string()),
+        "home_lat": lat,
+        "home_lon": lon,
+    }
 
 
 def dob_strings(age_years: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
@@ -119,14 +157,24 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     fw = np.asarray(V.FOREIGN_HOME_WEIGHTS, float)
     foreign = rng.random(n) < pop.foreign_share
     country = np.full(n, pop.home_country, dtype=object)
-    country[foreign] = np.asarray(V.FOREIGN_HOME, object)[_choice(rng, int(foreign.sum()), fw / fw.sum())]
+    country[foreign] = np.asarray(V.FOREIGN_HOME, object)[
+        _choice(rng, int(foreign.sum()), fw / fw.sum())
+    ]
     # employment, by age
-    emp_w = np.stack([
-        np.full(n, 0.70), np.full(n, 0.12), np.full(n, 0.06),
-        np.where(age > 63, 2.5, 0.002), np.where(age < 24, 0.6, 0.01),
-    ], axis=1)
+    emp_w = np.stack(
+        [
+            np.full(n, 0.70),
+            np.full(n, 0.12),
+            np.full(n, 0.06),
+            np.where(age > 63, 2.5, 0.002),
+            np.where(age < 24, 0.6, 0.01),
+        ],
+        axis=1,
+    )
     emp = _choice(rng, n, emp_w)
-    tenure = np.clip(rng.lognormal(np.log(np.clip((age - 17) * 4, 3, 120)), 0.8), 0, 600).astype(np.int32)
+    tenure = np.clip(rng.lognormal(np.log(np.clip((age - 17) * 4, 3, 120)), 0.8), 0, 600).astype(
+        np.int32
+    )
     # income: log-normal around an age hump, by employment
     base = np.array([32_000, 38_000, 9_000, 21_000, 7_000])[emp]
     hump = 1 + 0.6 * np.exp(-(((age - 47) / 15) ** 2))
@@ -134,8 +182,15 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     overstate = rng.random(n) < pop.income_overstatement
     declared = np.where(overstate, true_income * rng.uniform(1.15, 1.8, n), true_income)
     # housing, by age
-    hw = np.stack([np.where(age > 60, 3.0, 0.3), np.where((age > 28) & (age < 65), 2.5, 0.4),
-                   np.where(age < 35, 3.0, 1.2), np.full(n, 0.25)], axis=1)
+    hw = np.stack(
+        [
+            np.where(age > 60, 3.0, 0.3),
+            np.where((age > 28) & (age < 65), 2.5, 0.4),
+            np.where(age < 35, 3.0, 1.2),
+            np.full(n, 0.25),
+        ],
+        axis=1,
+    )
     housing = _choice(rng, n, hw)
     # latent credit quality and the bureau file it shows
     q = rng.normal(0, 1, n) + 0.01 * (age - 40) + 0.25 * (housing <= 1) - 0.3 * (emp == 2)
@@ -147,24 +202,35 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     util = np.clip(rng.beta(2, 3, n) * np.exp(-0.35 * q) * 0.9, 0, 1.3)
     file_age = np.clip((age - 18) * 12 * rng.uniform(0.3, 1.0, n), 1, None).astype(np.int32)
     file_age = np.where(thin, np.minimum(file_age, rng.integers(2, 30, n)), file_age)
-    open_acc = np.where(thin, rng.integers(0, 3, n), 2 + rng.poisson(3 + 0.3 * np.maximum(q, -2), n))
-    monthly_debt = np.round(true_income / 12 * np.clip(rng.beta(2, 6, n) * np.exp(-0.2 * q), 0, 0.9)
-                            * (1 - no_file * 0.7), 0)
+    open_acc = np.where(
+        thin, rng.integers(0, 3, n), 2 + rng.poisson(3 + 0.3 * np.maximum(q, -2), n)
+    )
+    monthly_debt = np.round(
+        true_income
+        / 12
+        * np.clip(rng.beta(2, 6, n) * np.exp(-0.2 * q), 0, 0.9)
+        * (1 - no_file * 0.7),
+        0,
+    )
     first = S.pick(V.FIRST_NAMES, rng.integers(0, len(V.FIRST_NAMES), n))
     last = S.pick(V.LAST_NAMES, rng.integers(0, len(V.LAST_NAMES), n))
     ci = country_index(country)
     cols: dict[str, Any] = {
         "person_id": S.hex_ids(rng, n, "p-", 6),
-        "first_name": first, "last_name": last,
+        "first_name": first,
+        "last_name": last,
         "date_of_birth": pa.array(dob_strings(age, at_ms), pa.string()),
         "national_id": nino(rng, n),
         "email": emails(rng, first, last, rng.random(n) < 0.01),
         "phone": phones(rng, ci),
         **addresses(rng, country),
-        "employment_status": S.pick(EMPLOYMENT, emp), "employment_months": tenure,
-        "annual_income": declared, "monthly_debt_payments": monthly_debt,
+        "employment_status": S.pick(EMPLOYMENT, emp),
+        "employment_months": tenure,
+        "annual_income": declared,
+        "monthly_debt_payments": monthly_debt,
         "housing_status": S.pick(HOUSING, housing),
-        "has_file": ~no_file, "bureau_score": score.astype(np.int32),
+        "has_file": ~no_file,
+        "bureau_score": score.astype(np.int32),
         "bureau_inquiries_6m": inq.astype(np.int32),
         "bureau_delinquencies_24m": delinq.astype(np.int32),
         "bureau_utilisation": np.round(util, 3),
@@ -175,10 +241,15 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "idfv": S.uuids(rng, n),
         "device_kind": rng.integers(0, 20, n).astype(np.int32),
         "home_ip": S.ipv4(rng, country_octets(rng, ci)),
-        "customer_id": S.where(rng.random(n) < pop.known_customer_share,
-                               S.hex_ids(rng, n, "c-", 5), pa.nulls(n, pa.string())),
-        "latent_age": age, "latent_true_income": true_income,
-        "latent_credit_quality": q, "latent_noise": rng.normal(0, 1, n),
+        "customer_id": S.where(
+            rng.random(n) < pop.known_customer_share,
+            S.hex_ids(rng, n, "c-", 5),
+            pa.nulls(n, pa.string()),
+        ),
+        "latent_age": age,
+        "latent_true_income": true_income,
+        "latent_credit_quality": q,
+        "latent_noise": rng.normal(0, 1, n),
         "latent_rooted": rng.random(n) < 0.02,
     }
     return cols
@@ -194,4 +265,6 @@ def country_octets(rng: np.random.Generator, ci: np.ndarray) -> np.ndarray:
 
 def to_frame(cols: dict[str, Any]) -> pd.DataFrame:
     """Columns (numpy or Arrow) to a pandas frame with Arrow-backed strings."""
-    return pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in cols.items()}).to_pandas()
+    return pa.table(
+        {k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in cols.items()}
+    ).to_pandas()

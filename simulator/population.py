@@ -29,8 +29,16 @@ from simulator import strings as S
 from simulator import vocab as V
 from simulator.config import SimConfig
 from simulator.people import (
-    COUNTRY_INDEX, _choice, country_index, country_octets, dob_strings, make_people, nino, phones,
-    random_handles, to_frame,
+    COUNTRY_INDEX,
+    _choice,
+    country_index,
+    country_octets,
+    dob_strings,
+    make_people,
+    nino,
+    phones,
+    random_handles,
+    to_frame,
 )
 
 FRAUD_TYPES = ("none", "third_party", "synthetic", "ring", "bot", "first_party")
@@ -43,8 +51,9 @@ C_LAT = np.array([c[3] for c in V.COUNTRIES])
 C_LON = np.array([c[4] for c in V.COUNTRIES])
 
 
-def _rings(cfg: SimConfig, rng: np.random.Generator, times: np.ndarray, span_ms: int
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rings(
+    cfg: SimConfig, rng: np.random.Generator, times: np.ndarray, span_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Place ring bursts: returns (times, ring index per row or -1, number of rings)."""
     n = len(times)
     f = cfg.fraud
@@ -70,16 +79,26 @@ def _rings(cfg: SimConfig, rng: np.random.Generator, times: np.ndarray, span_ms:
     return t[order], ring[order], sizes
 
 
-def make_applications(cfg: SimConfig, rng: np.random.Generator, arrival_ms: np.ndarray,
-                      ring_span_ms: int, prior: dict[str, Any] | None = None,
-                      ring_offset: int = 0) -> pd.DataFrame:
+def make_applications(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    arrival_ms: np.ndarray,
+    ring_span_ms: int,
+    prior: dict[str, Any] | None = None,
+    ring_offset: int = 0,
+) -> pd.DataFrame:
     """One row per arrival; ``prior`` people may come back as repeat applicants."""
     return to_frame(build_applications(cfg, rng, arrival_ms, ring_span_ms, prior, ring_offset)[0])
 
 
-def build_applications(cfg: SimConfig, rng: np.random.Generator, arrival_ms: np.ndarray,
-                       ring_span_ms: int, prior: dict[str, Any] | None = None, ring_offset: int = 0,
-                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+def build_applications(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    arrival_ms: np.ndarray,
+    ring_span_ms: int,
+    prior: dict[str, Any] | None = None,
+    ring_offset: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Columns of the applications, and the people of this batch (a repeat pool for later)."""
     times, ring, sizes = _rings(cfg, rng, np.asarray(arrival_ms, dtype=np.int64), ring_span_ms)
     n = len(times)
@@ -130,13 +149,25 @@ def _products(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any]) -> No
     n = len(a["event_time"])
     age = a["latent_age"]
     inc = np.maximum(a["latent_true_income"], 5_000)
-    w = np.stack([np.full(n, p.share_credit_card), np.full(n, p.share_personal_loan),
-                  p.share_bnpl * np.where(age < 30, 2.0, 0.8)], axis=1)
+    w = np.stack(
+        [
+            np.full(n, p.share_credit_card),
+            np.full(n, p.share_personal_loan),
+            p.share_bnpl * np.where(age < 30, 2.0, 0.8),
+        ],
+        axis=1,
+    )
     prod = _choice(rng, n, w)
-    card = np.clip(np.round(p.card_limit_median * (inc / 30_000) ** 0.5 * rng.lognormal(0, 0.5, n), -2),
-                   250, 25_000)
-    loan = np.clip(np.round(p.loan_amount_median * (inc / 35_000) ** 0.6 * rng.lognormal(0, 0.6, n), -2),
-                   1_000, 35_000)
+    card = np.clip(
+        np.round(p.card_limit_median * (inc / 30_000) ** 0.5 * rng.lognormal(0, 0.5, n), -2),
+        250,
+        25_000,
+    )
+    loan = np.clip(
+        np.round(p.loan_amount_median * (inc / 35_000) ** 0.6 * rng.lognormal(0, 0.6, n), -2),
+        1_000,
+        35_000,
+    )
     bnpl = np.clip(np.round(p.bnpl_amount_median * rng.lognormal(0, 0.7, n), 2), 30, 1_500)
     a["product"] = S.pick(PRODUCTS, prod)
     a["product_code"] = prod
@@ -155,10 +186,16 @@ def _channel_and_device(cfg: SimConfig, rng: np.random.Generator, a: dict[str, A
     web_i, app_i = kind % len(V.WEB_AGENTS), kind % len(V.APP_AGENTS)
     is_app = ch == 1
     a["channel"] = S.pick(CHANNELS, ch)
-    a["device_os"] = S.where(is_app, S.pick([x[0] for x in V.APP_AGENTS], app_i),
-                             S.pick([x[0] for x in V.WEB_AGENTS], web_i))
-    a["user_agent"] = S.where(is_app, S.pick([x[1] for x in V.APP_AGENTS], app_i),
-                              S.pick([x[1] for x in V.WEB_AGENTS], web_i))
+    a["device_os"] = S.where(
+        is_app,
+        S.pick([x[0] for x in V.APP_AGENTS], app_i),
+        S.pick([x[0] for x in V.WEB_AGENTS], web_i),
+    )
+    a["user_agent"] = S.where(
+        is_app,
+        S.pick([x[1] for x in V.APP_AGENTS], app_i),
+        S.pick([x[1] for x in V.WEB_AGENTS], web_i),
+    )
     a["idfv"] = S.where(is_app, a["idfv"], pa.nulls(n, pa.string()))
     ci = country_index(a["address_country"].to_numpy(zero_copy_only=False))
     nat = rng.random(n) < pop.shared_ip_share
@@ -177,8 +214,13 @@ def _channel_and_device(cfg: SimConfig, rng: np.random.Generator, a: dict[str, A
     a["rooted"] = a["latent_rooted"].copy()
 
 
-def _set_origin(a: dict[str, Any], rows: np.ndarray, origin_ci: np.ndarray, rng: np.random.Generator,
-                geo_share: float = 0.8) -> None:
+def _set_origin(
+    a: dict[str, Any],
+    rows: np.ndarray,
+    origin_ci: np.ndarray,
+    rng: np.random.Generator,
+    geo_share: float = 0.8,
+) -> None:
     """Move rows' IP, geolocation and timezone to the given countries."""
     m = int(rows.sum())
     if m == 0:
@@ -226,8 +268,9 @@ def _gb_phones(rng: np.random.Generator, m: int) -> pa.Array:
     return phones(rng, np.full(m, COUNTRY_INDEX["GB"]))
 
 
-def _fraud_overrides(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any],
-                     ring: np.ndarray, sizes: np.ndarray) -> None:
+def _fraud_overrides(
+    cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any], ring: np.ndarray, sizes: np.ndarray
+) -> None:
     set_ = S.set_rows
     ft = a["fraud_type"]
     n = len(ft)
@@ -236,8 +279,12 @@ def _fraud_overrides(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any]
     # every third-party style fraudster: no customer relationship, new device, bigger ask
     set_(a, "customer_id", third, None)
     set_(a, "device_id", third, S.hex_ids(rng, int(third.sum()), "d-", 8))
-    set_(a, "requested_amount", fraud,
-         np.round(a["requested_amount"][fraud] * rng.uniform(1.2, 2.0, int(fraud.sum())), 0))
+    set_(
+        a,
+        "requested_amount",
+        fraud,
+        np.round(a["requested_amount"][fraud] * rng.uniform(1.2, 2.0, int(fraud.sum())), 0),
+    )
     # third party: a real identity; the fraudster's own phone, email and location
     tp = ft == "third_party"
     m = int(tp.sum())
@@ -271,12 +318,15 @@ def _fraud_overrides(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any]
     fp = ft == "first_party"
     m = int(fp.sum())
     if m:
-        set_(a, "annual_income", fp, np.round(a["annual_income"][fp] * rng.uniform(1.2, 1.6, m), -2))
+        set_(
+            a, "annual_income", fp, np.round(a["annual_income"][fp] * rng.uniform(1.2, 1.6, m), -2)
+        )
         set_(a, "bureau_inquiries_6m", fp, (a["bureau_inquiries_6m"][fp] + rng.poisson(2.5, m)))
 
 
-def _ring_pools(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any], ring: np.ndarray,
-                r: int) -> None:
+def _ring_pools(
+    cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any], ring: np.ndarray, r: int
+) -> None:
     """Each ring shares a small pool of devices, phones and IPs among its identities."""
     pm = cfg.fraud.ring_pool_max
     member = ring >= 0
@@ -292,7 +342,8 @@ def _ring_pools(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any], rin
     S.set_rows(a, "phone", member, from_pool(lambda s: _gb_phones(rng, int(s.sum()))))
     origin = np.where(rng.random(r) < 0.5, COUNTRY_INDEX["GB"], _fraud_origin(rng, r))
     _set_origin(a, member, origin[ri], rng)
-    S.set_rows(a, "ip", member,
-               from_pool(lambda s: S.ipv4(rng, country_octets(rng, np.repeat(origin, s)))))
+    S.set_rows(
+        a, "ip", member, from_pool(lambda s: S.ipv4(rng, country_octets(rng, np.repeat(origin, s))))
+    )
     S.set_rows(a, "email", member, random_handles(rng, len(ri)))
     S.set_rows(a, "emulator", member, rng.random(len(ri)) < 0.3)

@@ -52,15 +52,23 @@ def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:
     housing = apps["housing_status"].to_numpy(object)
     q = apps["latent_credit_quality"].to_numpy(float)
     r = (
-        np.where(has_file, -0.9 * (score - 680) / 70, 0.6) + 0.35 * thin
-        + 0.8 * dti + 2.2 * np.maximum(dti - 0.35, 0)
-        + 0.9 * util**2 + 0.45 * np.log1p(delinq)
+        np.where(has_file, -0.9 * (score - 680) / 70, 0.6)
+        + 0.35 * thin
+        + 0.8 * dti
+        + 2.2 * np.maximum(dti - 0.35, 0)
+        + 0.9 * util**2
+        + 0.45 * np.log1p(delinq)
         + 0.12 * inq * (1 + 0.8 * (age < 30))
-        + np.select([emp == "UNEMPLOYED", emp == "SELF_EMPLOYED", emp == "STUDENT", emp == "RETIRED"],
-                    [0.9, 0.25, 0.45, -0.1], 0.0)
+        + np.select(
+            [emp == "UNEMPLOYED", emp == "SELF_EMPLOYED", emp == "STUDENT", emp == "RETIRED"],
+            [0.9, 0.25, 0.45, -0.1],
+            0.0,
+        )
         + 0.35 * ((tenure < 6) & (emp == "EMPLOYED"))
         + 0.4 * np.exp(-(age - 18) / 6)
-        + np.select([housing == "RENT", housing == "OWN", housing == "MORTGAGE"], [0.2, -0.25, -0.1], 0.3)
+        + np.select(
+            [housing == "RENT", housing == "OWN", housing == "MORTGAGE"], [0.2, -0.25, -0.1], 0.3
+        )
         + np.select([product == "BNPL", product == "PERSONAL_LOAN"], [0.15, -0.05], 0.0)
         + 0.6 * np.log1p(3 * amount / np.maximum(income, 1000))
         + 0.5 * util * (income < 20_000)
@@ -93,8 +101,9 @@ def chain_params(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> ChainP
 
 def oracle_pd(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> np.ndarray:
     lab = cfg.labels
-    return prob_ever_reach(chain_params(cfg, apps, intercept), lab.default_dpd // 30,
-                           lab.default_horizon_months)
+    return prob_ever_reach(
+        chain_params(cfg, apps, intercept), lab.default_dpd // 30, lab.default_horizon_months
+    )
 
 
 def confirm_prob(cfg: SimConfig, fraud_type: np.ndarray) -> np.ndarray:

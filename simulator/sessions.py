@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from simulator import strings as S
 from simulator import vocab as V
@@ -39,7 +40,9 @@ FIELD_LEN = np.array([f[2] for f in V.FIELDS], dtype=float)
 FIELD_NAMES = tuple(f[0] for f in V.FIELDS)
 
 
-def make_sessions(rng: np.random.Generator, a: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def make_sessions(
+    rng: np.random.Generator, a: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Behaviour and device event columns for the applications ``a``; sets ``a["event_time"]``
     to submit + network delay (arrival times become submit times)."""
     n = len(a["fraud_type"])
@@ -70,36 +73,36 @@ def make_sessions(rng: np.random.Generator, a: dict[str, Any]) -> tuple[dict[str
     fb = bursts[app, fidx]
     etype = np.select(
         [kind == 0, kind == 2, j == 0, j <= fp, j <= fp + fb],
-        [PV, SUBMIT, FOCUS, PASTE, KEY], CORR,
+        [PV, SUBMIT, FOCUS, PASTE, KEY],
+        CORR,
     )
     # --- timings ------------------------------------------------------------------
     age = a["latent_age"]
-    base_key = np.where(bot, 12.0, 150.0 + 2.5 * (age - 30) * (age > 30)) \
-        * np.where(bot, 1.0, rng.lognormal(0, 0.2, n))
+    base_key = np.where(bot, 12.0, 150.0 + 2.5 * (age - 30) * (age > 30)) * np.where(
+        bot, 1.0, rng.lognormal(0, 0.2, n)
+    )
     key_sd = np.where(bot, 0.01, np.where(fraudster, 0.35, 0.25))
     hesit = np.where(bot, 0.08, np.where(fraudster, 1.8, 1.0))
     flen = FIELD_LEN[fidx]
     is_key = etype == KEY
-    chars = np.where(is_key, np.maximum(1, np.round(flen / np.maximum(fb, 1)
-                                                    * rng.lognormal(0, 0.2, total))), 0)
-    chars = np.where(etype == PASTE, flen, chars)
-    ik = base_key[app] * rng.lognormal(0, key_sd[app])
-    hs = hesit[app]
-    gap = np.select(
-        [etype == PV, etype == FOCUS, is_key, etype == PASTE, etype == CORR],
-        [rng.lognormal(np.log(np.where(bot[app], 120, 2500)), 0.5),
-         hs * rng.lognormal(np.log(700), 0.5),
-         chars * ik,
-         hs * rng.lognormal(np.log(500), 0.4),
-         hs * rng.lognormal(np.log(800), 0.5)],
-        np.where(bot[app], 80.0, rng.lognormal(np.log(1500), 0.4)),
+    chars = np.where(
+        is_key, np.maximum(1, np.round(flen / np.maximum(fb, 1) * rng.lognormal(0, 0.2, total))), 0
     )
+    chars = np.where(etype == PASTE, flen, chars)
+    ik = base_key[app] * np.exp(key_sd[app] * rng.standard_normal(total))
+    # log-normal gaps (ms) before each event, by event type; hesitation scales human pauses
+    isbot = bot[app]
+    mu = np.where(isbot, _BOT_MU[etype], _MU[etype])
+    gap = np.exp(mu + _SD[etype] * rng.standard_normal(total)) * np.where(
+        etype == PV, 1.0, hesit[app]
+    )
+    gap = np.where(is_key, chars * ik, gap)
     gap = np.round(gap).astype(np.int64)
     cum = np.cumsum(gap)
     app_end = np.cumsum(per_app) - 1
     app_total = cum[app_end] - np.concatenate([[0], cum[app_end[:-1]]])
     app_first = np.concatenate([[0], app_end[:-1] + 1])
-    offset = (cum[app_first] - gap[app_first])  # cumsum before each app's first event
+    offset = cum[app_first] - gap[app_first]  # cumsum before each app's first event
     arrival = a["event_time"]
     start = arrival - app_total
     etime = start[app] + (cum - offset[app])
@@ -107,36 +110,84 @@ def make_sessions(rng: np.random.Generator, a: dict[str, Any]) -> tuple[dict[str
     a["event_time"] = submit_ms + rng.integers(40, 400, n)
     sess = S.take(a["session_id"], app)
     behaviour = {
-        "event_id": S.join([sess, "-b", S.ints(np.arange(total) - app_first[app])]),
+        "event_id": _event_ids(a["session_id"], app, np.arange(total) - app_first[app]),
         "session_id": sess,
         "event_time": etime,
-        "event_type": S.pick(EVENT_TYPES, etype),
-        "page": pa.array(np.asarray(V.PAGES, object)[ref], pa.string(), mask=kind != 0),
+        "event_type": _dict(EVENT_TYPES, etype, None),
+        "page": _dict(V.PAGES, np.where(kind == 0, ref, 0), kind != 0),
         "inter_key_ms": pa.array(np.round(ik, 1), pa.float64(), mask=~is_key),
         "chars": pa.array(chars.astype(np.int32), pa.int32(), mask=~(is_key | (etype == PASTE))),
     }
-    behaviour["field"] = pa.array(np.asarray(FIELD_NAMES, object)[fidx], pa.string(),
-                                  mask=(kind != 1) | (etype == SUBMIT))
+    behaviour["field"] = _dict(FIELD_NAMES, fidx, kind != 1)
     device = _device_events(rng, a, start)
     return behaviour, device
 
 
-_DEVICE_COLS = ("device_id", "idfv", "ip", "user_agent", "os", "emulator", "rooted", "geo_lat", "geo_lon",
-                "geo_country", "ip_country", "timezone", "utc_offset_minutes")
+# PAGE_VIEW, FIELD_FOCUS, KEYSTROKE (unused: chars x key gap), PASTE, CORRECTION, SUBMIT
+_MU = np.log(np.array([2500.0, 700.0, 1.0, 500.0, 800.0, 1500.0]))
+_BOT_MU = np.log(np.array([120.0, 700.0, 1.0, 500.0, 800.0, 80.0]))
+_SD = np.array([0.5, 0.5, 0.0, 0.4, 0.5, 0.4])
 
 
-def _device_events(rng: np.random.Generator, a: dict[str, Any], start: np.ndarray) -> dict[str, Any]:
+def _dict(vocab: tuple[str, ...], idx: np.ndarray, null: np.ndarray | None) -> pa.Array:
+    """Dictionary-encoded strings (a pandas categorical): cheap for millions of rows."""
+    indices = pa.array(np.asarray(idx, dtype=np.int8), pa.int8(), mask=null)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(vocab, pa.string()))
+
+
+def _event_ids(session_ids: pa.Array, app: np.ndarray, seq: np.ndarray) -> pa.Array:
+    """``<session_id>-b<seq>`` built as fixed-width bytes (session ids are fixed width)."""
+    sess = S.as_str(session_ids)
+    width = int(pc.max(pc.utf8_length(sess)).as_py() or 0)
+    if len(sess) == 0 or int(pc.min(pc.utf8_length(sess)).as_py()) != width:
+        return S.join([S.take(sess, app), "-b", S.ints(seq)])
+    sb = np.frombuffer(sess.buffers()[2], dtype=np.uint8)[: width * len(sess)].reshape(-1, width)
+    out = np.empty((len(app), width + 5), dtype=np.uint8)
+    out[:, :width] = sb[app]
+    out[:, width] = ord("-")
+    out[:, width + 1] = ord("b")
+    seq = np.minimum(seq, 999)
+    out[:, width + 2] = 48 + seq // 100
+    out[:, width + 3] = 48 + (seq // 10) % 10
+    out[:, width + 4] = 48 + seq % 10
+    fixed = out.view(f"S{width + 5}").ravel()
+    return pc.cast(pa.array(fixed, pa.binary(width + 5)), pa.string())
+
+
+_DEVICE_COLS = (
+    "device_id",
+    "idfv",
+    "ip",
+    "user_agent",
+    "os",
+    "emulator",
+    "rooted",
+    "geo_lat",
+    "geo_lon",
+    "geo_country",
+    "ip_country",
+    "timezone",
+    "utc_offset_minutes",
+)
+
+
+def _device_events(
+    rng: np.random.Generator, a: dict[str, Any], start: np.ndarray
+) -> dict[str, Any]:
     """One device event at session start; a second one at submit for a third of sessions."""
     n = len(start)
     second = rng.random(n) < 0.33
     rows = np.concatenate([np.arange(n), np.flatnonzero(second)])
     k = np.concatenate([np.zeros(n, np.int64), np.ones(int(second.sum()), np.int64)])
-    t = np.where(k == 0, start - rng.integers(50, 400, len(rows)), a["event_time"][rows] - 30)
+    t = np.where(k == 0, start[rows] - rng.integers(50, 400, len(rows)), a["event_time"][rows] - 30)
     src = {**a, "os": a["device_os"]}
     dev = S.take_cols({c: src[c] for c in _DEVICE_COLS}, rows)
     sess = S.take(a["session_id"], rows)
-    out: dict[str, Any] = {"event_id": S.join([sess, "-d", S.ints(k)]), "session_id": sess,
-                           "event_time": t}
+    out: dict[str, Any] = {
+        "event_id": S.join([sess, "-d", S.ints(k)]),
+        "session_id": sess,
+        "event_time": t,
+    }
     out.update(dev)
     out["geo_lat"] = pa.array(dev["geo_lat"], pa.float64(), from_pandas=True)
     out["geo_lon"] = pa.array(dev["geo_lon"], pa.float64(), from_pandas=True)

@@ -23,7 +23,9 @@ def hex_ids(rng: np.random.Generator, n: int, prefix: str = "", nbytes: int = 8)
 def uuids(rng: np.random.Generator, n: int) -> pa.Array:
     """Random (version-less) UUID-formatted strings, e.g. for iOS/Android idfv."""
     h = hex_ids(rng, n, nbytes=16)
-    parts = [pc.utf8_slice_codeunits(h, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
+    parts = [
+        pc.utf8_slice_codeunits(h, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    ]
     return pc.utf8_upper(pc.binary_join_element_wise(*parts, "-"))
 
 
@@ -33,7 +35,7 @@ def ints(values: np.ndarray, width: int = 0) -> pa.Array:
     return pc.utf8_lpad(s, width, "0") if width else s
 
 
-def pick(vocab: Sequence[str], idx: np.ndarray) -> pa.Array:
+def pick(vocab: Sequence[str] | np.ndarray, idx: np.ndarray) -> pa.Array:
     """``vocab[idx]`` as an Arrow string array."""
     return _vocab(tuple(vocab)).take(pa.array(np.asarray(idx, dtype=np.int64)))
 
@@ -89,8 +91,12 @@ def take_cols(cols: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
 
 
 def concat_cols(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    return {k: pa.concat_arrays([as_str(a[k]), as_str(v)]) if isinstance(v, pa.Array)
-            else np.concatenate([a[k], v]) for k, v in b.items()}
+    return {
+        k: pa.concat_arrays([as_str(a[k]), as_str(v)])
+        if isinstance(v, pa.Array)
+        else np.concatenate([a[k], v])
+        for k, v in b.items()
+    }
 
 
 def where(mask: np.ndarray, a: pa.Array, b: pa.Array) -> pa.Array:

@@ -81,8 +81,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     source_topic LowCardinality(String),
     source_partition Int32,
     source_offset Int64,
-    key Nullable(String),
-    payload Nullable(String),
+    key_base64 Nullable(String),
+    payload_base64 Nullable(String),
     error_type LowCardinality(String),
     error String,
     component LowCardinality(String),
@@ -116,7 +116,9 @@ ORDER BY (worker, window_start)
 }
 
 VIEWS: dict[str, str] = {
-    "decisions_latest": "CREATE VIEW IF NOT EXISTS decisions_latest AS SELECT * FROM decisions FINAL",
+    "decisions_latest": (
+        "CREATE VIEW IF NOT EXISTS decisions_latest AS SELECT *, latency_ms FROM decisions FINAL"
+    ),
     "feature_vectors_latest": (
         "CREATE VIEW IF NOT EXISTS feature_vectors_latest AS SELECT * FROM feature_vectors FINAL"
     ),

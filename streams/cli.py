@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from streams import (
+    cli_features,
     cli_lists,
     cli_models,
     cli_pipeline,
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(cli_services.app, name="services")
+app.add_typer(cli_features.app, name="features")
 app.add_typer(cli_simulate.app, name="simulate")
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_lists.app, name="lists")

@@ -9,6 +9,8 @@ from streams.settings import load_settings
 
 def register(app: typer.Typer) -> None:
     app.command(name="worker")(worker)
+    app.command(name="sink")(sink)
+    app.command(name="sql")(sql)
 
 
 def worker(
@@ -22,3 +24,99 @@ def worker(
     from streams.worker import run_worker
 
     run_worker(load_settings(), loglevel=loglevel)
+
+
+def sink(
+    max_rows: int = typer.Option(5000, help="rows per table per insert, at most"),
+    max_age_s: float = typer.Option(1.0, help="seconds a row may wait before its batch is written"),
+    loglevel: str = typer.Option("info", help="log level"),
+) -> None:
+    """Run the ClickHouse sink: decisions, features, performance, dead letters, metrics.
+
+    With the embedded chDB store this process owns it and serves `loanrisk sql` on a
+    loopback port. Stop with Ctrl-C / SIGTERM (the current batch is written first).
+    """
+    import logging
+    import signal
+    import threading
+
+    from sinks.ddl import apply_ddl
+    from streams.clients import clickhouse_client
+    from streams.sink import ClickHouseSink, clickhouse_insert
+    from streams.sql_server import QueryServer
+
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(name)s %(message)s")
+    settings = load_settings()
+    client = clickhouse_client(settings)
+    apply_ddl(client)
+    lock = threading.Lock()
+    server = None
+    if settings.clickhouse.startswith("chdb://"):
+        server = QueryServer(client, lock, settings.state_dir / "clickhouse.owner",
+                             port=settings.sql_port)
+        server.start()
+        typer.echo(f"sink owns {settings.clickhouse}; `loanrisk sql` is served on "
+                   f"127.0.0.1:{server.port}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runner = ClickHouseSink(settings.bootstrap_servers, clickhouse_insert(client, lock),
+                            max_rows=max_rows, max_age_s=max_age_s)
+    try:
+        stats = runner.run(stop)
+    finally:
+        if server is not None:
+            server.stop()
+    typer.echo(f"sink stopped: {stats.written}")
+
+
+def sql(
+    query: str = typer.Argument(..., help='SQL, e.g. "SELECT decision, count() FROM '
+                                'decisions_latest GROUP BY decision"'),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """Query ClickHouse: through the sink when it owns the embedded store, directly otherwise.
+
+    Tables: decisions, feature_vectors, loan_performance, dead_letters, metrics; views
+    decisions_latest and feature_vectors_latest (each application once) and labels.
+    """
+    import csv
+    import sys
+
+    import orjson
+
+    from schemas.errors import LoanRiskError
+    from streams.clients import clickhouse_client
+    from streams.sql_server import owner_port, query_owner, run_query
+
+    settings = load_settings()
+    try:
+        port = None
+        if settings.clickhouse.startswith("chdb://"):
+            port = owner_port(settings.state_dir / "clickhouse.owner")
+        if port is not None:
+            result = query_owner(port, query)
+        else:
+            import threading
+
+            result = run_query(clickhouse_client(settings), query, threading.Lock())
+    except LoanRiskError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except Exception as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if fmt == "json":
+        typer.echo(orjson.dumps(result, default=str).decode())
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(result["columns"])
+        w.writerows(result["rows"])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*result["columns"])
+        for row in result["rows"]:
+            table.add_row(*(str(v) for v in row))
+        Console().print(table)

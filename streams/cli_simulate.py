@@ -16,10 +16,16 @@ app = typer.Typer(
 )
 
 ConfigOpt = typer.Option(
-    None, "--config", "-c", exists=True, dir_okay=False,
+    None,
+    "--config",
+    "-c",
+    exists=True,
+    dir_okay=False,
     help="YAML/JSON file overriding any simulator setting (see `loanrisk simulate config`).",
 )
-SeedOpt = typer.Option(42, "--seed", help="Random seed; the same seed and config give the same data.")
+SeedOpt = typer.Option(
+    42, "--seed", help="Random seed; the same seed and config give the same data."
+)
 
 
 def _config(path: Path | None):  # type: ignore[no-untyped-def]
@@ -46,12 +52,19 @@ def config(
 
 @app.command()
 def history(
-    applications: int = typer.Option(200_000, "--applications", "-n", min=1,
-                                     help="Number of applications to simulate."),
-    months: int = typer.Option(12, "--months", min=1, help="Months over which applications arrive."),
-    out: Path = typer.Option(Path(".loanrisk/history"), "--out", "-o", file_okay=False,
-                             help="Folder for applications/device_events/behaviour_events/"
-                             "performance .parquet files."),
+    applications: int = typer.Option(
+        200_000, "--applications", "-n", min=1, help="Number of applications to simulate."
+    ),
+    months: int = typer.Option(
+        12, "--months", min=1, help="Months over which applications arrive."
+    ),
+    out: Path = typer.Option(
+        Path(".loanrisk/history"),
+        "--out",
+        "-o",
+        file_okay=False,
+        help="Folder for applications/device_events/behaviour_events/performance .parquet files.",
+    ),
     seed: int = SeedOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
@@ -86,10 +99,12 @@ def history(
     console.print(
         f"[green]wrote[/] {out}: {len(a):,} applications, {len(h.device_events):,} device events, "
         f"{len(h.behaviour_events):,} behaviour events, {len(h.performance):,} performance events\n"
-        f"generated in {gen_s:.2f} s ({len(a) / gen_s:,.0f} applications/s), written in {write_s:.2f} s\n"
+        f"generated in {gen_s:.2f} s ({len(a) / gen_s:,.0f} applications/s), "
+        f"written in {write_s:.2f} s\n"
         f"fraud rate {a['label_fraud'].mean():.2%} (types: "
         + ", ".join(f"{k} {v:.2%}" for k, v in a["fraud_type"].value_counts(normalize=True).items())
-        + f")\ndefault rate {a['label_default'].mean():.2%} (mean oracle PD {a['oracle_pd'].mean():.2%})\n"
+        + f")\ndefault rate {a['label_default'].mean():.2%} "
+        f"(mean oracle PD {a['oracle_pd'].mean():.2%})\n"
         f"oracle AUC: default {auc(a['label_default'], a['oracle_pd'])}, "
         f"fraud {auc(a['label_fraud'], a['oracle_fraud'])}"
     )
@@ -97,21 +112,34 @@ def history(
 
 @app.command()
 def live(
-    rate: float = typer.Option(500.0, "--rate", "-r", min=0.1,
-                               help="Applications per second (each brings ~1-2 device events and "
-                               "~33 behaviour events in ~2 batches)."),
+    rate: float = typer.Option(
+        500.0,
+        "--rate",
+        "-r",
+        min=0.1,
+        help="Applications per second (each brings ~1-2 device events and "
+        "~33 behaviour events in ~2 batches).",
+    ),
     duration: float = typer.Option(60.0, "--duration", "-d", min=0.1, help="Seconds to publish."),
     seed: int = SeedOpt,
     config: Path | None = ConfigOpt,
     month_seconds: float | None = typer.Option(
-        None, "--month-seconds", min=0.01,
-        help="Wall seconds per simulated month of loan performance (default from config: 10)."),
+        None,
+        "--month-seconds",
+        min=0.01,
+        help="Wall seconds per simulated month of loan performance (default from config: 10).",
+    ),
     drain: float = typer.Option(
-        0.0, "--drain", min=0, help="After --duration, keep publishing due performance events "
-        "for this many seconds."),
+        0.0,
+        "--drain",
+        min=0,
+        help="After --duration, keep publishing due performance events for this many seconds.",
+    ),
     decisions: bool = typer.Option(
-        True, "--decisions/--no-decisions",
-        help="Consume the decision topic and publish performance of approved loans."),
+        True,
+        "--decisions/--no-decisions",
+        help="Consume the decision topic and publish performance of approved loans.",
+    ),
 ) -> None:
     """Publish applications, device and behaviour events to Kafka at --rate, and the
     performance events of loans the pipeline approves (over compressed time)."""
@@ -124,24 +152,44 @@ def live(
     try:
         cfg = _config(config)
         if month_seconds is not None:
-            cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"month_seconds": month_seconds})})
+            cfg = cfg.model_copy(
+                update={"live": cfg.live.model_copy(update={"month_seconds": month_seconds})}
+            )
         total = int(rate * duration)
-        with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("applications"), TimeElapsedColumn()) as bar:
+        with Progress(
+            TextColumn("publishing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("applications"),
+            TimeElapsedColumn(),
+        ) as bar:
             task = bar.add_task("live", total=total)
-            stats = run_live(settings.bootstrap_servers, cfg, seed, rate, duration, drain=drain,
-                             decisions=decisions, progress=lambda k: bar.advance(task, k))
+            stats = run_live(
+                settings.bootstrap_servers,
+                cfg,
+                seed,
+                rate,
+                duration,
+                drain=drain,
+                decisions=decisions,
+                progress=lambda k: bar.advance(task, k),
+            )
             bar.update(task, completed=stats.applications)
     except LoanRiskError as exc:
         raise _fail(exc) from exc
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap
-        raise _fail(RuntimeError(f"{exc}; is Kafka up at {settings.bootstrap_servers}? "
-                                 "Start it with `loanrisk services up`.")) from exc
+        raise _fail(
+            RuntimeError(
+                f"{exc}; is Kafka up at {settings.bootstrap_servers}? "
+                "Start it with `loanrisk services up`."
+            )
+        ) from exc
     s = stats.seconds
     typer.echo(
         f"published {stats.applications:,} applications, {stats.messages:,} messages "
         f"({stats.events:,} events) in {s:.1f} s: {stats.applications / s:,.0f} applications/s, "
         f"{stats.messages / s:,.0f} messages/s, {stats.events / s:,.0f} events/s, "
         f"{stats.bytes / s / 1e6:.1f} MB/s; decisions seen {stats.decisions_seen:,}, "
-        f"performance events sent {stats.performance_sent:,} (pending {stats.performance_pending:,})"
+        f"performance events sent {stats.performance_sent:,} "
+        f"(pending {stats.performance_pending:,})"
     )

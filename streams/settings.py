@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         description="at_least_once (default) or exactly_once (Kafka transactions)")
     redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
 
+    # --- sink and queries --------------------------------------------------------
+    sql_port: int = Field(default=0, description="loopback port where the sink serves "
+                          "`loanrisk sql` for the embedded store; 0 = any free port")
+
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

@@ -39,14 +39,30 @@ class LiveStats:
 
 
 def producer_config(bootstrap: str) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
-            "queue.buffering.max.messages": 500_000, "queue.buffering.max.kbytes": 512_000,
-            "compression.type": "lz4", "enable.idempotence": False, "acks": "1"}
+    return {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 20,
+        "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 500_000,
+        "queue.buffering.max.kbytes": 512_000,
+        "compression.type": "lz4",
+        "enable.idempotence": False,
+        "acks": "1",
+    }
 
 
-def run_live(bootstrap: str, config: SimConfig, seed: int, rate: float, duration: float, *,
-             paced: bool = True, decisions: bool = True, drain: float = 0.0,
-             progress: Callable[[int], None] | None = None) -> LiveStats:
+def run_live(
+    bootstrap: str,
+    config: SimConfig,
+    seed: int,
+    rate: float,
+    duration: float,
+    *,
+    paced: bool = True,
+    decisions: bool = True,
+    drain: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+) -> LiveStats:
     """Publish for ``duration`` seconds (then keep serving due performance for ``drain`` s).
 
     ``paced=False`` publishes as fast as possible (benchmarks)."""
@@ -61,8 +77,14 @@ def run_live(bootstrap: str, config: SimConfig, seed: int, rate: float, duration
     producer = Producer({**producer_config(bootstrap), "on_delivery": on_delivery})
     consumer = None
     if decisions:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"loanrisk-simulator-{seed}",
-                             "auto.offset.reset": "latest", "enable.auto.commit": True})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"loanrisk-simulator-{seed}",
+                "auto.offset.reset": "latest",
+                "enable.auto.commit": True,
+            }
+        )
         consumer.subscribe([DECISIONS.name])
     decision_codec = codec_for(DECISIONS.schema)
     codecs = {name: codec_for(t.schema) for name, t in BY_NAME.items()}
@@ -140,8 +162,10 @@ def run_live(bootstrap: str, config: SimConfig, seed: int, rate: float, duration
     stats.seconds = time.time() - t0
     stats.performance_pending = len(due)
     if left:
-        raise PublishError(f"{left} messages were not delivered within 30 s; is Kafka at "
-                           f"{bootstrap} up? Try `loanrisk services status`.")
+        raise PublishError(
+            f"{left} messages were not delivered within 30 s; is Kafka at "
+            f"{bootstrap} up? Try `loanrisk services status`."
+        )
     if stats.errors:
         raise PublishError(f"Kafka reported errors, e.g. {stats.errors[0]}")
     return stats

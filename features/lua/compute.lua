@@ -1,10 +1,12 @@
 -- Record applications in the velocity state and return each one's raw features,
 -- as of its own event time. One call per batch of applications (one round trip).
 --
--- ARGV header: prefix, retention_ms, lateness_ms, key_ttl_ms, app_ttl_ms, fs_ttl_ms, cap,
---              nW, W1..WnW (velocity windows), nD, D1..DnD (distinct windows)
--- then per application (stride 9): app_id, event_time, session_id,
---              h_id, h_device, h_phone, h_email, h_ip, h_address
+-- ARGV[1] (comma-separated): prefix, retention_ms, lateness_ms, key_ttl_ms, vector_ttl_ms,
+--          ids_ttl_ms, first_seen_ttl_ms, cap, nW, W1..WnW (velocity windows),
+--          nD, D1..DnD (distinct windows)
+-- ARGV[2]: applications separated by \30, fields by \31: app_id, event_time, session_id,
+--          h_id, h_device, h_phone, h_email, h_ip, h_address
+-- (two arguments however large the batch: packing arguments is the client's main cost)
 -- Returns one JSON string per application:
 --   {"ids": [6 hashes], "t": "<event_time>", "v": [numbers], "s": [session hash, flat]}
 -- v = per kind (id, device, phone, email, ip, address):
@@ -13,34 +15,44 @@
 -- Window semantics: an event with time e counts in window W at time t iff t - W < e <= t.
 -- Counts are exact; distinct counts, "previous" and graph links look at the CAP most recent
 -- applications of each identifier (in event time, <= t), which bounds the script's cost.
--- Idempotent: an application id already computed returns its stored result unchanged.
-local P = ARGV[1]
-local RET = tonumber(ARGV[2])
-local LATE = tonumber(ARGV[3])
-local KEY_TTL = tonumber(ARGV[4])
-local APP_TTL = tonumber(ARGV[5])
-local FS_TTL = tonumber(ARGV[6])
-local CAP = tonumber(ARGV[7])
-local i = 8
-local nW = tonumber(ARGV[i]); local W = {}
-for k = 1, nW do W[k] = tonumber(ARGV[i + k]) end
-i = i + nW + 1
-local nD = tonumber(ARGV[i]); local D = {}
-for k = 1, nD do D[k] = tonumber(ARGV[i + k]) end
-i = i + nD + 1
+-- Idempotent: an application id already computed returns its stored result unchanged
+-- (while its vector is kept, VEC_TTL); counts never double (members are keyed by app id).
+local function split(str, sep)  -- sep: one plain character; keeps empty fields
+  local out, pos = {}, 1
+  while true do
+    local j = string.find(str, sep, pos, true)
+    if not j then out[#out + 1] = string.sub(str, pos); return out end
+    out[#out + 1] = string.sub(str, pos, j - 1)
+    pos = j + 1
+  end
+end
+local H = split(ARGV[1], ',')
+local P = H[1]
+local RET = tonumber(H[2])
+local LATE = tonumber(H[3])
+local KEY_TTL = tonumber(H[4])
+local VEC_TTL = tonumber(H[5])
+local IDS_TTL = tonumber(H[6])
+local FS_TTL = tonumber(H[7])
+local CAP = tonumber(H[8])
+local nW = tonumber(H[9]); local W = {}
+for k = 1, nW do W[k] = tonumber(H[9 + k]) end
+local nD = tonumber(H[10 + nW]); local D = {}
+for k = 1, nD do D[k] = tonumber(H[10 + nW + k]) end
 
 local KINDS = {'id', 'dev', 'ph', 'em', 'ip', 'ad'}
 local GRAPH = {dev = true, ph = true, ip = true}
 local out = {}
 
-while i + 8 <= #ARGV do
-  local app = ARGV[i]
-  local t = tonumber(ARGV[i + 1])
-  local sid = ARGV[i + 2]
-  local h = {ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]}
-  i = i + 9
-  local akey = P .. ':a:' .. app
-  local cached = redis.call('GET', akey)
+for _, blob in ipairs(split(ARGV[2], '\30')) do
+  local f = split(blob, '\31')
+  local app = f[1]
+  local tstr = f[2]
+  local t = tonumber(tstr)
+  local sid = f[3]
+  local h = {f[4], f[5], f[6], f[7], f[8], f[9]}
+  local vkey = P .. ':v:' .. app
+  local cached = redis.call('GET', vkey)
   if cached then
     out[#out + 1] = cached
   else
@@ -132,8 +144,10 @@ while i + 8 <= #ARGV do
       v[#v + 1] = t - fs
     end
     local sess = redis.call('HGETALL', P .. ':s:' .. sid)
-    local res = cjson.encode({ids = h, t = ARGV[i - 8], v = v, s = sess})
-    redis.call('SET', akey, res, 'PX', APP_TTL)
+    local res = cjson.encode({ids = h, t = tstr, v = v, s = sess})
+    redis.call('SET', vkey, res, 'PX', VEC_TTL)
+    -- identifiers kept longer, for fraud confirmations that arrive months later
+    redis.call('SET', P .. ':a:' .. app, table.concat(h, ','), 'PX', IDS_TTL)
     out[#out + 1] = res
   end
 end

@@ -11,7 +11,8 @@ for i = 3, #ARGV - 1, 2 do
   if rec then
     found = found + 1
     local tc = tonumber(ARGV[i + 1])
-    local ids = cjson.decode(rec).ids
+    local ids = {}
+    for x in string.gmatch(rec, '[^,]+') do ids[#ids + 1] = x end
     for k = 1, 6 do
       local fkey = P .. ':f:' .. KINDS[k] .. ':' .. ids[k]
       local cur = tonumber(redis.call('GET', fkey) or '')

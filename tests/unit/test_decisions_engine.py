@@ -125,7 +125,8 @@ def test_clean_application_approved_with_offer_and_versions() -> None:
     assert rec["decision"] == "APPROVE" and rec["risk_grade"] == "A"
     assert rec["offer"] == {"amount": 8000.0, "term_months": 24, "apr": 0.12, "price_tier": "T1"}
     assert rec["reason_codes"] == [] and rec["list_hits"] == [] and rec["rule_hits"] == []
-    assert rec["versions"]["rules"].startswith("r1+") and rec["versions"]["policy"].startswith("p1+")
+    assert rec["versions"]["rules"].startswith("r1+")
+    assert rec["versions"]["policy"].startswith("p1+")
     assert rec["versions"]["model_pd"] == "pd-1" and rec["shadow"] is None
 
 
@@ -263,7 +264,7 @@ def test_unknown_product_is_a_policy_error() -> None:
 def test_invalid_policy_rejected_with_field() -> None:
     bad = POLICY_YAML.replace("approve_below: 0.05, decline_at: 0.10", "approve_below: 0.2, "
                               "decline_at: 0.10", 1)
-    with pytest.raises(PolicyError, match="PERSONAL_LOAN.pd"):
+    with pytest.raises(PolicyError, match=r"PERSONAL_LOAN\.pd"):
         Policy.from_yaml(bad)
 
 

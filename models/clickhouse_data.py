@@ -1,0 +1,156 @@
+"""Training rows from ClickHouse: logged feature vectors joined with matured labels.
+
+Point-in-time correct as of a label date ``as_of``:
+
+* only performance events with ``event_time <= as_of`` count (what was known then);
+* label_default = ever ``default_dpd``+ days past due within ``default_months`` on book;
+  an application is matured for default once ``month_on_book >= default_months`` was
+  observed, or it already defaulted / charged off (a default cannot un-happen);
+* label_fraud = a FRAUD_CONFIRMED status was reported; matured once the application is
+  older than ``fraud_window_days`` or fraud was confirmed;
+* immature applications are left out, never counted as goods.
+
+The vectors are exactly those served at decision time (``feature_vectors``), so
+training and serving use identical features. Rows of one feature-spec version only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.data import Dataset, frame_to_dataset
+from models.errors import DataError
+
+TARGETS = ("label_default", "label_fraud")
+DAY_MS = 86_400_000
+
+QUERY = """
+SELECT
+    f.application_id AS application_id,
+    toUnixTimestamp64Milli(f.event_time) AS event_time,
+    f.product AS product,
+    f.feature_spec_version AS feature_spec_version,
+    f.names AS names,
+    f.values AS values,
+    p.mob AS max_month_on_book,
+    p.label_default AS label_default,
+    p.label_fraud AS label_fraud,
+    p.charged_off AS charged_off
+FROM feature_vectors AS f FINAL
+INNER JOIN (
+    SELECT
+        application_id,
+        max(month_on_book) AS mob,
+        toUInt8(countIf(days_past_due >= {dpd} AND month_on_book <= {months}) > 0)
+            AS label_default,
+        toUInt8(countIf(status = 'FRAUD_CONFIRMED') > 0) AS label_fraud,
+        toUInt8(countIf(status = 'CHARGED_OFF') > 0) AS charged_off
+    FROM loan_performance FINAL
+    WHERE event_time <= fromUnixTimestamp64Milli(toInt64({as_of}))
+    GROUP BY application_id
+) AS p ON p.application_id = f.application_id
+WHERE f.event_time <= fromUnixTimestamp64Milli(toInt64({as_of}))
+"""
+
+
+def parse_as_of(text: str | None) -> int:
+    """Epoch ms of an ISO date/time (UTC if no zone); now when ``text`` is empty."""
+    if not text:
+        return int(datetime.now(UTC).timestamp() * 1000)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise DataError(f"--as-of {text!r} is not an ISO date like 2025-06-30") from e
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def labelled_frame(
+    client: Any,
+    target: str,
+    as_of_ms: int,
+    *,
+    product: str | None = None,
+    feature_spec_version: str | None = None,
+    default_dpd: int = 60,
+    default_months: int = 6,
+    fraud_window_days: int = 90,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Matured rows as a wide DataFrame (one column per feature) and the feature names."""
+    if target not in TARGETS:
+        raise DataError(f"target {target!r}: the ClickHouse source knows {TARGETS}")
+    sql = QUERY.format(dpd=int(default_dpd), months=int(default_months), as_of=int(as_of_ms))
+    raw = client.query_df(sql)
+    if raw.empty:
+        raise DataError(
+            "no logged feature vectors with performance as of the label date; "
+            "run the pipeline and the sink first, or train from a file with --data"
+        )
+    if product is not None:
+        raw = raw[raw["product"] == product]
+    versions = raw["feature_spec_version"].value_counts()
+    version = feature_spec_version or str(versions.index[0])
+    raw = raw[raw["feature_spec_version"] == version]
+    if target == "label_default":
+        matured = (raw["max_month_on_book"] >= default_months) | (raw["label_default"] == 1)
+        matured |= raw["charged_off"] == 1
+    else:
+        old = raw["event_time"] <= as_of_ms - fraud_window_days * DAY_MS
+        matured = old | (raw["label_fraud"] == 1)
+    raw = raw[matured].reset_index(drop=True)
+    if raw.empty:
+        raise DataError(f"no application has a matured {target} as of the label date")
+    names = [str(n) for n in raw["names"].iloc[0]]
+    if any(list(n) != names for n in raw["names"]):
+        raise DataError(f"rows of spec {version} disagree on feature names; check the sink")
+    values = np.array(
+        [[np.nan if v is None else float(v) for v in row] for row in raw["values"]],
+        dtype=np.float64,
+    )
+    wide = pd.DataFrame(values, columns=names)
+    meta = raw[["application_id", "event_time", "product", "label_default", "label_fraud"]]
+    frame = pd.concat([meta.reset_index(drop=True), wide], axis=1)
+    frame["event_time"] = frame["event_time"].astype(np.int64)
+    frame.attrs["feature_spec_version"] = version
+    return frame, names
+
+
+def load_from_clickhouse(
+    client: Any,
+    target: str,
+    as_of_ms: int,
+    *,
+    product: str | None = None,
+    feature_spec_version: str | None = None,
+    features: Sequence[str] | None = None,
+    default_dpd: int = 60,
+    default_months: int = 6,
+    fraud_window_days: int = 90,
+) -> Dataset:
+    """A `Dataset` of logged vectors with matured labels (time = decision time)."""
+    frame, names = labelled_frame(
+        client,
+        target,
+        as_of_ms,
+        product=product,
+        feature_spec_version=feature_spec_version,
+        default_dpd=default_dpd,
+        default_months=default_months,
+        fraud_window_days=fraud_window_days,
+    )
+    ds = frame_to_dataset(
+        frame,
+        target,
+        "event_time",
+        "application_id",
+        features=list(features or names),
+        require_both_classes=False,  # checked by training; an early label date may have one
+    )
+    ds.dropped["feature_spec_version"] = str(frame.attrs["feature_spec_version"])
+    return ds

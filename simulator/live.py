@@ -1,0 +1,235 @@
+"""Live mode: an endless, deterministic stream of applications with their sessions,
+and the later performance of the loans the pipeline approves.
+
+Pure (no Kafka): the CLI in ``streams/cli_simulate.py`` publishes what this
+produces. Applications are generated in vectorised chunks of
+``config.live.chunk`` with Poisson arrivals at ``rate`` per second of event
+time; ring bursts span ``config.live.ring_burst_seconds``. Each application's
+truth is remembered (bounded) so that when its decision comes back approved,
+``performance_for_decisions`` can emit monthly snapshots over compressed time
+(one month = ``config.live.month_seconds``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, PERFORMANCE
+from simulator.batch import generate_batch, streams
+from simulator.chain import ChainParams
+from simulator.config import SimConfig
+from simulator.people import to_frame
+from simulator.performance import perform
+from simulator.records import behaviour_batches, records_from_frame
+
+Event = tuple[str, str, dict[str, Any]]
+
+
+class Truth(NamedTuple):
+    """What the simulator knows about one live application (for its performance)."""
+
+    hazard: float
+    roll: tuple[float, ...]
+    cure: tuple[float, ...]
+    prepay: float
+    term: int
+    amount: float
+    fraud_type: str
+    oracle_pd: float
+    oracle_fraud: float
+
+
+class LiveGenerator:
+    """Deterministic for a given (config, seed, start_ms, rate)."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        seed: int,
+        start_ms: int,
+        rate: float | None = None,
+        remember: int = 500_000,
+        flush_every: int = 20,
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        self.rate = float(rate or config.live.rate)
+        self._rngs = streams(seed)
+        self._cursor = int(start_ms)
+        self._queue: deque[list[Event]] = deque()
+        self._prior: dict[str, Any] | None = None
+        self._rings = 0
+        self._remember = remember
+        self.flush_every = flush_every
+        self.truth: OrderedDict[str, Truth] = OrderedDict()
+
+    # --- applications -------------------------------------------------------------
+    def next_application(self) -> list[Event]:
+        """Session events (device events, BehaviourBatch flushes of the behaviour events) in
+        time order, then the application, for one applicant."""
+        if not self._queue:
+            self._queue.extend(self._chunk())
+        return self._queue.popleft()
+
+    def next_chunk(self) -> list[list[Event]]:
+        """All queued applications (a whole vectorised chunk if the queue is empty)."""
+        if not self._queue:
+            self._queue.extend(self._chunk())
+        out = list(self._queue)
+        self._queue.clear()
+        return out
+
+    def _chunk(self) -> list[list[Event]]:
+        cfg = self.config
+        n = cfg.live.chunk
+        gaps = self._rngs["arrivals"].exponential(1000.0 / self.rate, n)
+        arrivals = self._cursor + np.cumsum(gaps).astype(np.int64)
+        self._cursor = int(arrivals[-1])
+        b = generate_batch(
+            cfg,
+            self._rngs,
+            arrivals,
+            int(cfg.live.ring_burst_seconds * 1000),
+            prior=self._prior,
+            ring_offset=self._rings,
+            with_performance=False,
+        )
+        self._prior = b.people
+        last_ring = pc.max(b.applications["ring_id"]).as_py()
+        if last_ring is not None:
+            self._rings = int(last_ring) + 1
+        self._remember_truth(b.applications, b.params)
+        apps = records_from_frame(
+            to_frame({k: b.applications[k] for k in _APP_COLS}), "loan_application"
+        )
+        dev = records_from_frame(to_frame(b.device_events), "device_event")
+        beh = records_from_frame(to_frame(b.behaviour_events), "behaviour_event")
+        by_session: dict[str, list[tuple[int, Event]]] = {r["session_id"]: [] for r in apps}
+        for r in dev:
+            by_session[r["session_id"]].append(
+                (r["event_time"], (DEVICE_EVENTS.name, r["session_id"], r))
+            )
+        beh_by: dict[str, list[dict[str, Any]]] = {s: [] for s in by_session}
+        for r in beh:
+            beh_by[r["session_id"]].append(r)
+        for sid, evs in beh_by.items():
+            for bb in behaviour_batches(evs, self.flush_every):
+                by_session[sid].append((bb["sent_at"], (BEHAVIOUR_EVENTS.name, sid, bb)))
+        out = []
+        for r in apps:
+            timed = sorted(by_session[r["session_id"]], key=lambda x: x[0])
+            out.append([e for _, e in timed] + [(APPLICATIONS.name, r["application_id"], r)])
+        return out
+
+    def _remember_truth(self, a: dict[str, Any], p: ChainParams) -> None:
+        ids = a["application_id"].to_pylist()
+        ft = a["fraud_type"].to_pylist()
+        for i, app_id in enumerate(ids):
+            self.truth[app_id] = Truth(
+                float(p.hazard[i]),
+                tuple(p.roll[i].tolist()),
+                tuple(p.cure[i].tolist()),
+                float(p.prepay[i]),
+                int(p.term[i]),
+                float(a["requested_amount"][i]),
+                ft[i],
+                float(a["oracle_pd"][i]),
+                float(a["oracle_fraud"][i]),
+            )
+        while len(self.truth) > self._remember:
+            self.truth.popitem(last=False)
+
+    # --- performance ------------------------------------------------------------
+    def performance_for_decisions(
+        self, decisions: list[dict[str, Any]]
+    ) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(due_ms, topic, key, record) for every performance / fraud-confirmation event of the
+        approved decisions whose application this generator produced; others are ignored."""
+        rows = [
+            (d, self.truth[d["application_id"]])
+            for d in decisions
+            if d.get("decision") == "APPROVE" and d["application_id"] in self.truth
+        ]
+        if not rows:
+            return []
+        return performance_for_decision_rows(self.config, rows, self.seed)
+
+    def performance_for_decision(
+        self, decision: dict[str, Any]
+    ) -> list[tuple[int, str, str, dict[str, Any]]]:
+        return self.performance_for_decisions([decision])
+
+
+def performance_for_decision_rows(
+    config: SimConfig, rows: list[tuple[dict[str, Any], Truth]], seed: int
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """Performance of approved loans, booked at the decision time, amount/term from the offer."""
+    n = len(rows)
+    truths = [t for _, t in rows]
+    offers = [d.get("offer") or {} for d, _ in rows]
+    term = np.array([o.get("term_months", t.term) for o, t in zip(offers, truths, strict=True)])
+    params = ChainParams(
+        np.array([t.hazard for t in truths]),
+        np.array([t.roll for t in truths]),
+        np.array([t.cure for t in truths]),
+        np.array([t.prepay for t in truths]),
+        term.astype(np.int64),
+    )
+    a = {
+        "fraud_type": np.array([t.fraud_type for t in truths], dtype=object),
+        "requested_amount": np.array(
+            [o.get("amount", t.amount) for o, t in zip(offers, truths, strict=True)]
+        ),
+        "requested_term_months": term,
+        "application_id": pa.array([d["application_id"] for d, _ in rows], pa.string()),
+    }
+    booked = np.array(
+        [int(d.get("decided_at") or d["event_time"]) for d, _ in rows], dtype=np.int64
+    )
+    # one generator per batch, seeded by the run seed and the first application (reproducible)
+    key = int.from_bytes(rows[0][0]["application_id"].encode()[-8:].rjust(8, b"0"), "little")
+    rng = np.random.default_rng([seed, key, n])
+    perf, _ = perform(config, rng, params, a, booked, int(config.live.month_seconds * 1000))
+    recs = records_from_frame(to_frame(perf), "loan_performance")
+    return [(r["event_time"], PERFORMANCE.name, r["application_id"], r) for r in recs]
+
+
+_APP_COLS = (
+    "application_id",
+    "event_time",
+    "product",
+    "customer_id",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "national_id",
+    "email",
+    "phone",
+    "address_line1",
+    "address_city",
+    "address_postcode",
+    "address_country",
+    "employment_status",
+    "employment_months",
+    "annual_income",
+    "monthly_debt_payments",
+    "housing_status",
+    "requested_amount",
+    "requested_term_months",
+    "bureau_score",
+    "bureau_inquiries_6m",
+    "bureau_delinquencies_24m",
+    "bureau_utilisation",
+    "bureau_file_age_months",
+    "bureau_open_accounts",
+    "bureau_thin_file",
+    "channel",
+    "session_id",
+    "ip",
+    "device_id",
+)

@@ -1,0 +1,77 @@
+"""Decoded Avro records -> ClickHouse rows, one converter per table.
+
+Column lists match ``sinks/ddl.py``; times stay epoch milliseconds, which
+clickhouse-connect writes straight into ``DateTime64(3)``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+DECISION_COLUMNS = (
+    "application_id", "event_time", "decided_at", "product", "decision", "pd",
+    "fraud_probability", "anomaly_score", "scorecard_points", "risk_grade", "offer_amount",
+    "offer_term_months", "offer_apr", "offer_price_tier", "reason_codes", "reason_texts",
+    "list_hits", "rule_hits", "versions", "timings_us", "shadow_decision", "shadow_pd",
+    "shadow_fraud_probability", "shadow_versions", "worker",
+)
+FEATURE_COLUMNS = ("application_id", "event_time", "product", "feature_spec_version", "names",
+                   "values")
+PERFORMANCE_COLUMNS = ("event_id", "loan_id", "application_id", "event_time", "month_on_book",
+                       "days_past_due", "balance", "status")
+DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "key_base64",
+                       "payload_base64", "error_type", "error", "component", "failed_at")
+METRICS_COLUMNS = ("worker", "window_start", "window_end", "decisions", "applications",
+                   "approval_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                   "throughput_per_s", "dead_letters", "mean_pd", "mean_fraud_probability",
+                   "anomaly_rate")
+
+
+def decision_row(r: Mapping[str, Any]) -> list[Any]:
+    offer = r.get("offer") or {}
+    shadow = r.get("shadow") or {}
+    reasons = r.get("reason_codes") or []
+    return [
+        r["application_id"], r["event_time"], r["decided_at"], r["product"], r["decision"],
+        r.get("pd"), r.get("fraud_probability"), r.get("anomaly_score"),
+        r.get("scorecard_points"), r.get("risk_grade"), offer.get("amount"),
+        offer.get("term_months"), offer.get("apr"), offer.get("price_tier"),
+        [c["code"] for c in reasons], [c["text"] for c in reasons], list(r.get("list_hits", [])),
+        list(r.get("rule_hits", [])), dict(r.get("versions", {})), dict(r.get("timings_us", {})),
+        shadow.get("decision"), shadow.get("pd"), shadow.get("fraud_probability"),
+        dict(shadow.get("versions") or {}), r.get("worker", ""),
+    ]
+
+
+def feature_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r["application_id"], r["event_time"], r["product"], r["feature_spec_version"],
+            list(r["names"]), list(r["values"])]
+
+
+def performance_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r[c] for c in PERFORMANCE_COLUMNS]
+
+
+def _b64(b: bytes | None) -> str | None:
+    return None if b is None else base64.b64encode(b).decode()
+
+
+def dead_letter_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r["source_topic"], r["source_partition"], r["source_offset"], _b64(r.get("key")),
+            _b64(r.get("payload")), r["error_type"], r["error"], r["component"], r["failed_at"]]
+
+
+def metrics_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r[c] for c in METRICS_COLUMNS]
+
+
+#: table -> (schema of the topic feeding it, columns, converter)
+TABLE_FEEDS: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]], list[Any]]]] = {
+    "decisions": ("decision", DECISION_COLUMNS, decision_row),
+    "feature_vectors": ("feature_vector", FEATURE_COLUMNS, feature_row),
+    "loan_performance": ("loan_performance", PERFORMANCE_COLUMNS, performance_row),
+    "dead_letters": ("dead_letter", DEAD_LETTER_COLUMNS, dead_letter_row),
+    "metrics": ("metrics", METRICS_COLUMNS, metrics_row),
+}

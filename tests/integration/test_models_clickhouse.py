@@ -1,0 +1,90 @@
+"""Training rows from ClickHouse (chDB): point-in-time labels, maturity, exact vectors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from models.clickhouse_data import load_from_clickhouse, parse_as_of
+from models.errors import DataError
+
+pytestmark = pytest.mark.integration
+
+DAY = 86_400_000
+MONTH = 30 * DAY
+T0 = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
+NAMES = ["bureau_score", "dti", "apps_24h"]
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _insert(client):
+    client.command("TRUNCATE TABLE IF EXISTS feature_vectors")
+    client.command("TRUNCATE TABLE IF EXISTS loan_performance")
+    # app id, decision time, months of performance, month of 60+ DPD, fraud month
+    apps = [
+        ("a-good", T0, 8, None, None),  # matured good
+        ("a-bad", T0, 8, 3, None),  # 60+ DPD in month 3
+        ("a-late-bad", T0, 8, 7, None),  # 60+ DPD only in month 7: outside the 6-month window
+        ("a-young", T0 + 10 * MONTH, 2, None, None),  # not matured for default by as_of
+        ("a-young-bad", T0 + 10 * MONTH, 2, 2, None),  # young but already defaulted: final
+        ("a-fraud", T0 + 10 * MONTH, 2, None, 1),  # fraud confirmed early
+        ("a-future", T0 + 20 * MONTH, 1, None, None),  # decided after as_of: never seen
+    ]
+    vec_rows, perf_rows = [], []
+    for i, (app, t, months, dpd_m, fraud_m) in enumerate(apps):
+        vec = [600.0 + i, None if i == 2 else 0.1 * i, float(i)]
+        # the sink may write a vector twice; ReplacingMergeTree + FINAL keeps one
+        for _ in range(2):
+            vec_rows.append([app, _dt(t), "personal_loan", "fs-test", NAMES, vec])
+        for m in range(1, months + 1):
+            dpd = 60 if dpd_m is not None and m >= dpd_m else 0
+            status = "FRAUD_CONFIRMED" if fraud_m == m else ("DELINQUENT" if dpd else "CURRENT")
+            perf_rows.append(
+                [f"{app}-{m}", f"loan-{app}", app, _dt(t + m * MONTH), m, dpd, 1000.0, status]
+            )
+    client.insert(
+        "feature_vectors",
+        vec_rows,
+        column_names=["application_id", "event_time", "product", "feature_spec_version",
+                      "names", "values"],
+    )
+    client.insert(
+        "loan_performance",
+        perf_rows,
+        column_names=["event_id", "loan_id", "application_id", "event_time", "month_on_book",
+                      "days_past_due", "balance", "status"],
+    )
+
+
+def test_default_labels_are_point_in_time_and_matured(clickhouse_client):
+    _insert(clickhouse_client)
+    as_of = T0 + 12 * MONTH
+    ds = load_from_clickhouse(clickhouse_client, "label_default", as_of)
+    got = dict(zip(ds.ids.tolist(), ds.y.tolist(), strict=True))
+    assert got == {"a-good": 0, "a-bad": 1, "a-late-bad": 0, "a-young-bad": 1}
+    assert ds.feature_names == NAMES
+    row = ds.X.iloc[ds.ids.tolist().index("a-late-bad")]
+    assert np.isnan(row["dti"]) and row["bureau_score"] == 602.0  # the logged vector, NULL kept
+    assert ds.time is not None and ds.time.min() == T0
+
+    # as of month 4, the month-7 delinquency and month-8 maturity are not known yet
+    early = load_from_clickhouse(clickhouse_client, "label_default", T0 + 4 * MONTH)
+    assert dict(zip(early.ids.tolist(), early.y.tolist(), strict=True)) == {"a-bad": 1}
+
+
+def test_fraud_labels_and_errors(clickhouse_client):
+    _insert(clickhouse_client)
+    ds = load_from_clickhouse(clickhouse_client, "label_fraud", T0 + 12 * MONTH)
+    got = dict(zip(ds.ids.tolist(), ds.y.tolist(), strict=True))
+    assert got["a-fraud"] == 1 and got["a-good"] == 0
+    assert "a-young" not in got  # 3 months old: fraud not yet matured
+    with pytest.raises(DataError, match="no logged feature vectors"):
+        load_from_clickhouse(clickhouse_client, "label_default", T0 - DAY)
+    with pytest.raises(DataError):
+        load_from_clickhouse(clickhouse_client, "label_other", T0)
+    assert parse_as_of("2024-01-01") == T0

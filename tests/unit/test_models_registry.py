@@ -1,0 +1,70 @@
+"""Registry: register, promote and load round trip."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from models.artifact import write_artifact
+from models.data import frame_to_dataset
+from models.errors import ModelLoadError, RegistryError
+from models.registry import Registry
+from models.synth import make_loans
+from models.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    base = tmp_path_factory.mktemp("arts")
+    df = make_loans(3000, seed=7)
+    out = {}
+    for name, target, kind in (("pd", "label_default", "lightgbm"), ("fraud", "label_fraud", "scorecard")):
+        ds = frame_to_dataset(df, target, "event_time", exclude=["label_default", "label_fraud"])
+        cfg = TrainConfig(name=name, model=kind)
+        out[name] = (write_artifact(base / name, train(ds, cfg), ds, cfg, version=f"{name}-v1"), ds)
+    return out
+
+
+def test_register_promote_load_round_trip(tmp_path, artifacts):
+    reg = Registry(tmp_path / "reg")
+    assert reg.list() == []
+    v_pd = reg.register(artifacts["pd"][0])
+    v_fr = reg.register(artifacts["fraud"][0])
+    assert {r["version"] for r in reg.list()} == {v_pd, v_fr}
+    with pytest.raises(RegistryError):
+        reg.load("champion", "pd")
+    reg.promote(v_pd, "champion")
+    reg.promote(v_fr, "champion")
+    champs = reg.champions()
+    assert champs.pd is not None and champs.fraud is not None
+    assert champs.pd.version == v_pd and champs.fraud.kind == "scorecard"
+    ds = artifacts["pd"][1]
+    x = np.ascontiguousarray(ds.X.to_numpy()[0])
+    from models.serving import load_model
+
+    assert champs.pd.score(x) == load_model(artifacts["pd"][0]).score(x)
+    reg.promote(v_pd, "challenger")  # moving roles: no longer champion
+    assert reg.version_for("champion", "pd") is None
+    assert reg.version_for("challenger", "pd") == v_pd
+    assert {r["role"] for r in reg.list()} == {"challenger:pd", "champion:fraud"}
+    assert reg.show(v_pd)["data_fingerprint"] == ds.fingerprint
+
+
+def test_registry_errors(tmp_path, artifacts):
+    reg = Registry(tmp_path / "reg")
+    v = reg.register(artifacts["pd"][0])
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.register(artifacts["pd"][0])
+    with pytest.raises(RegistryError, match="unknown role"):
+        reg.promote(v, "king")
+    with pytest.raises(RegistryError, match="no version"):
+        reg.promote("nope", "champion")
+    reg.promote(v, "champion")
+    (reg.path(v) / "model.txt").write_text("garbage")
+    with pytest.raises(ModelLoadError, match="model.txt"):
+        reg.load("champion", "pd")
+    shutil.rmtree(reg.path(v))
+    with pytest.raises(RegistryError):
+        reg.load("champion", "pd")
