@@ -103,11 +103,11 @@ def _anomaly_rows(n: int) -> list[dict[str, float]]:
 
 
 def main() -> None:
+    import os
+
     import numpy as np
 
     from models.anomaly import AnomalyModel
-
-    import os
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (noisy if > 1)")
     print(f"training two LightGBM models ({N_COLS} features, 300 trees each)...", flush=True)
@@ -193,7 +193,9 @@ def main() -> None:
         f"{'MET' if _pcts(t_an)[2] < 1000 else 'MISSED'}"
     )
     s = np.array([ours.score_one(r) for r in arows[:2000]])
-    print(f"  anomaly score quantiles p50 {np.quantile(s, 0.5):.3f}  p99 {np.quantile(s, 0.99):.3f}")
+    print(
+        f"  anomaly score quantiles p50 {np.quantile(s, 0.5):.3f}  p99 {np.quantile(s, 0.99):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -70,9 +70,10 @@ class ManagedProcess:
         return proc.pid
 
     def wait_healthy(self, check: Callable[[], bool], timeout_s: float) -> None:
+        pid = self.pid()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            if pid is None or not _alive(pid):
                 raise ServiceError(
                     f"{self.name} exited during start-up; see its log: {self.log_file}\n"
                     + tail(self.log_file)

@@ -47,7 +47,11 @@ class AnomalyModel:
         self.features = list(features)
         self.bounds = {f: (float(lo), float(hi)) for f, (lo, hi) in (bounds or {}).items()}
         self._fill = {f: self.bounds.get(f, (0.0, 1.0))[0] for f in self.features}
-        self.params: dict[str, Any] = {"n_trees": n_trees, "height": height, "window_size": window_size}
+        self.params: dict[str, Any] = {
+            "n_trees": n_trees,
+            "height": height,
+            "window_size": window_size,
+        }
         self.seed = seed
         self.version = f"hst-t{n_trees}-h{height}-w{window_size}-s{seed}"
         self.n_learned = 0

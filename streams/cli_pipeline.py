@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="worker")(worker)
     app.command(name="sink")(sink)
     app.command(name="sql")(sql)
+    app.command(name="monitor")(monitor)
 
 
 def worker(
@@ -120,3 +121,37 @@ def sql(
         for row in result["rows"]:
             table.add_row(*(str(v) for v in row))
         Console().print(table)
+
+
+def monitor(
+    interval: float = typer.Option(1.0, help="seconds between refreshes"),
+    once: bool = typer.Option(False, "--once", help="print one snapshot and exit"),
+) -> None:
+    """Live view of the workers: throughput, approval rate, latency, lag, dead letters."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from streams.monitor import Monitor, render
+
+    settings = load_settings()
+    mon = Monitor(settings.bootstrap_servers, settings.worker_group)
+    try:
+        if once:
+            time_limit = 3
+            import time
+
+            end = time.monotonic() + time_limit
+            while time.monotonic() < end:
+                mon.poll()
+            Console().print(render(mon.state))
+            return
+        with Live(render(mon.poll()), refresh_per_second=4) as live:
+            import time
+
+            while True:
+                time.sleep(interval)
+                live.update(render(mon.poll()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mon.close()

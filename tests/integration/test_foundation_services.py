@@ -36,8 +36,14 @@ def _our_processes(state: Path) -> list[str]:
     return found
 
 
-def test_up_is_idempotent_status_is_healthy_and_down_leaves_nothing(tmp_path: Path) -> None:
+@pytest.fixture()
+def state(tmp_path: Path):
     state = tmp_path / "state"
+    yield state
+    _loanrisk(state, "services", "down")  # even when the test failed half-way
+
+
+def test_up_is_idempotent_status_is_healthy_and_down_leaves_nothing(state: Path) -> None:
     first = _loanrisk(state, "services", "up")
     assert first.returncode == 0, first.stdout + first.stderr
     second = _loanrisk(state, "services", "up")

@@ -50,14 +50,28 @@ def _insert(client):
     client.insert(
         "feature_vectors",
         vec_rows,
-        column_names=["application_id", "event_time", "product", "feature_spec_version",
-                      "names", "values"],
+        column_names=[
+            "application_id",
+            "event_time",
+            "product",
+            "feature_spec_version",
+            "names",
+            "values",
+        ],
     )
     client.insert(
         "loan_performance",
         perf_rows,
-        column_names=["event_id", "loan_id", "application_id", "event_time", "month_on_book",
-                      "days_past_due", "balance", "status"],
+        column_names=[
+            "event_id",
+            "loan_id",
+            "application_id",
+            "event_time",
+            "month_on_book",
+            "days_past_due",
+            "balance",
+            "status",
+        ],
     )
 
 

@@ -51,5 +51,5 @@ def test_same_seed_same_scores_and_bad_checkpoint(tmp_path, rows):
     assert [a.score_and_learn(r) for r in recs[:600]] == [b.score_and_learn(r) for r in recs[:600]]
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(b"nope")
-    with pytest.raises(ModelLoadError, match="bad.pkl"):
+    with pytest.raises(ModelLoadError, match=r"bad\.pkl"):
         AnomalyModel.load(bad)

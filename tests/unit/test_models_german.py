@@ -12,8 +12,8 @@ pytest.importorskip("lightgbm")
 
 @pytest.mark.slow
 def test_german_credit_pooled_five_fold_auc():
-    from models.german import POSITIVE, TARGET, german_credit_path
     from models.errors import DataError
+    from models.german import POSITIVE, TARGET, german_credit_path
     from models.train import TrainConfig, train
 
     try:

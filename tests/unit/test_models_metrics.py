@@ -16,9 +16,7 @@ def _yp(n=2000, seed=0):
 
 def test_ks_auc_and_recall_at_fpr_match_brute_force():
     y, p = _yp()
-    best = max(
-        abs(np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t)) for t in np.unique(p)
-    )
+    best = max(abs(np.mean(p[y == 1] >= t) - np.mean(p[y == 0] >= t)) for t in np.unique(p))
     k, at, _ = m.ks(y, p)
     assert abs(k - best) < 1e-12 and 0 < at < 1
     pairs = np.mean(p[y == 1][:, None] > p[y == 0][None, :])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -58,7 +60,7 @@ def test_lightgbm_reasons_name_the_crafted_driver():
     assert sm.reasons(util)[0].code == "R11"
     r = sm.reasons(np.array([6.0, 0.99, 0.5, 0.0]), k=4)
     assert {x.code for x in r[:3]} == {"R10", "R11", "R12"} and len(r) <= 4
-    assert all(a.contribution >= b.contribution for a, b in zip(r, r[1:], strict=False))
+    assert all(a.contribution >= b.contribution for a, b in itertools.pairwise(r))
     contrib = sm.contributions(late)
     assert abs(contrib.sum() - sm.score_raw(late)) < 1e-9  # SHAP values add up to the score
     safe = sm.explain(np.array([0.0, 0.0, 20.0, 0.0]))

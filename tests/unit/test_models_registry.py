@@ -20,7 +20,10 @@ def artifacts(tmp_path_factory):
     base = tmp_path_factory.mktemp("arts")
     df = make_loans(3000, seed=7)
     out = {}
-    for name, target, kind in (("pd", "label_default", "lightgbm"), ("fraud", "label_fraud", "scorecard")):
+    for name, target, kind in (
+        ("pd", "label_default", "lightgbm"),
+        ("fraud", "label_fraud", "scorecard"),
+    ):
         ds = frame_to_dataset(df, target, "event_time", exclude=["label_default", "label_fraud"])
         cfg = TrainConfig(name=name, model=kind)
         out[name] = (write_artifact(base / name, train(ds, cfg), ds, cfg, version=f"{name}-v1"), ds)
@@ -63,7 +66,7 @@ def test_registry_errors(tmp_path, artifacts):
         reg.promote("nope", "champion")
     reg.promote(v, "champion")
     (reg.path(v) / "model.txt").write_text("garbage")
-    with pytest.raises(ModelLoadError, match="model.txt"):
+    with pytest.raises(ModelLoadError, match=r"model\.txt"):
         reg.load("champion", "pd")
     shutil.rmtree(reg.path(v))
     with pytest.raises(RegistryError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -39,10 +40,10 @@ def test_points_rise_with_bureau_score_and_fall_with_dti(card):
         return float(sc.points(x[None, :]).sum())
 
     bureau = [total(bureau_score=v) for v in (550, 620, 680, 740, 800)]
-    assert all(b2 >= b1 for b1, b2 in zip(bureau, bureau[1:], strict=False))
+    assert all(b2 >= b1 for b1, b2 in itertools.pairwise(bureau))
     assert bureau[-1] > bureau[0] + 20
     dti = [total(dti=v) for v in (0.05, 0.2, 0.4, 0.7)]
-    assert all(d2 <= d1 for d1, d2 in zip(dti, dti[1:], strict=False)) and dti[-1] < dti[0]
+    assert all(d2 <= d1 for d1, d2 in itertools.pairwise(dti)) and dti[-1] < dti[0]
 
 
 def test_points_sum_to_score_of_the_logistic_pd(card):

@@ -80,7 +80,9 @@ def test_platt_calibration_is_applied_on_raw_score(tmp_path):
     sm = load_model(_artifact(tmp_path, booster, cal))
     raw = booster.predict(X[:50], raw_score=True)
     want = 1 / (1 + np.exp(-(0.5 * raw - 1.0)))
-    np.testing.assert_allclose([sm.score(np.ascontiguousarray(r)) for r in X[:50]], want, atol=1e-12)
+    np.testing.assert_allclose(
+        [sm.score(np.ascontiguousarray(r)) for r in X[:50]], want, atol=1e-12
+    )
 
 
 def test_corrupt_model_file_raises_model_load_error_naming_it(tmp_path):

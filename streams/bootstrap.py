@@ -1,0 +1,62 @@
+"""First champion models for a fresh installation: simulate history -> features -> train -> promote.
+
+Runs the same commands an analyst would (``loanrisk simulate history``,
+``loanrisk features build``, ``loanrisk train --promote champion``) so the
+demo and the benchmark exercise the real training path, with their output
+shown as it happens.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from models.registry import Registry
+from streams.settings import Settings
+from streams.stack import settings_env
+
+TARGETS = (("pd", "label_default"), ("fraud", "label_fraud"))
+
+
+def has_champions(settings: Settings) -> bool:
+    roles = Registry(settings.models_dir).roles().get("champion", {})
+    return all(name in roles for name, _ in TARGETS)
+
+
+def ensure_champions(settings: Settings, applications: int = 60_000, months: int = 12,
+                     seed: int = 7, say: Callable[[str], None] = print) -> bool:
+    """Train and promote champion PD and fraud models unless both exist; True if trained."""
+    if has_champions(settings):
+        return False
+    import os
+
+    env = {**os.environ, **settings_env(settings)}
+    work = settings.state_dir / "bootstrap"
+    history, table = work / "history", work / "features.parquet"
+
+    def run(*args: str) -> None:
+        say("$ loanrisk " + " ".join(args))
+        subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, check=True)
+
+    if not (history / "applications.parquet").exists():
+        run("simulate", "history", "--applications", str(applications), "--months", str(months),
+            "--seed", str(seed), "--out", str(history))
+    if not table.exists():
+        run("features", "build", "--history", str(history), "--out", str(table))
+    for name, target in TARGETS:
+        run("train", "--data", str(table), "--target", target, "--time-col", "event_time",
+            "--id-col", "application_id", "--name", name, "--promote", "champion",
+            "--registry", str(settings.models_dir))
+    return True
+
+
+def champion_report(settings: Settings, name: str = "pd") -> Path | None:
+    """Path of the champion's evaluation report, if any."""
+    reg = Registry(settings.models_dir)
+    version = reg.version_for("champion", name)
+    if version is None:
+        return None
+    report = reg.path(version) / "report.html"
+    return report if report.exists() else None
