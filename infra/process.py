@@ -61,7 +61,7 @@ class ManagedProcess:
             return existing
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by this package
+            proc = subprocess.Popen(
                 list(argv), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **(env or {})},

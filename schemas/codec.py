@@ -37,14 +37,19 @@ def load_schema_file(path: Path) -> dict[str, Any]:
     """Parse an ``.avsc`` file; raise SchemaError naming the file if it is broken."""
     try:
         raw = json.loads(path.read_text())
-        return dict(parse_schema(raw, _write_hint=False))
+        parsed = parse_schema(raw, _write_hint=False)
     except (OSError, ValueError, fastavro.schema.SchemaParseException) as exc:
-        raise SchemaError(f"cannot load Avro schema {path}: {exc}. Fix or restore the file.") from exc
+        raise SchemaError(
+            f"cannot load Avro schema {path}: {exc}. Fix or restore the file."
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise SchemaError(f"{path} is not a record schema; each .avsc holds one record")
+    return parsed
 
 
 def schema_fingerprint(parsed: Mapping[str, Any]) -> int:
     """CRC-64-AVRO fingerprint of the schema's parsing canonical form."""
-    canonical = to_parsing_canonical_form(parsed)
+    canonical = to_parsing_canonical_form(dict(parsed))
     return int(fingerprint(canonical, "CRC-64-AVRO"), 16)
 
 

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     shadow_fraud_probability Nullable(Float64),
     shadow_versions Map(String, String),
     worker String,
-    latency_ms Float64 MATERIALIZED toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(event_time),
+    latency_ms Float64 MATERIALIZED
+        toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(event_time),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX idx_event_time event_time TYPE minmax GRANULARITY 4
 ) ENGINE = ReplacingMergeTree(decided_at)

@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="sink")(sink)
     app.command(name="sql")(sql)
     app.command(name="monitor")(monitor)
+    app.command(name="demo")(demo)
 
 
 def worker(
@@ -155,3 +156,19 @@ def monitor(
         pass
     finally:
         mon.close()
+
+
+def demo(
+    rate: float = typer.Option(200.0, help="applications per second of live traffic"),
+    duration: float = typer.Option(60.0, help="seconds of live traffic"),
+    workers: int = typer.Option(2, help="worker processes"),
+) -> None:
+    """The main job: services, champion models, workers and sink, a minute of live traffic,
+    a summary; then stop everything it started (data stays for `loanrisk sql`)."""
+    from rich.console import Console
+
+    from streams.demo import print_summary, run_demo
+
+    console = Console()
+    summary = run_demo(load_settings(), rate, duration, workers, console.print)
+    print_summary(summary, console.print)

@@ -137,7 +137,7 @@ class DecisionPipeline:
         record = self.decider.decide(app, values, scores, versions, hashed=hashed)
         if record["decision"] != "APPROVE":
             # reason codes are only needed for adverse action: pay for TreeSHAP only then
-            scores["reasons"] = self._model_reasons(models, x, scores)
+            scores["reasons"] = self._model_reasons(models, x, record)
             record = self.decider.decide(app, values, scores, versions, hashed=hashed)
         if degraded:
             record = _force_review(record)
@@ -156,19 +156,16 @@ class DecisionPipeline:
                        self._fv_codec.encode(fv), degraded=degraded)
 
     def _model_reasons(self, models: Any, x: np.ndarray,
-                       scores: dict[str, Any]) -> list[tuple[str, str]]:
-        """Reasons of the model whose risk drove the outcome most (fraud first if high)."""
-        order = [models.fraud, models.pd]
-        if (scores.get("fraud_probability") or 0.0) < 0.5:
-            order.reverse()
-        out: list[tuple[str, str]] = []
-        for model in order:
-            if model is None:
-                continue
-            for r in model.reasons(x, k=4):
-                if r.code not in {c for c, _ in out}:
-                    out.append((r.code, r.text))
-        return out[:4]
+                       record: dict[str, Any]) -> list[tuple[str, str]]:
+        """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud cutoff,
+        rule or list drove it, otherwise PD (one explanation per adverse action)."""
+        fraud_driven = any(r["code"].startswith("P-FRAUD") or r["source"] in ("RULE", "LIST")
+                           for r in record["reason_codes"])
+        model = models.fraud if fraud_driven else models.pd
+        model = model or models.pd or models.fraud
+        if model is None:
+            return []
+        return [(r.code, r.text) for r in model.reasons(x, k=4)]
 
     def _shadow(self, app: dict[str, Any], values: dict[str, float | None], x: np.ndarray,
                 scores: dict[str, Any], hashed: dict[str, str]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class QueryServer:
         self.owner_file = owner_file
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 sql = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 try:
                     body, code = orjson.dumps(run_query(client, sql, lock), default=str), 200
@@ -80,7 +80,7 @@ def query_owner(port: int, sql: str, timeout_s: float = 60.0) -> dict[str, Any]:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/query", data=sql.encode(),
                                  method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             data: dict[str, Any] = orjson.loads(resp.read())
             return data
     except urllib.error.HTTPError as exc:

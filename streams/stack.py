@@ -97,7 +97,7 @@ class LocalStack:
     def spawn(self, name: str, *args: str, **env: str) -> Proc:
         log = self.logs / f"{name}.log"
         fh = open(log, "ab")  # noqa: SIM115 - the child owns it
-        popen = subprocess.Popen(  # noqa: S603
+        popen = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *args], stdout=fh, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=self.env(**env), start_new_session=True,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 import faust
@@ -170,8 +171,9 @@ def build_app(settings: Settings) -> faust.App:
                     device.append(rec)
                 else:
                     behaviour.extend(rec["events"])
-            await _with_retry(lambda: pipeline.features.ingest_session_events(device, behaviour),
-                              "session ingest")
+            await _with_retry(
+                partial(pipeline.features.ingest_session_events, device, behaviour),
+                "session ingest")
             await flush_deadletters()
 
     @app.agent(performance, name="performance")
@@ -182,7 +184,7 @@ def build_app(settings: Settings) -> faust.App:
                          if r is not None and r["status"] == "FRAUD_CONFIRMED"]
             if confirmed:
                 await _with_retry(
-                    lambda: pipeline.features.record_fraud_confirmations(confirmed),
+                    partial(pipeline.features.record_fraud_confirmations, confirmed),
                     "fraud confirmations")
             await flush_deadletters()
 

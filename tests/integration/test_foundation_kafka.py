@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from schemas import codec_for
-from schemas.topics import ALL_TOPICS, APPLICATIONS, DECISIONS, DEADLETTER, LISTS
+from schemas.topics import ALL_TOPICS, APPLICATIONS, DEADLETTER, DECISIONS, LISTS
 from streams.deadletter import TopicDecoder
 from streams.topics_admin import ensure_topics
 from tests import records

@@ -1,0 +1,84 @@
+"""ModelSlots: hot swap on promotion; a model that fails to load keeps the previous one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.artifact import write_artifact
+from models.data import frame_to_dataset
+from models.registry import Registry
+from models.synth import make_loans
+from models.train import TrainConfig, train
+from streams.model_slots import ModelSlots
+
+
+@pytest.fixture(scope="module")
+def pd_artifacts(tmp_path_factory):
+    """Three PD artifacts of the same model (versions v1, v2, v3), and a row to score."""
+    base = tmp_path_factory.mktemp("slots")
+    ds = frame_to_dataset(make_loans(2000, seed=11), "label_default", "event_time",
+                          exclude=["label_default", "label_fraud"])
+    cfg = TrainConfig(name="pd", model="lightgbm")
+    trained = train(ds, cfg)
+    arts = {v: write_artifact(base / v, trained, ds, cfg, version=v)
+            for v in ("pd-v1", "pd-v2", "pd-v3")}
+    return arts, np.ascontiguousarray(ds.X.to_numpy()[0])
+
+
+def _promote(reg: Registry, version: str) -> None:
+    reg.promote(version, "champion")
+
+
+def test_swap_on_promotion_and_broken_artifact_keeps_previous(tmp_path, pd_artifacts):
+    arts, x = pd_artifacts
+    reg = Registry(tmp_path / "models")
+    slots = ModelSlots(reg.root, reason_map={})
+    assert slots.refresh() is False  # no roles file yet: nothing to load, cold start
+    assert slots.current.pd is None
+
+    _promote(reg, reg.register(arts["pd-v1"]))
+    assert slots.refresh() is True
+    assert slots.current.pd is not None and slots.current.pd.version == "pd-v1"
+    before = slots.current.pd.score(x)
+    assert slots.refresh() is False  # nothing changed: no reload
+
+    # a release whose model file is corrupt: reported, the previous model stays in service
+    v2 = reg.register(arts["pd-v2"])
+    (reg.path(v2) / "model.txt").write_text("this is not a LightGBM model")
+    _promote(reg, v2)
+    slots.refresh()
+    assert slots.current.pd is not None
+    assert slots.current.pd.version == "pd-v1"
+    assert slots.current.pd.score(x) == before
+    assert slots.last_error is not None and "pd-v2" in slots.last_error
+
+    # a release whose artifact directory vanished: same
+    v3 = reg.register(arts["pd-v3"])
+    _promote(reg, v3)
+    (reg.path(v3) / "model.txt").unlink()
+    slots.refresh()
+    assert slots.current.pd is not None and slots.current.pd.version == "pd-v1"
+    assert "pd-v3" in (slots.last_error or "")
+
+    # a good release after the bad ones is picked up
+    (reg.path(v3) / "model.txt").write_bytes((arts["pd-v3"] / "model.txt").read_bytes())
+    _promote(reg, v2)  # roles change again (v2 is still broken) ...
+    slots.refresh()
+    assert slots.current.pd.version == "pd-v1"
+    _promote(reg, v3)  # ... then the repaired v3
+    assert slots.refresh() is True
+    assert slots.current.pd.version == "pd-v3"
+    assert slots.current.pd.score(x) == pytest.approx(before)
+
+
+def test_corrupt_roles_file_keeps_current_models(tmp_path, pd_artifacts):
+    arts, _x = pd_artifacts
+    reg = Registry(tmp_path / "models")
+    _promote(reg, reg.register(arts["pd-v1"]))
+    slots = ModelSlots(reg.root, reason_map={})
+    assert slots.refresh() is True
+    (reg.root / "roles.json").write_text("{ not json")
+    assert slots.refresh() is False
+    assert slots.current.pd is not None and slots.current.pd.version == "pd-v1"
+    assert slots.last_error is not None and "roles.json" in slots.last_error
