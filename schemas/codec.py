@@ -64,11 +64,13 @@ class AvroCodec:
         self, schema: Mapping[str, Any], writers: Iterable[Mapping[str, Any]] = ()
     ) -> None:
         self.schema = dict(schema)
+        # fastavro re-parses a schema on every write unless it carries its parse marker
+        self._write_schema = parse_schema(self.schema)
         self.name: str = str(self.schema.get("name", "?"))
         self.fingerprint = schema_fingerprint(self.schema)
         self._header = MAGIC + _FP.pack(self.fingerprint)
-        self._writers: dict[int, dict[str, Any]] = {
-            schema_fingerprint(w): dict(w) for w in writers
+        self._writers: dict[int, Any] = {
+            schema_fingerprint(w): parse_schema(dict(w)) for w in writers
         }
         self._writers.pop(self.fingerprint, None)
 
@@ -76,7 +78,7 @@ class AvroCodec:
         buf = io.BytesIO()
         buf.write(self._header)
         try:
-            fastavro.schemaless_writer(buf, self.schema, record)
+            fastavro.schemaless_writer(buf, self._write_schema, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise EncodeError(f"record does not match {self.name}: {exc}") from exc
         return buf.getvalue()
@@ -90,7 +92,7 @@ class AvroCodec:
             )
         (fp,) = _FP.unpack_from(data, 2)
         if fp == self.fingerprint:
-            writer = self.schema
+            writer = self._write_schema
             reader = None
         else:
             found = self._writers.get(fp)
@@ -99,7 +101,7 @@ class AvroCodec:
                     f"unknown writer schema fingerprint {fp:016x} for {self.name}; "
                     "add that schema version to schemas/avro/history/",
                 )
-            writer, reader = found, self.schema
+            writer, reader = found, self._write_schema
         buf = io.BytesIO(data)
         buf.seek(HEADER_LEN)
         try:

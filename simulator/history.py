@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS
+from simulator import strings as S
 from simulator.batch import generate_batch, streams
 from simulator.config import SimConfig
 from simulator.errors import SimulatorError
@@ -150,22 +153,33 @@ def generate_history(config: SimConfig, applications: int, months: int, seed: in
     times = arrival_times(rngs["arrivals"], applications, start, end)
     b = generate_batch(config, rngs, times, int(config.fraud.ring_burst_hours * 3_600_000))
     assert b.performance is not None
-    apps = to_frame({c: b.applications[c] for c in APPLICATION_COLUMNS})
-    apps = apps.sort_values("event_time", kind="stable", ignore_index=True)
-    dev = to_frame(b.device_events).sort_values("event_time", kind="stable", ignore_index=True)
+    apps = _sorted_frame({c: b.applications[c] for c in APPLICATION_COLUMNS})
+    dev = _sorted_frame(b.device_events)
     beh = to_frame(b.behaviour_events)  # already in time order within each session
-    perf = to_frame(b.performance).sort_values(["event_time"], kind="stable", ignore_index=True)
+    perf = _sorted_frame(b.performance)
     return History(apps, dev, beh, perf)
 
 
+def _sorted_frame(cols: dict[str, Any]) -> pd.DataFrame:
+    """``to_frame(cols)`` stably sorted by event_time; the rows are reordered in Arrow,
+    before pandas (several times faster than ``sort_values`` on Arrow-backed columns)."""
+    t = np.asarray(cols["event_time"])
+    if len(t) < 2 or bool((t[1:] >= t[:-1]).all()):
+        return to_frame(cols)
+    order = np.argsort(t, kind="stable")
+    return to_frame(S.take_cols(cols, order))
+
+
 def write_history(history: History, out_dir: str | Path) -> dict[str, Path]:
-    """Write the four Parquet files; returns their paths."""
+    """Write the four Parquet files (pyarrow, zstd level 1, dictionary-encoded columns, no pandas
+    index); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name in FILES:
         p = out / f"{name}.parquet"
-        getattr(history, name).to_parquet(p, index=False, compression="zstd")
+        table = pa.Table.from_pandas(getattr(history, name), preserve_index=False)
+        pq.write_table(table, p, compression="zstd", compression_level=1, use_dictionary=True)
         paths[name] = p
     return paths
 

@@ -13,21 +13,42 @@ truth is remembered (bounded) so that when its decision comes back approved,
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, PERFORMANCE
-from simulator.batch import generate_batch, streams
+from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, BY_NAME, DEVICE_EVENTS, PERFORMANCE
+from simulator.batch import Batch, generate_batch, streams
 from simulator.chain import ChainParams
 from simulator.config import SimConfig
-from simulator.people import to_frame
 from simulator.performance import perform
-from simulator.records import behaviour_batches, records_from_frame
+from simulator.records import behaviour_batches, records_from_columns
+from simulator.wire import behaviour_batch_messages, encoder_for
 
 Event = tuple[str, str, dict[str, Any]]
+
+
+def _first(x: tuple[int, Any]) -> int:
+    return int(x[0])
+
+
+class WireApp(NamedTuple):
+    """One applicant's Kafka messages, encoded: session events in time order, then the
+    application. ``messages`` are (topic, key, value, events carried)."""
+
+    event_time: int
+    messages: list[tuple[str, bytes, bytes, int]]
+
+
+def _wire_app(app: list[Event]) -> WireApp:
+    msgs = [
+        (t, k.encode(), encoder_for(BY_NAME[t].schema)(r), len(r.get("events") or ()) or 1)
+        for t, k, r in app
+    ]
+    return WireApp(app[-1][2]["event_time"], msgs)
 
 
 class Truth(NamedTuple):
@@ -84,7 +105,40 @@ class LiveGenerator:
         self._queue.clear()
         return out
 
-    def _chunk(self) -> list[list[Event]]:
+    def next_wire_chunk(self) -> list[WireApp]:
+        """What ``next_chunk`` returns, already encoded for Kafka (the project codec's bytes,
+        behaviour batches built column-wise): the fast path of the live publisher."""
+        if self._queue:  # applications already built as records: encode those first
+            out = [_wire_app(app) for app in self._queue]
+            self._queue.clear()
+            return out
+        b = self._generate()
+        apps = records_from_columns(b.applications, "loan_application")
+        batches = behaviour_batch_messages(b.behaviour_events, self.flush_every)
+        if batches is None:  # schema changed since wire.py was written: dicts + codec
+            return [_wire_app(app) for app in self._records(b, apps)]
+        encode_dev = encoder_for("device_event")
+        encode_app = encoder_for("loan_application")
+        by_session: dict[str, list[tuple[int, tuple[str, bytes, bytes, int]]]] = {
+            r["session_id"]: [] for r in apps
+        }
+        for r in records_from_columns(b.device_events, "device_event"):
+            sid = r["session_id"]
+            by_session[sid].append(
+                (r["event_time"], (DEVICE_EVENTS.name, sid.encode(), encode_dev(r), 1))
+            )
+        for sid, sent_at, data, k in batches:
+            by_session[sid].append((sent_at, (BEHAVIOUR_EVENTS.name, sid.encode(), data, k)))
+        out = []
+        for r in apps:
+            timed = sorted(by_session[r["session_id"]], key=_first)
+            msgs = [e for _, e in timed]
+            msgs.append((APPLICATIONS.name, r["application_id"].encode(), encode_app(r), 1))
+            out.append(WireApp(r["event_time"], msgs))
+        return out
+
+    def _generate(self) -> Batch:
+        """The next vectorised chunk of applications (truth remembered for performance)."""
         cfg = self.config
         n = cfg.live.chunk
         gaps = self._rngs["arrivals"].exponential(1000.0 / self.rate, n)
@@ -104,26 +158,35 @@ class LiveGenerator:
         if last_ring is not None:
             self._rings = int(last_ring) + 1
         self._remember_truth(b.applications, b.params)
-        apps = records_from_frame(
-            to_frame({k: b.applications[k] for k in _APP_COLS}), "loan_application"
-        )
-        dev = records_from_frame(to_frame(b.device_events), "device_event")
-        beh = records_from_frame(to_frame(b.behaviour_events), "behaviour_event")
+        return b
+
+    def _chunk(self) -> list[list[Event]]:
+        b = self._generate()
+        return self._records(b, records_from_columns(b.applications, "loan_application"))
+
+    def _records(self, b: Batch, apps: list[dict[str, Any]]) -> list[list[Event]]:
+        dev = records_from_columns(b.device_events, "device_event")
+        beh = records_from_columns(b.behaviour_events, "behaviour_event")
         by_session: dict[str, list[tuple[int, Event]]] = {r["session_id"]: [] for r in apps}
         for r in dev:
             by_session[r["session_id"]].append(
                 (r["event_time"], (DEVICE_EVENTS.name, r["session_id"], r))
             )
-        beh_by: dict[str, list[dict[str, Any]]] = {s: [] for s in by_session}
-        for r in beh:
-            beh_by[r["session_id"]].append(r)
-        for sid, evs in beh_by.items():
+        # behaviour events come grouped by session, in time order: slice at session changes
+        sess = b.behaviour_events["session_id"]
+        cuts = np.flatnonzero(pc.not_equal(sess[1:], sess[:-1]).to_numpy(zero_copy_only=False))
+        bounds = [0, *(cuts + 1).tolist(), len(beh)]
+        for lo, hi in pairwise(bounds):
+            evs = beh[lo:hi]
+            sid = evs[0]["session_id"]
             for bb in behaviour_batches(evs, self.flush_every):
                 by_session[sid].append((bb["sent_at"], (BEHAVIOUR_EVENTS.name, sid, bb)))
         out = []
         for r in apps:
-            timed = sorted(by_session[r["session_id"]], key=lambda x: x[0])
-            out.append([e for _, e in timed] + [(APPLICATIONS.name, r["application_id"], r)])
+            timed = sorted(by_session[r["session_id"]], key=_first)
+            timed_events = [e for _, e in timed]
+            timed_events.append((APPLICATIONS.name, r["application_id"], r))
+            out.append(timed_events)
         return out
 
     def _remember_truth(self, a: dict[str, Any], p: ChainParams) -> None:
@@ -195,41 +258,5 @@ def performance_for_decision_rows(
     key = int.from_bytes(rows[0][0]["application_id"].encode()[-8:].rjust(8, b"0"), "little")
     rng = np.random.default_rng([seed, key, n])
     perf, _ = perform(config, rng, params, a, booked, int(config.live.month_seconds * 1000))
-    recs = records_from_frame(to_frame(perf), "loan_performance")
+    recs = records_from_columns(perf, "loan_performance")
     return [(r["event_time"], PERFORMANCE.name, r["application_id"], r) for r in recs]
-
-
-_APP_COLS = (
-    "application_id",
-    "event_time",
-    "product",
-    "customer_id",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "national_id",
-    "email",
-    "phone",
-    "address_line1",
-    "address_city",
-    "address_postcode",
-    "address_country",
-    "employment_status",
-    "employment_months",
-    "annual_income",
-    "monthly_debt_payments",
-    "housing_status",
-    "requested_amount",
-    "requested_term_months",
-    "bureau_score",
-    "bureau_inquiries_6m",
-    "bureau_delinquencies_24m",
-    "bureau_utilisation",
-    "bureau_file_age_months",
-    "bureau_open_accounts",
-    "bureau_thin_file",
-    "channel",
-    "session_id",
-    "ip",
-    "device_id",
-)

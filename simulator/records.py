@@ -9,9 +9,11 @@ schema (truth, latent) are left out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -41,8 +43,40 @@ def _fields(schema: str) -> list[dict[str, Any]]:
     return list(codec_for(schema).schema["fields"])
 
 
-def _column(df: pd.DataFrame, name: str, typ: pa.DataType) -> list[Any]:
-    arr = pa.array(df[name], from_pandas=True)
+@lru_cache(maxsize=32)
+def _plan(schema: str) -> tuple[list[tuple[str, pa.DataType]], list[tuple[str, Any]]]:
+    """(flat source columns with their Arrow types, how each record field is built)."""
+    leaves: list[tuple[str, pa.DataType]] = []
+    builders: list[tuple[str, Any]] = []
+    for f in _fields(schema):
+        name, t = f["name"], f["type"]
+        sub = _record_type(t)
+        if sub is None:
+            leaves.append((name, _leaf_type(t)))
+            builders.append((name, None))
+            continue
+        names = tuple(s["name"] for s in sub["fields"])
+        leaves.extend((f"{name}_{s['name']}", _leaf_type(s["type"])) for s in sub["fields"])
+        builders.append((name, (names, isinstance(t, list))))
+    return leaves, builders
+
+
+_NUMPY_KIND = {"int32": "iu", "int64": "iu", "double": "f", "bool": "b"}
+
+
+def _values(col: Any, typ: pa.DataType) -> list[Any]:
+    """One column (Arrow, numpy or pandas) as Python values of the Avro type; NaN is null."""
+    if (
+        isinstance(col, np.ndarray)
+        and col.dtype.kind in _NUMPY_KIND.get(str(typ), "")
+        and (col.dtype.kind != "f" or not np.isnan(col).any())
+    ):
+        return col.tolist()
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col, pa.Array) and pa.types.is_floating(col.type):
+        col = col.to_numpy(zero_copy_only=False)
+    arr = col if isinstance(col, pa.Array) else pa.array(col, from_pandas=True)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if arr.type != typ:
@@ -50,39 +84,35 @@ def _column(df: pd.DataFrame, name: str, typ: pa.DataType) -> list[Any]:
     return arr.to_pylist()
 
 
+def records_from_columns(cols: Mapping[str, Any], schema: str) -> list[dict[str, Any]]:
+    """One Avro-ready dict per row of the columns ``cols`` (numpy, Arrow or pandas, flattened
+    like a frame) for the named schema; built column-wise, no per-row indexing."""
+    leaves, builders = _plan(schema)
+    lists = {name: _values(cols[name], typ) for name, typ in leaves}
+    fields: list[str] = []
+    values: list[list[Any]] = []
+    for name, nested in builders:
+        fields.append(name)
+        if nested is None:
+            values.append(lists[name])
+            continue
+        names, nullable = nested
+        parts = zip(*(lists[f"{name}_{s}"] for s in names), strict=True)
+        if nullable:
+            values.append(
+                [None if v[0] is None else dict(zip(names, v, strict=True)) for v in parts]
+            )
+        else:
+            values.append([dict(zip(names, v, strict=True)) for v in parts])
+    return [dict(zip(fields, row, strict=True)) for row in zip(*values, strict=True)]
+
+
 def records_from_frame(df: pd.DataFrame, schema: str) -> list[dict[str, Any]]:
     """One Avro-ready dict per row of ``df`` for the named schema."""
-    cols: dict[str, list[Any]] = {}
-    builders: list[tuple[str, Any]] = []
-    for f in _fields(schema):
-        name, t = f["name"], f["type"]
-        sub = _record_type(t)
-        if sub is None:
-            cols[name] = _column(df, name, _leaf_type(t))
-            builders.append((name, None))
-            continue
-        prefix = "address" if name == "address" else name
-        names = [s["name"] for s in sub["fields"]]
-        for s in sub["fields"]:
-            cols[f"{prefix}_{s['name']}"] = _column(
-                df, f"{prefix}_{s['name']}", _leaf_type(s["type"])
-            )
-        builders.append((name, (prefix, names, isinstance(t, list))))
-    n = len(df)
-    out: list[dict[str, Any]] = [{} for _ in range(n)]
-    for name, nested in builders:
-        if nested is None:
-            for rec, v in zip(out, cols[name], strict=True):
-                rec[name] = v
-            continue
-        prefix, names, nullable = nested
-        lists = [cols[f"{prefix}_{s}"] for s in names]
-        for i, rec in enumerate(out):
-            vals = [c[i] for c in lists]
-            rec[name] = (
-                None if nullable and vals[0] is None else dict(zip(names, vals, strict=True))
-            )
-    return out
+    if len(df) == 0:
+        return []
+    leaves, _ = _plan(schema)
+    return records_from_columns({name: df[name] for name, _ in leaves}, schema)
 
 
 def _record_type(t: Any) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -140,6 +141,12 @@ def live(
         "--decisions/--no-decisions",
         help="Consume the decision topic and publish performance of approved loans.",
     ),
+    truth_out: Path | None = typer.Option(
+        None,
+        "--truth-out",
+        help="Write the ground truth of every published application (fraud type, oracle "
+        "probabilities) to this Parquet file, to score the pipeline's decisions against.",
+    ),
 ) -> None:
     """Publish applications, device and behaviour events to Kafka at --rate, and the
     performance events of loans the pipeline approves (over compressed time)."""
@@ -149,6 +156,7 @@ def live(
     from streams.simulate_live import run_live
 
     settings = load_settings()
+    truth: list[dict[str, Any]] = []
     try:
         cfg = _config(config)
         if month_seconds is not None:
@@ -173,8 +181,16 @@ def live(
                 drain=drain,
                 decisions=decisions,
                 progress=lambda k: bar.advance(task, k),
+                truth=truth if truth_out is not None else None,
             )
             bar.update(task, completed=stats.applications)
+        if truth_out is not None:
+            import pandas as pd
+
+            truth_out.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(truth, columns=["application_id", "fraud_type", "oracle_pd",
+                                         "oracle_fraud"]).to_parquet(truth_out, index=False)
+            typer.echo(f"ground truth of {len(truth):,} applications written to {truth_out}")
     except LoanRiskError as exc:
         raise _fail(exc) from exc
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,10 +42,11 @@ class LiveStats:
 def producer_config(bootstrap: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap,
-        "linger.ms": 20,
+        "linger.ms": 50,
         "batch.num.messages": 10_000,
-        "queue.buffering.max.messages": 500_000,
-        "queue.buffering.max.kbytes": 512_000,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 1_000_000,
+        "queue.buffering.max.kbytes": 1_048_576,
         "compression.type": "lz4",
         "enable.idempotence": False,
         "acks": "1",
@@ -62,10 +64,16 @@ def run_live(
     decisions: bool = True,
     drain: float = 0.0,
     progress: Callable[[int], None] | None = None,
+    session_lead_ms: int = 250,
+    truth: list[dict[str, Any]] | None = None,
 ) -> LiveStats:
     """Publish for ``duration`` seconds (then keep serving due performance for ``drain`` s).
 
-    ``paced=False`` publishes as fast as possible (benchmarks)."""
+    ``paced=False`` publishes as fast as possible (benchmarks). When paced, a session's
+    device events and behaviour batches go out ``session_lead_ms`` before its
+    application, as they would from a real SDK while the applicant fills the form.
+    ``truth``, if given, receives the simulator's ground truth of every published
+    application (application_id, fraud_type, oracle_pd, oracle_fraud)."""
     from confluent_kafka import Consumer, KafkaError, Producer
 
     stats = LiveStats()
@@ -94,14 +102,17 @@ def run_live(
     due: list[tuple[int, int, str, str, dict[str, Any]]] = []
     seq = 0
 
-    def send(topic: str, key: str, rec: dict[str, Any]) -> None:
-        data = codecs[topic].encode(rec)
+    def produce_blocking(topic: str, key: bytes, data: bytes) -> None:
         while True:
             try:
-                producer.produce(topic, data, key.encode())
-                break
+                producer.produce(topic, data, key)
+                return
             except BufferError:
                 producer.poll(0.05)
+
+    def send(topic: str, key: str, rec: dict[str, Any]) -> None:
+        data = codecs[topic].encode(rec)
+        produce_blocking(topic, key.encode(), data)
         stats.messages += 1
         stats.bytes += len(data)
 
@@ -130,27 +141,58 @@ def run_live(
         producer.poll(0)
 
     end = t0 + duration
+    produce = producer.produce
+    waiting: deque[tuple[int, tuple[str, bytes, bytes, int]]] = deque()  # applications
+
+    def publish(msg: tuple[str, bytes, bytes, int]) -> None:
+        topic, key, data, events = msg
+        try:
+            produce(topic, data, key)
+        except BufferError:
+            producer.poll(0.05)
+            produce_blocking(topic, key, data)
+        stats.messages += 1
+        stats.bytes += len(data)
+        stats.events += events
+
+    def release_applications(now_ms: float) -> None:
+        while waiting and (waiting[0][0] <= now_ms or not paced):
+            _, msg = waiting.popleft()
+            publish(msg)
+            if truth is not None:
+                app_id = msg[1].decode()
+                t = gen.truth.get(app_id)
+                if t is not None:
+                    truth.append({"application_id": app_id, "fraud_type": t.fraud_type,
+                                  "oracle_pd": t.oracle_pd, "oracle_fraud": t.oracle_fraud})
+            stats.applications += 1
+            if stats.applications % 256 == 0:
+                service(int(time.time() * 1000))
+                if progress:
+                    progress(256)
+
     try:
         while True:
-            chunk = gen.next_chunk()
+            chunk = gen.next_wire_chunk()  # encoded already (the codec's bytes)
             for app in chunk:
-                app_time = app[-1][2]["event_time"]
                 if paced:
-                    while (now := time.time()) * 1000 < app_time and now < end:
+                    lead_at = app.event_time - session_lead_ms
+                    while (now := time.time()) * 1000 < lead_at and now < end:
+                        release_applications(now * 1000)
                         service(int(now * 1000))
-                        time.sleep(min(0.005, max(app_time / 1000 - now, 0)))
+                        time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
                 if time.time() >= end:
                     break
-                for topic, key, rec in app:
-                    send(topic, key, rec)
-                    stats.events += len(rec["events"]) if "events" in rec else 1
-                stats.applications += 1
-                if stats.applications % 256 == 0:
-                    service(int(time.time() * 1000))
-                    if progress:
-                        progress(256)
+                *session, application = app.messages
+                for msg in session:
+                    publish(msg)
+                waiting.append((app.event_time, application))
+                release_applications(time.time() * 1000)
             if time.time() >= end:
                 break
+        while waiting and paced:  # the last applications, whose sessions already went out
+            release_applications(time.time() * 1000)
+            time.sleep(0.002)
         drain_end = time.time() + drain
         while time.time() < drain_end:
             service(int(time.time() * 1000))

@@ -35,6 +35,7 @@ class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    log_start: int = 0  # where this process's output begins (logs are appended across restarts)
 
     @property
     def pid(self) -> int:
@@ -86,22 +87,30 @@ class LocalStack:
         return {**os.environ, **settings_env(self.settings), **self.extra_env, **overrides}
 
     def up(self) -> None:
-        from streams import services
+        """``loanrisk services up`` as a child process, like an operator would run it.
 
-        statuses = services.up(self.settings)
-        bad = [s for s in statuses if not s.healthy]
-        if bad:
-            raise RuntimeError("services unhealthy: " + "; ".join(f"{s.name}: {s.detail}"
-                                                                   for s in bad))
+        Not in this process: applying the DDL opens the embedded chDB store, which the sink
+        must own later, and chDB allows one store path per process (a caller that already
+        uses another store, e.g. a test session, would fail with "EmbeddedServer already
+        initialized with path ...").
+        """
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "services", "up"], env=self.env(),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"services up failed (exit {result.returncode}):\n"
+                               + result.stdout[-3000:] + result.stderr[-3000:])
 
     def spawn(self, name: str, *args: str, **env: str) -> Proc:
         log = self.logs / f"{name}.log"
+        log_start = log.stat().st_size if log.exists() else 0
         fh = open(log, "ab")  # noqa: SIM115 - the child owns it
         popen = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *args], stdout=fh, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=self.env(**env), start_new_session=True,
         )
-        proc = Proc(name, popen, log)
+        proc = Proc(name, popen, log, log_start)
         self.procs.append(proc)
         return proc
 
@@ -116,8 +125,10 @@ class LocalStack:
         """Block until ``text`` appears in the process's log (e.g. 'Worker ready')."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if text in proc.log.read_text(errors="replace"):
-                return
+            with open(proc.log, "rb") as fh:  # only this process's output, not a predecessor's
+                fh.seek(proc.log_start)
+                if text in fh.read().decode(errors="replace"):
+                    return
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} exited: see {proc.log}")
             time.sleep(0.2)

@@ -143,6 +143,11 @@ class FaultPipeline:
         if self.sink_proc is None or not self.sink_proc.alive():
             self.start_sink()
 
+    @staticmethod
+    def wait_until(check: Callable[[], Any], timeout_s: float, what: str,
+                   every_s: float = 0.5) -> Any:
+        return wait_until(check, timeout_s, what, every_s)
+
     # --- ClickHouse through the sink ----------------------------------------------------
     def owner_port(self) -> int | None:
         from streams.sql_server import owner_port
@@ -270,7 +275,9 @@ def fault_pipeline() -> Iterator[FaultPipeline]:
     _kill_orphans(settings.state_dir)
     services.down(settings)
     _fresh_state(settings.state_dir)
-    stack = LocalStack(settings)
+    # Faust's default session timeout (60 s) is how long a SIGKILLed worker keeps its
+    # partitions; 15 s keeps the crash test short without changing what it proves.
+    stack = LocalStack(settings, extra_env={"BROKER_SESSION_TIMEOUT": "15"})
     pipeline = FaultPipeline(stack)
     try:
         stack.up()

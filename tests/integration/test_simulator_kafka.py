@@ -42,6 +42,8 @@ def test_live_publishes_valid_avro_that_consumes_back(kafka_bootstrap: str) -> N
                 if m.error():
                     continue
                 if m.topic() == APPLICATIONS.name:
+                    if m.key().decode() not in expected:
+                        continue  # other tests share the topic (some publish garbage on purpose)
                     rec = codec_for("loan_application").decode(m.value())
                     assert m.key().decode() == rec["application_id"]
                     seen.add(rec["application_id"])

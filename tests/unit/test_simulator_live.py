@@ -55,3 +55,31 @@ def test_approved_decisions_get_performance_over_compressed_time() -> None:
         if rec["status"] != "FRAUD_CONFIRMED":
             assert rec["event_time"] == booked[key] + rec["month_on_book"] * month_ms
     assert g.performance_for_decisions([{**decisions[0], "application_id": "unknown"}]) == []
+
+
+def test_wire_chunk_is_the_codec_bytes_of_next_chunk() -> None:
+    """The publisher's fast path (column-wise behaviour batches, schema parsed once) gives
+    exactly the bytes the project codec gives for the records of ``next_chunk``."""
+    from simulator.records import records_from_columns, records_from_frame
+    from simulator.wire import behaviour_encoder_applies
+
+    assert behaviour_encoder_applies()  # else wire.py needs updating for the new schema
+    for flush in (20, 7):
+        g1 = LiveGenerator(SimConfig(), 5, 1_750_000_000_000, flush_every=flush)
+        g2 = LiveGenerator(SimConfig(), 5, 1_750_000_000_000, flush_every=flush)
+        for _ in range(2):
+            recs, wire = g1.next_chunk(), g2.next_wire_chunk()
+            assert len(recs) == len(wire)
+            for app, w in zip(recs, wire, strict=True):
+                assert w.event_time == app[-1][2]["event_time"]
+                expected = [
+                    (t, k.encode(), codec_for(BY_NAME[t].schema).encode(r)) for t, k, r in app
+                ]
+                assert [(t, k, v) for t, k, v, _ in w.messages] == expected
+    # records_from_frame (pandas) and records_from_columns (Arrow/numpy) agree
+    g = LiveGenerator(SimConfig(), 6, 0)
+    b = g._generate()
+    from simulator.people import to_frame
+
+    for cols, schema in ((b.applications, "loan_application"), (b.device_events, "device_event")):
+        assert records_from_frame(to_frame(cols), schema) == records_from_columns(cols, schema)
