@@ -509,6 +509,9 @@ class Bench:
             cpu = CpuMeter({label: echo.pid, "kafka": self.kafka_pid, "bench": os.getpid()})
             print("faust echo (Faust app like the worker's, no work, 1 process):" if faust else
                   "echo (bare confluent-kafka consume -> produce, 1 process):", flush=True)
+            if not faust:  # a freshly started broker is slow until its JIT has warmed up
+                self.phase(label, "warmup", self.pool[:2000], 500.0, self.echoes, cpu)
+                self.results["phases"].pop()
             for round_ in range(3):  # until the group is settled and messages flow
                 res = self.phase(label, "warmup", self.warm[round_ * 200:(round_ + 1) * 200],
                                  100.0, self.echoes, cpu)

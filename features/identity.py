@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from features.errors import FeatureError
@@ -41,6 +42,12 @@ def normalise(kind: str, value: str) -> str:
     return v
 
 
+@lru_cache(maxsize=16)
+def _keyed(key: bytes) -> Any:
+    """HMAC state after absorbing the key: copying it skips re-keying on every call."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def hash_identifier(key: bytes, kind: str, value: str) -> str:
     """Keyed hash (HMAC-SHA256, hex, 96 bits) of one normalised identifier.
 
@@ -49,8 +56,9 @@ def hash_identifier(key: bytes, kind: str, value: str) -> str:
     """
     if not key:
         raise FeatureError("hash key is empty; set LOANRISK_HASH_KEY to a secret value")
-    msg = kind.encode() + b"\x00" + normalise(kind, value).encode()
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:HASH_HEX]
+    h = _keyed(key).copy()
+    h.update(kind.encode() + b"\x00" + normalise(kind, value).encode())
+    return h.hexdigest()[:HASH_HEX]
 
 
 def address_string(address: Mapping[str, Any]) -> str:

@@ -23,8 +23,18 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The anomaly model sees the signals where "unusual" means risk: velocity, links, session.
-ANOMALY_FAMILIES = ("velocity", "distinct", "graph", "session")
+# The anomaly model sees the signals where "unusual" means risk -- velocity, links, session
+# behaviour, the size of the ask -- each scaled into [0, 1] by fixed domain bounds (the same
+# on every worker and across restarts; values beyond are clipped). Fourteen features keep a
+# score-and-learn at tens of microseconds.
+ANOMALY_BOUNDS: dict[str, tuple[float, float]] = {
+    "vel_device_apps_1h": (0, 10), "vel_ip_apps_1h": (0, 10), "vel_phone_apps_24h": (0, 10),
+    "vel_id_apps_24h": (0, 10), "dist_ids_per_device_7d": (0, 10),
+    "dist_ids_per_ip_24h": (0, 10), "graph_linked_apps_30d": (0, 30),
+    "sess_form_fill_seconds": (0, 900), "sess_keystroke_interval_std_ms": (0, 300),
+    "sess_paste_count": (0, 20), "sess_corrections": (0, 30), "sess_emulator": (0, 1),
+    "device_first_seen_days": (0, 365), "app_amount_to_income": (0, 2),
+}
 
 
 def rules_path(settings: Settings) -> Path:
@@ -50,12 +60,14 @@ def build_anomaly(settings: Settings) -> AnomalyModel:
     if path.exists():
         try:
             model = AnomalyModel.load(path)
-            log.info("anomaly model restored from %s (%d events learned)", path, model.n_learned)
-            return model
+            if model.features == list(ANOMALY_BOUNDS) and model.bounds == ANOMALY_BOUNDS:
+                log.info("anomaly model restored from %s (%d events learned)", path,
+                         model.n_learned)
+                return model
+            log.warning("anomaly checkpoint %s is for other features; starting afresh", path)
         except Exception as exc:
             log.error("anomaly checkpoint %s unreadable (%s); starting a fresh model", path, exc)
-    names = [d.name for d in FEATURE_SPEC.defs if d.family in ANOMALY_FAMILIES]
-    return AnomalyModel(names)
+    return AnomalyModel(list(ANOMALY_BOUNDS), bounds=ANOMALY_BOUNDS)
 
 
 def build_pipeline(settings: Settings, lists: ListIndex | None = None) -> DecisionPipeline:

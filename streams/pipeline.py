@@ -86,7 +86,7 @@ class DecisionPipeline:
         if not applications:
             return []
         t0 = time.perf_counter()
-        memo = self._memo_get([a["application_id"] for a in applications])
+        memo = self._memo_get(applications)
         fresh = [a for a in applications if a["application_id"] not in memo]
         vectors: list[dict[str, float | None]] | None = None
         if fresh:
@@ -94,7 +94,7 @@ class DecisionPipeline:
         feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
 
         out: list[Decided] = []
-        new: list[Decided] = []
+        new: list[tuple[dict[str, Any], Decided]] = []
         it = iter(vectors or [])
         for app in applications:
             app_id = app["application_id"]
@@ -108,7 +108,7 @@ class DecisionPipeline:
             d = self._decide_one(app, values, feat_us, degraded)
             out.append(d)
             if not degraded:
-                new.append(d)
+                new.append((app, d))
         self._memo_put(new)
         return out
 
@@ -194,34 +194,45 @@ class DecisionPipeline:
                 self.sleep(pause)
         return None
 
-    def _memo_key(self, app_id: str) -> str:
-        return f"{self._prefix}:decided:{app_id}"
+    # The memo is one Redis hash per hour of application event time: a redelivered
+    # application has the same event time, so it finds its bucket; a whole batch costs one
+    # HMGET and one HSET (+ EXPIRE) per hour it spans instead of a command per application.
+    def _memo_bucket(self, app: dict[str, Any]) -> str:
+        return f"{self._prefix}:decided:{int(app['event_time']) // 3_600_000}"
 
-    def _memo_get(self, app_ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
-        keys = []
-        for a in app_ids:
-            keys += [self._memo_key(a) + ":d", self._memo_key(a) + ":f"]
+    def _memo_get(self, applications: Sequence[dict[str, Any]]) -> dict[str, tuple[bytes, bytes]]:
+        buckets: dict[str, list[str]] = {}
+        for a in applications:
+            buckets.setdefault(self._memo_bucket(a), []).append(a["application_id"])
         try:
-            values = self.features.redis.mget(keys)
+            pipe = self.features.redis.pipeline(transaction=False)
+            for bucket, ids in buckets.items():
+                pipe.hmget(bucket, ids)
+            replies = pipe.execute()
         except Exception as exc:  # Redis down: treat as not seen; degraded path follows
             log.warning("redelivery memo unavailable: %s", exc)
             return {}
         out = {}
-        for i, a in enumerate(app_ids):
-            d, f = values[2 * i], values[2 * i + 1]
-            if d is not None and f is not None:
-                out[a] = (bytes(d), bytes(f))
+        for ids, values in zip(buckets.values(), replies, strict=True):
+            for app_id, blob in zip(ids, values, strict=True):
+                if blob is not None:
+                    blob = bytes(blob)
+                    n = int.from_bytes(blob[:4], "big")
+                    out[app_id] = (blob[4:4 + n], blob[4 + n:])
         return out
 
-    def _memo_put(self, decided: list[Decided]) -> None:
+    def _memo_put(self, decided: list[tuple[dict[str, Any], Decided]]) -> None:
         if not decided:
             return
+        buckets: dict[str, dict[str, bytes]] = {}
+        for app, d in decided:
+            blob = len(d.decision_bytes).to_bytes(4, "big") + d.decision_bytes + d.features_bytes
+            buckets.setdefault(self._memo_bucket(app), {})[d.application_id] = blob
         try:
             pipe = self.features.redis.pipeline(transaction=False)
-            for d in decided:
-                key = self._memo_key(d.application_id)
-                pipe.set(key + ":d", d.decision_bytes, ex=MEMO_TTL_S)
-                pipe.set(key + ":f", d.features_bytes, ex=MEMO_TTL_S)
+            for bucket, mapping in buckets.items():
+                pipe.hset(bucket, mapping=mapping)
+                pipe.expire(bucket, MEMO_TTL_S)
             pipe.execute()
         except Exception as exc:  # losing the memo only costs idempotence of a re-score
             log.warning("could not memoise %d decision(s): %s", len(decided), exc)

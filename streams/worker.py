@@ -102,7 +102,7 @@ def build_app(settings: Settings) -> faust.App:
         web_enabled=False,
         topic_allow_declare=False,
         topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=settings.worker_offset_reset,
         broker_commit_interval=1.0,
         producer_linger_ms=1,
         processing_guarantee=settings.processing_guarantee,

@@ -72,7 +72,9 @@ def assert_each_decided_once(p: FaultPipeline, prefix: str, ids: list[str]) -> N
     differing = p.query(
         "SELECT application_id, count() AS copies FROM decisions "
         f"WHERE startsWith(application_id, '{prefix}') GROUP BY application_id "
-        "HAVING uniqExact(decision, pd, reason_codes, decided_at, worker) > 1")
+        # a tuple: uniqExact(a, b, ...) would skip every row where pd is NULL (cold start)
+        "HAVING uniqExact(tuple(decision, pd, anomaly_score, reason_codes, offer_amount, "
+        "decided_at, worker)) > 1")
     assert differing == [], f"redelivered applications decided differently: {differing[:5]}"
 
 
