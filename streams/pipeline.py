@@ -12,9 +12,9 @@ without scoring or teaching the anomaly model twice.
 
 Degraded mode: if Redis cannot be reached after retries with backoff, the
 application is still decided -- from the applicant's own fields, the lists and
-the models on a vector whose state features are missing -- and any APPROVE
-becomes REVIEW with reason S-STATE-UNAVAILABLE. Nothing is dropped, nothing
-is guessed; such decisions are not memoised.
+the models on a vector whose state features are missing -- and becomes REVIEW
+with reason S-STATE-UNAVAILABLE (only a block-list DECLINE stands). Nothing is
+dropped, nothing is guessed; such decisions are not memoised.
 """
 
 from __future__ import annotations
@@ -239,10 +239,12 @@ class DecisionPipeline:
 
 
 def _force_review(record: dict[str, Any]) -> dict[str, Any]:
+    """Without feature state nothing but a block-list hit is certain: everything else is
+    REVIEW, whatever the partial vector suggested."""
     code, text = STATE_UNAVAILABLE
+    if record["decision"] == "DECLINE" and record["list_hits"]:
+        reasons = record["reason_codes"][:3]
+        return dict(record, reason_codes=[*reasons, {"code": code, "text": text,
+                                                     "source": "POLICY"}])
     reasons = [{"code": code, "text": text, "source": "POLICY"}, *record["reason_codes"]][:4]
-    out = dict(record, reason_codes=reasons)
-    if out["decision"] == "APPROVE":
-        out["decision"] = "REVIEW"
-        out["offer"] = None
-    return out
+    return dict(record, decision="REVIEW", offer=None, reason_codes=reasons)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     worker_group: str = Field(default="loanrisk-worker",
                               description="Kafka consumer group (Faust app id) of the workers")
     worker_id: str = Field(default="", description="name of this worker; empty = host:pid")
+    worker_engine: str = Field(
+        default="kafka", description="kafka (confluent-kafka loop, default) or faust")
     worker_offset_reset: str = Field(
         default="earliest", description="where a new worker group starts: earliest or latest")
     worker_batch_max: int = Field(default=64, description="applications decided per batch, at most")

@@ -58,6 +58,7 @@ class ClickHouseSink:
             "bootstrap.servers": bootstrap, "group.id": group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "max.poll.interval.ms": 600_000,
+            "session.timeout.ms": 10_000,  # a crashed sink's partitions move within 10 s
         })
         self.consumer.subscribe(list(TOPIC_TABLE), on_revoke=self._on_revoke)
         self.insert = insert
