@@ -572,7 +572,7 @@ class Bench:
         try:
             t0 = time.monotonic()
             for p in procs:
-                self.stack.wait_for_log(p, "Ready", 180)
+                self.stack.wait_for_log(p, "Worker ready", 180)
             print(f"{label}: {n_workers} worker(s) ready in {time.monotonic() - t0:.1f}s "
                   f"(group {group})", flush=True)
             cpu = CpuMeter({**{p.name: p.pid for p in procs}, "kafka": self.kafka_pid,
