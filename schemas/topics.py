@@ -37,6 +37,11 @@ LISTS = TopicSpec(
     "Block/allow list entries; compacted, keyed by LIST:TYPE:value.",
     {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
 )
+RELEASES = TopicSpec(
+    "risk.releases.v1", "release", 1,
+    "Rules and model-role releases; compacted, keyed by kind (RULES, MODEL_ROLES).",
+    {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+)
 DECISIONS = TopicSpec(
     "loan.decisions.v1", "decision", 6,
     "Decisions with reason codes, keyed by application id.",
@@ -64,7 +69,7 @@ METRICS = TopicSpec(
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
-    APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, DECISIONS, FEATURES,
+    APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, RELEASES, DECISIONS, FEATURES,
     PERFORMANCE, DEADLETTER, METRICS,
 )
 BY_NAME = {t.name: t for t in ALL_TOPICS}

@@ -135,6 +135,7 @@ def train(
             task = bar.add_task("loading data", total=None)
             if source is Source.clickhouse:
                 import clickhouse_connect
+
                 from models.clickhouse_data import load_from_clickhouse, parse_as_of
 
                 client = clickhouse_connect.get_client(dsn=load_settings().clickhouse)
@@ -324,6 +325,25 @@ def promote(
     except ModelError as e:
         _fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")
+    _announce(reg, f"{version} -> {role}")
+
+
+def _announce(reg: Any, what: str) -> None:
+    """Tell every worker (topic risk.releases.v1); workers on this machine also poll the
+    registry, so an unreachable Kafka is a warning, not a failure."""
+    import json
+
+    from streams.releases import publish_release, release_record
+    from streams.settings import load_settings
+
+    try:
+        publish_release(load_settings().bootstrap_servers,
+                        release_record("MODEL_ROLES", what, json.dumps(reg.roles()),
+                                       "loanrisk models promote"), timeout_s=5)
+        console.print("release published to the workers (risk.releases.v1)")
+    except Exception as exc:
+        console.print(f"[yellow]warning:[/] release not published ({exc}); workers that "
+                      "share this registry still pick it up within seconds")
 
 
 def register(root: typer.Typer) -> None:

@@ -181,3 +181,32 @@ def backtest(
     if out:
         res.per_rule.to_csv(out, index=False)
         console.print(f"wrote {out}")
+
+
+@app.command()
+def release(
+    file: Path = typer.Argument(..., help="Rules YAML file to release.", exists=True,
+                                dir_okay=False),
+    author: str = typer.Option(..., help="Who releases it (recorded with the release)."),
+) -> None:
+    """Validate FILE, then publish it to every running worker (topic risk.releases.v1).
+
+    Workers switch to it without restart and record its version on every decision they
+    make with it; an invalid file is refused here, and workers would keep the old rules."""
+
+    from decisions.errors import RulesError
+    from decisions.rules import RuleSet
+    from streams.releases import publish_release, release_record
+    from streams.settings import load_settings
+
+    text = file.read_text()
+    try:
+        rs = RuleSet.from_yaml(text, _known_names())
+    except RulesError as exc:
+        _fail(f"{file}: {exc}")
+    try:
+        publish_release(load_settings().bootstrap_servers,
+                        release_record("RULES", rs.version, text, author))
+    except Exception as exc:
+        _fail(f"could not publish the release: {exc}")
+    typer.echo(f"released rules {rs.version} ({len(rs.enabled)} enabled rules)")

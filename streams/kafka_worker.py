@@ -43,6 +43,7 @@ from streams.compose import anomaly_checkpoint, build_pipeline, rules_path, work
 from streams.deadletter import TopicDecoder
 from streams.lists_follower import ListsFollower
 from streams.metrics import WorkerStats
+from streams.releases import releases_follower
 from streams.settings import Settings
 
 log = logging.getLogger("loanrisk.worker")
@@ -59,6 +60,8 @@ class KafkaWorker:
         lists = ListIndex()
         self.pipeline = build_pipeline(settings, lists)
         self.follower = ListsFollower(settings.bootstrap_servers, lists)
+        self.releases = releases_follower(settings.bootstrap_servers, self.pipeline.decider.rules,
+                                          self.pipeline.models)
         self.stats = WorkerStats(worker_id(settings))
         self.producer = Producer({
             "bootstrap.servers": settings.bootstrap_servers,
@@ -188,7 +191,9 @@ class KafkaWorker:
 
     def run(self, stop: threading.Event) -> None:
         self.follower.catch_up()
-        log.info("lists loaded: %d updates", self.follower.applied)
+        self.releases.catch_up()
+        log.info("lists loaded: %d updates; releases applied: %d", self.follower.applied,
+                 self.releases.applied)
         self.consumer.subscribe(list(INPUTS), on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         batch_max = self.settings.worker_batch_max * 4  # ~4 messages per application
@@ -206,6 +211,7 @@ class KafkaWorker:
                 if msgs:
                     self.process(msgs)
                 self.follower.poll()
+                self.releases.poll()
                 now = time.monotonic()
                 self._housekeeping(now, due)
                 self._commit()

@@ -1,34 +1,38 @@
-"""Every worker's copy of the block/allow lists, read from the compacted lists topic.
+"""Every worker's copy of a compacted topic: the block/allow lists and the releases.
 
-Outside any consumer group (each worker must hold every entry), from the
-beginning, so a restarted worker rebuilds the lists; then polled without
-blocking for new entries.
+Read outside any consumer group (each worker must hold every entry) from the
+beginning, so a restarted worker rebuilds its state; then polled without
+blocking for what is new.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from decisions.lists import ListIndex
 from schemas import codec_for
-from schemas.topics import LISTS
+from schemas.topics import LISTS, TopicSpec
 
-log = logging.getLogger("loanrisk.lists")
+log = logging.getLogger("loanrisk.follower")
+
+#: (key, decoded record or None for a tombstone) -> None
+Apply = Callable[[str, dict[str, Any] | None], None]
 
 
-class ListsFollower:
-    """Reads the compacted lists topic from the beginning into a ListIndex, without a group."""
-
-    def __init__(self, bootstrap: str, index: ListIndex) -> None:
-        self.index = index
-        self.codec = codec_for(LISTS.schema)
+class CompactedFollower:
+    def __init__(self, bootstrap: str, topic: TopicSpec, apply: Apply) -> None:
+        self.topic = topic
+        self.apply = apply
+        self.codec = codec_for(topic.schema)
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                                   "enable.auto.commit": False})
-        self.consumer.assign([TopicPartition(LISTS.name, p, OFFSET_BEGINNING)
-                              for p in range(LISTS.partitions)])
+        self.consumer.assign([TopicPartition(topic.name, p, OFFSET_BEGINNING)
+                              for p in range(topic.partitions)])
         self.applied = 0
 
     def poll(self) -> int:
@@ -37,14 +41,13 @@ class ListsFollower:
         for msg in self.consumer.consume(num_messages=1000, timeout=0):
             if msg.error() is not None:
                 continue
-            if msg.value() is None:
-                self.index.apply_tombstone(msg.key().decode())
-            else:
-                try:
-                    self.index.apply(self.codec.decode(msg.value()))
-                except Exception as exc:  # a bad list entry must not stop the worker
-                    log.error("ignoring bad list update at offset %s: %s", msg.offset(), exc)
-                    continue
+            key = msg.key().decode() if msg.key() else ""
+            try:
+                self.apply(key, None if msg.value() is None else self.codec.decode(msg.value()))
+            except Exception as exc:  # a bad entry must not stop the worker
+                log.error("ignoring bad %s entry at offset %s: %s", self.topic.name,
+                          msg.offset(), exc)
+                continue
             n += 1
         self.applied += n
         return n
@@ -62,3 +65,21 @@ class ListsFollower:
                 return
             self.poll()
             time.sleep(0.05)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class ListsFollower(CompactedFollower):
+    """The lists topic into a ListIndex."""
+
+    def __init__(self, bootstrap: str, index: ListIndex) -> None:
+        self.index = index
+
+        def apply(key: str, record: dict[str, Any] | None) -> None:
+            if record is None:
+                index.apply_tombstone(key)
+            else:
+                index.apply(record)
+
+        super().__init__(bootstrap, LISTS, apply)

@@ -74,6 +74,11 @@ class ModelSlots:
             self.last_error = str(exc)
             log.error("model registry unreadable, keeping current models: %s", exc)
             return False
+        return self.apply_roles(roles)
+
+    def apply_roles(self, roles: dict[str, dict[str, str]]) -> bool:
+        """Serve the versions named in ``roles`` ({role: {name: version}}), loading them
+        from the registry; a version that fails to load leaves its slot as it was."""
         if roles == self._loaded_roles:
             return False
         old, new = self.current, ModelSet()

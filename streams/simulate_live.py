@@ -39,10 +39,12 @@ class LiveStats:
     errors: list[str] = field(default_factory=list)
 
 
-def producer_config(bootstrap: str) -> dict[str, Any]:
+def producer_config(bootstrap: str, paced: bool = True) -> dict[str, Any]:
+    """Paced traffic goes out within 2 ms (upstream does not hold applications back);
+    unpaced publishing batches for throughput."""
     return {
         "bootstrap.servers": bootstrap,
-        "linger.ms": 50,
+        "linger.ms": 2 if paced else 50,
         "batch.num.messages": 10_000,
         "batch.size": 1_000_000,
         "queue.buffering.max.messages": 1_000_000,
@@ -82,7 +84,7 @@ def run_live(
         if err is not None and len(stats.errors) < 10:
             stats.errors.append(str(err))
 
-    producer = Producer({**producer_config(bootstrap), "on_delivery": on_delivery})
+    producer = Producer({**producer_config(bootstrap, paced), "on_delivery": on_delivery})
     consumer = None
     if decisions:
         consumer = Consumer(

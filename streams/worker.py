@@ -39,6 +39,7 @@ from streams.compose import anomaly_checkpoint, build_pipeline, rules_path, work
 from streams.deadletter import TopicDecoder
 from streams.lists_follower import ListsFollower
 from streams.metrics import WorkerStats
+from streams.releases import releases_follower
 from streams.settings import Settings
 
 log = logging.getLogger("loanrisk.worker")
@@ -63,6 +64,8 @@ def build_app(settings: Settings) -> faust.App:
     lists = ListIndex()
     pipeline = build_pipeline(settings, lists)
     follower = ListsFollower(settings.bootstrap_servers, lists)
+    releases = releases_follower(settings.bootstrap_servers, pipeline.decider.rules,
+                                 pipeline.models)
     stats = WorkerStats(worker_id(settings))
     metrics_codec = codec_for(METRICS.schema)
 
@@ -143,9 +146,12 @@ def build_app(settings: Settings) -> faust.App:
     @app.task
     async def follow_lists() -> None:
         await asyncio.get_running_loop().run_in_executor(None, follower.catch_up)
-        log.info("lists loaded: %d updates", follower.applied)
+        await asyncio.get_running_loop().run_in_executor(None, releases.catch_up)
+        log.info("lists loaded: %d updates; releases applied: %d", follower.applied,
+                 releases.applied)
         while True:
             follower.poll()
+            releases.poll()
             await asyncio.sleep(0.25)
 
     @app.timer(interval=settings.reload_interval_s)

@@ -1,0 +1,59 @@
+"""Rules and model releases over Kafka, so a hot reload reaches every worker on every machine.
+
+``loanrisk rules release FILE`` and ``loanrisk models promote`` publish to the
+compacted ``risk.releases.v1`` topic (key = kind); each worker follows it from
+the beginning (``CompactedFollower``) and applies the latest release of each
+kind: a RULES release goes through the same validation as a file, and an
+invalid one leaves the active rules in place; a MODEL_ROLES release names the
+versions to serve, loaded from the model registry (shared storage). Workers
+also poll the local rules file and registry, which is enough on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from decisions.rules import RuleStore
+from schemas import codec_for
+from schemas.topics import RELEASES
+from streams.lists_follower import CompactedFollower
+from streams.model_slots import ModelSlots
+
+log = logging.getLogger("loanrisk.releases")
+
+
+def release_record(kind: str, version: str, content: str, author: str) -> dict[str, Any]:
+    return {"kind": kind, "version": version, "content": content, "author": author,
+            "event_time": int(time.time() * 1000)}
+
+
+def publish_release(bootstrap: str, record: dict[str, Any], timeout_s: float = 10.0) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer.produce(RELEASES.name, codec_for(RELEASES.schema).encode(record),
+                     record["kind"].encode())
+    if producer.flush(timeout_s):
+        raise TimeoutError(f"release not acknowledged by Kafka at {bootstrap} within "
+                           f"{timeout_s:.0f}s; is it up? (`loanrisk services status`)")
+
+
+def releases_follower(bootstrap: str, rules: RuleStore, models: ModelSlots) -> CompactedFollower:
+    def apply(_key: str, record: dict[str, Any] | None) -> None:
+        if record is None:
+            return
+        if record["kind"] == "RULES":
+            try:
+                new = rules.load_text(record["content"])
+                log.info("rules release %s active (by %s)", new.version, record["author"])
+            except Exception as exc:
+                log.error("rules release %s rejected, keeping %s: %s", record["version"],
+                          rules.current.version, exc)
+        elif record["kind"] == "MODEL_ROLES":
+            models.apply_roles(json.loads(record["content"]))
+            log.info("model release applied: %s", record["version"])
+
+    return CompactedFollower(bootstrap, RELEASES, apply)
