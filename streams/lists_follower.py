@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from decisions.lists import ListIndex
 from schemas import codec_for
@@ -56,8 +56,13 @@ class CompactedFollower:
         """Block until the end of the topic, so the first decision sees every entry."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            lows_highs = [self.consumer.get_watermark_offsets(tp, timeout=2)
-                          for tp in self.consumer.assignment()]
+            try:
+                lows_highs = [self.consumer.get_watermark_offsets(tp, timeout=2)
+                              for tp in self.consumer.assignment()]
+            except KafkaException as exc:  # e.g. a topic just created has no leader yet
+                log.info("waiting for %s: %s", self.topic.name, exc)
+                time.sleep(0.2)
+                continue
             positions = self.consumer.position(self.consumer.assignment())
             done = all((pos.offset if pos.offset >= 0 else low) >= high
                        for pos, (low, high) in zip(positions, lows_highs, strict=True))
