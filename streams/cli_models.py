@@ -134,11 +134,10 @@ def train(
         ) as bar:
             task = bar.add_task("loading data", total=None)
             if source is Source.clickhouse:
-                import clickhouse_connect
-
                 from models.clickhouse_data import load_from_clickhouse, parse_as_of
+                from streams.clients import analytics_client
 
-                client = clickhouse_connect.get_client(dsn=load_settings().clickhouse)
+                client = analytics_client(load_settings())
                 ds = load_from_clickhouse(client, target, parse_as_of(as_of), product=product)
                 meta = _spec_metadata(ds.feature_names)
             else:

@@ -101,24 +101,12 @@ def sql(
 
     import orjson
 
-    from schemas.errors import LoanRiskError
-    from streams.clients import clickhouse_client
-    from streams.sql_server import owner_port, query_owner, run_query
+    from streams.clients import analytics_client
 
     settings = load_settings()
     try:
-        port = None
-        if settings.clickhouse.startswith("chdb://"):
-            port = owner_port(settings.state_dir / "clickhouse.owner")
-        if port is not None:
-            result = query_owner(port, query)
-        else:
-            import threading
-
-            result = run_query(clickhouse_client(settings), query, threading.Lock())
-    except LoanRiskError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        res = analytics_client(settings).query(query)
+        result = {"columns": list(res.column_names), "rows": [list(r) for r in res.result_rows]}
     except Exception as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

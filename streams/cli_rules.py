@@ -33,12 +33,12 @@ def load_history(on: str, since: str | None, until: str | None):  # type: ignore
     import pandas as pd
 
     if on == "clickhouse":
-        from streams.clients import clickhouse_client
+        from streams.clients import analytics_client
         from streams.settings import load_settings
 
         if not since or not until:
             _fail("--on clickhouse needs --since and --until (e.g. 2025-01-01 2025-02-01)")
-        return history_from_clickhouse(clickhouse_client(load_settings()), since, until)
+        return history_from_clickhouse(analytics_client(load_settings()), since, until)
     path = Path(on)
     if not path.exists():
         _fail(f"no history file {path}; give a Parquet/CSV file or 'clickhouse'")

@@ -28,3 +28,15 @@ def redis_client(settings: Settings) -> Any:
 
     return redis.Redis.from_url(settings.redis_dsn, socket_timeout=2.0,
                                 socket_connect_timeout=2.0)
+
+
+def analytics_client(settings: Settings) -> Any:
+    """A client for analysis: through the sink while it owns the embedded store
+    (``streams.sql_server.OwnerClient``), otherwise a direct clickhouse-connect client."""
+    if settings.clickhouse.startswith("chdb://"):
+        from streams.sql_server import OwnerClient, owner_port
+
+        port = owner_port(settings.state_dir / "clickhouse.owner")
+        if port is not None:
+            return OwnerClient(port)
+    return clickhouse_client(settings)
