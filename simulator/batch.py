@@ -58,6 +58,7 @@ def generate_batch(
     ring_offset: int = 0,
     with_performance: bool = True,
     month_ms: int = MONTH_MS,
+    performance_by_time: bool = False,
 ) -> Batch:
     a, people = build_applications(cfg, rngs["apps"], arrival_ms, ring_span_ms, prior, ring_offset)
     behaviour, device = make_sessions(rngs["sessions"], a)
@@ -71,7 +72,8 @@ def generate_batch(
     a["oracle_fraud"] = oracle_fraud(cfg, a["fraud_type"])
     perf = None
     if with_performance:
-        perf, labels = perform(cfg, rngs["performance"], params, a, a["event_time"], month_ms)
+        rng, by_time = rngs["performance"], performance_by_time
+        perf, labels = perform(cfg, rng, params, a, a["event_time"], month_ms, by_time=by_time)
         a.update(labels)
     _null_missing_bureau(a)
     return Batch(a, device, behaviour, perf, people, params)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from simulator import strings as S
 from simulator.chain import CHARGED_OFF, PAID_OFF, STATUS, ChainParams, simulate
@@ -33,8 +32,11 @@ def perform(
     a: dict[str, Any],
     booked_ms: np.ndarray,
     month_ms: int = MONTH_MS,
+    *,
+    by_time: bool = False,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Performance event columns and label columns for loans booked at ``booked_ms``."""
+    """Performance event columns and label columns for loans booked at ``booked_ms``;
+    ``by_time``: rows stably sorted by event time (else loan by loan, then confirmations)."""
     lab = cfg.labels
     n = len(booked_ms)
     months = max(lab.performance_months, lab.default_horizon_months)
@@ -75,23 +77,31 @@ def perform(
     fstate = path[fi, fmob - 1]
     f_dpd = np.where(fstate <= 5, fstate.astype(np.int64) * 30, 180)
     f_bal = np.round(a["requested_amount"][fi], 2)
-    loans = S.join(["l-", S.as_str(a["application_id"])])
-    app_ids = S.as_str(a["application_id"])
-    status = np.concatenate([STATUS[state], np.full(len(fi), "FRAUD_CONFIRMED", object)])
+    # --- columns: sorted first, strings built last (from small vocabularies) -----
     idx = np.concatenate([loan_i, fi])
-    suffix = np.concatenate(
-        [S.ints(mob, 2).to_numpy(zero_copy_only=False), np.full(len(fi), "fraud", object)]
-    )
-    loan_col = S.take(loans, idx)
+    event_time = np.concatenate([t, booked_ms[fi] + (delay[fi] * month_ms).astype(np.int64)])
+    suffix = np.concatenate([mob, np.full(len(fi), months + 1)])  # month, or "fraud"
+    status = np.concatenate([state, np.full(len(fi), len(STATUS), np.int8)])
+    month_on_book = np.concatenate([mob, fmob]).astype(np.int32)
+    days_past_due = np.concatenate([dpd, f_dpd]).astype(np.int32)
+    balance = np.concatenate([balance, f_bal])
+    if by_time and len(event_time) > 1:
+        order = np.argsort(event_time, kind="stable")
+        idx, event_time, suffix = idx[order], event_time[order], suffix[order]
+        status, balance = status[order], balance[order]
+        month_on_book, days_past_due = month_on_book[order], days_past_due[order]
+    app_ids = S.as_str(a["application_id"])
+    loan_col = S.join(["l-", S.take(app_ids, idx)])
+    suffixes = [str(m).zfill(2) for m in range(months + 1)] + ["fraud"]
     perf = {
-        "event_id": S.join([loan_col, "-", pa.array(suffix, pa.string())]),
+        "event_id": S.join([loan_col, "-", S.pick(suffixes, suffix)]),
         "loan_id": loan_col,
         "application_id": S.take(app_ids, idx),
-        "event_time": np.concatenate([t, booked_ms[fi] + (delay[fi] * month_ms).astype(np.int64)]),
-        "month_on_book": np.concatenate([mob, fmob]).astype(np.int32),
-        "days_past_due": np.concatenate([dpd, f_dpd]).astype(np.int32),
-        "balance": np.concatenate([balance, f_bal]),
-        "status": pa.array(status, pa.string()),
+        "event_time": event_time,
+        "month_on_book": month_on_book,
+        "days_past_due": days_past_due,
+        "balance": balance,
+        "status": S.pick([*STATUS, "FRAUD_CONFIRMED"], status),
     }
     labels = {
         "label_default": label_default.astype(np.int8),

@@ -80,23 +80,35 @@ def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:
 
 def chain_params(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> ChainParams:
     """Per-loan chain parameters from true risk and fraud type."""
-    c = cfg.credit
-    n = len(apps)
-    r = risk_score(apps, c.latent_noise_sd)
-    hazard = 1 / (1 + np.exp(-(intercept + r)))
-    z = np.clip(np.exp(0.35 * (r - 1.0)), 0.5, 1.6)[:, None]
-    roll = np.minimum(np.asarray(c.roll_rates)[None, :] * z, 0.98)
-    cure = np.minimum(np.asarray(c.cure_rates)[None, :] / z, 1 - roll)
-    prepay = np.full(n, c.prepay_monthly)
-    ftype = apps["fraud_type"].to_numpy(object)
-    nonpay = np.isin(ftype, NON_PAYING)
-    bust = ftype == "first_party"
-    bad = nonpay | bust
-    hazard = np.where(nonpay, 1.0, np.where(bust, c.bust_out_hazard, hazard))
-    roll[bad] = 1.0
-    cure[bad] = 0.0
-    prepay[bad] = 0.0
-    return ChainParams(hazard, roll, cure, prepay, apps["requested_term_months"].to_numpy(np.int64))
+    return _RiskedApps(cfg, apps).params(intercept)
+
+
+class _RiskedApps:
+    """The intercept-free part of ``chain_params``, computed once (the bisection in
+    ``solve_intercept`` only moves the intercept)."""
+
+    def __init__(self, cfg: SimConfig, apps: pd.DataFrame) -> None:
+        self.cfg = cfg
+        self.r = risk_score(apps, cfg.credit.latent_noise_sd)
+        ftype = apps["fraud_type"].to_numpy(object)
+        self.nonpay = np.isin(ftype, NON_PAYING)
+        self.bust = ftype == "first_party"
+        self.term = apps["requested_term_months"].to_numpy(np.int64)
+
+    def params(self, intercept: float) -> ChainParams:
+        c = self.cfg.credit
+        r, nonpay, bust = self.r, self.nonpay, self.bust
+        hazard = 1 / (1 + np.exp(-(intercept + r)))
+        z = np.clip(np.exp(0.35 * (r - 1.0)), 0.5, 1.6)[:, None]
+        roll = np.minimum(np.asarray(c.roll_rates)[None, :] * z, 0.98)
+        cure = np.minimum(np.asarray(c.cure_rates)[None, :] / z, 1 - roll)
+        prepay = np.full(len(r), c.prepay_monthly)
+        bad = nonpay | bust
+        hazard = np.where(nonpay, 1.0, np.where(bust, c.bust_out_hazard, hazard))
+        roll[bad] = 1.0
+        cure[bad] = 0.0
+        prepay[bad] = 0.0
+        return ChainParams(hazard, roll, cure, prepay, self.term)
 
 
 def oracle_pd(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> np.ndarray:
@@ -131,15 +143,22 @@ def oracle_fraud(cfg: SimConfig, fraud_type: np.ndarray) -> np.ndarray:
 def solve_intercept(cfg: SimConfig, apps: pd.DataFrame) -> float:
     """Bisection for the hazard intercept that gives the target mean oracle PD."""
     target = cfg.credit.target_default_rate
+    lab = cfg.labels
+    risked = _RiskedApps(cfg, apps)
+
+    def mean_pd(intercept: float) -> float:
+        p = risked.params(intercept)
+        return float(prob_ever_reach(p, lab.default_dpd // 30, lab.default_horizon_months).mean())
+
     lo, hi = -15.0, 5.0
-    if oracle_pd(cfg, apps, lo).mean() > target:
+    if mean_pd(lo) > target:
         raise SimulatorError(
             f"target_default_rate {target} is below the default rate fraud alone produces "
-            f"({oracle_pd(cfg, apps, lo).mean():.3f}); raise it or lower the fraud rates"
+            f"({mean_pd(lo):.3f}); raise it or lower the fraud rates"
         )
     for _ in range(40):
         mid = (lo + hi) / 2
-        if oracle_pd(cfg, apps, mid).mean() < target:
+        if mean_pd(mid) < target:
             lo = mid
         else:
             hi = mid

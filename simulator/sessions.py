@@ -40,6 +40,12 @@ FIELD_LEN = np.array([f[2] for f in V.FIELDS], dtype=float)
 FIELD_NAMES = tuple(f[0] for f in V.FIELDS)
 _BLOCK_FIELD = np.where(BLOCK_KIND == 1, BLOCK_REF, 0)  # field index (0 if not a field)
 _BLOCK_FIRST = np.select([BLOCK_KIND == 0, BLOCK_KIND == 2], [PV, SUBMIT], FOCUS)
+# the same per-block tables as int8 (per-event arrays stay one byte wide)
+_KIND8 = BLOCK_KIND.astype(np.int8)
+_FIELD8 = _BLOCK_FIELD.astype(np.int8)
+_FIRST8 = _BLOCK_FIRST.astype(np.int8)
+_PAGE8 = np.where(BLOCK_KIND == 0, BLOCK_REF, 0).astype(np.int8)
+_I8 = np.arange(6, dtype=np.int8)  # event type codes as int8 scalars
 
 
 def make_sessions(
@@ -62,27 +68,29 @@ def make_sessions(
     counts = np.ones((n, nb), dtype=np.int64)
     counts[:, FIELD_BLOCKS] = 1 + paste + bursts + corr
     # --- flatten to one row per event (segment = one block of one application) ----
+    # Small dtypes and in-place arithmetic throughout: the cost here is touching fresh
+    # memory (millions of events), not arithmetic.
     per_app = counts.sum(axis=1)
     total = int(per_app.sum())
     c = counts.ravel()
-    seg_start = np.cumsum(c) - c
-    seg = _run_index(seg_start, total)  # every segment has at least one event
-    app_first = seg_start[::nb]
-    app = _run_index(app_first, total)
-    blk = (seg - app * nb).astype(np.intp)
-    j = np.arange(total) - seg_start[seg]
-    seg_paste = np.zeros((n, nb), np.int64)
+    pos = np.int32 if total < 2**31 else np.int64
+    app = np.repeat(np.arange(n, dtype=pos), per_app)
+    blk = np.repeat(np.tile(np.arange(nb, dtype=np.int8), n), c)
+    j = _run_positions(c, total)  # position of each event within its block
+    seg_paste = np.zeros((n, nb), np.int8)
     seg_paste[:, FIELD_BLOCKS] = paste
-    seg_bursts = np.zeros((n, nb), np.int64)
+    seg_bursts = np.zeros((n, nb), np.int8)
     seg_bursts[:, FIELD_BLOCKS] = bursts
-    fp = seg_paste.ravel()[seg]
-    fb = seg_bursts.ravel()[seg]
-    fpfb = fp + fb
-    kind = BLOCK_KIND[blk]
-    fidx = _BLOCK_FIELD[blk]
+    fp = np.repeat(seg_paste.ravel(), c)
+    fb = np.repeat(seg_bursts.ravel(), c)
+    kind = _KIND8[blk]
+    fidx = _FIELD8[blk]
     etype = np.where(
-        j == 0, _BLOCK_FIRST[blk], np.where(j <= fp, PASTE, np.where(j <= fpfb, KEY, CORR))
-    ).astype(np.intp)
+        j == 0,
+        _FIRST8[blk],
+        np.where(j <= fp, _I8[PASTE], np.where(j <= fp + fb, _I8[KEY], _I8[CORR])),
+    )
+    del j
     # --- timings ------------------------------------------------------------------
     age = a["latent_age"]
     base_key = np.where(bot, 12.0, 150.0 + 2.5 * (age - 30) * (age > 30)) * np.where(
@@ -91,48 +99,80 @@ def make_sessions(
     key_sd = np.where(bot, 0.01, np.where(fraudster, 0.35, 0.25))
     is_key = etype == KEY
     is_paste = etype == PASTE
-    flen = FIELD_LEN[fidx]
+    # keystroke values only matter on KEYSTROKE rows; the three normal streams are still
+    # drawn in full (one buffer), so every seed gives the same world as before
+    ki = np.flatnonzero(is_key)
+    app_k = app[ki]
+    z = rng.standard_normal(total)
     # lognormal(0, 0.2) drawn as exp(0.2 * z): the same stream, several times faster
-    jitter = np.exp(0.2 * rng.standard_normal(total))
-    chars = np.where(is_key, np.maximum(1, np.round(flen / np.maximum(fb, 1) * jitter)), 0)
-    chars = np.where(is_paste, flen, chars)
-    ik = base_key[app] * np.exp(key_sd[app] * rng.standard_normal(total))
+    jitter_k = np.exp(0.2 * z[ki])
+    chars_k = np.maximum(1, np.round(FIELD_LEN[fidx[ki]] / np.maximum(fb[ki], 1) * jitter_k))
+    del fb, jitter_k
+    rng.standard_normal(out=z)
+    ik_k = base_key[app_k] * np.exp(key_sd[app_k] * z[ki])
+    del app_k
     # log-normal gaps (ms) before each event, by event type; hesitation scales human pauses
-    who = np.where(bot, 2, np.where(fraudster, 1, 0))[app] * len(EVENT_TYPES) + etype
-    gap = np.exp(_MU3[who] + _SD3[who] * rng.standard_normal(total)) * _HES3[who]
-    gap = np.where(is_key, chars * ik, gap)
-    gap = np.round(gap).astype(np.int64)
-    cum = np.cumsum(gap)
+    who = np.where(bot, 2, np.where(fraudster, 1, 0)).astype(np.int8)[app]
+    who *= len(EVENT_TYPES)
+    who += etype
+    rng.standard_normal(out=z)
+    z *= _SD3[who]
+    z += _MU3[who]
+    np.exp(z, out=z)
+    z *= _HES3[who]
+    del who
+    z[ki] = chars_k * ik_k
+    np.round(z, out=z)
+    cum = z.astype(np.int64)
+    del z
+    app_first = np.cumsum(per_app) - per_app
+    first_gap = cum[app_first]
+    np.cumsum(cum, out=cum)
     app_end = np.cumsum(per_app) - 1
     app_total = cum[app_end] - np.concatenate([[0], cum[app_end[:-1]]])
-    offset = cum[app_first] - gap[app_first]  # cumsum before each app's first event
+    offset = cum[app_first] - first_gap  # cumsum before each app's first event
     arrival = a["event_time"]
     start = arrival - app_total
-    etime = (start - offset)[app] + cum
+    cum += (start - offset)[app]
+    etime = cum
     submit_ms = etime[app_end]
     a["event_time"] = submit_ms + rng.integers(40, 400, n)
-    sess_fixed = _fixed_width(a["session_id"])
-    seq = np.arange(total) - app_first[app]
+    seq = _run_positions(per_app, total)
+    ik = np.zeros(total)
+    ik[ki] = np.round(ik_k, 1)
+    chars = np.zeros(total, np.int32)
+    chars[ki] = chars_k
+    pi = np.flatnonzero(is_paste)
+    chars[pi] = FIELD_LEN[fidx[pi]]
+    del ki, pi, ik_k, chars_k
+    event_id, session_id = _event_and_session_ids(a["session_id"], app, seq)
+    del app, seq
     behaviour = {
-        "event_id": _event_ids(a["session_id"], app, seq, sess_fixed),
-        "session_id": _repeat_strings(a["session_id"], app, sess_fixed),
+        "event_id": event_id,
+        "session_id": session_id,
         "event_time": etime,
         "event_type": _dict(EVENT_TYPES, etype, None),
-        "page": _dict(V.PAGES, np.where(kind == 0, BLOCK_REF[blk], 0), kind != 0),
-        "inter_key_ms": pa.array(np.round(ik, 1), pa.float64(), mask=~is_key),
-        "chars": pa.array(chars.astype(np.int32), pa.int32(), mask=~(is_key | is_paste)),
+        "page": _dict(V.PAGES, _PAGE8[blk], kind != 0),
+        "inter_key_ms": pa.array(ik, pa.float64(), mask=~is_key),
+        "chars": pa.array(chars, pa.int32(), mask=~(is_key | is_paste)),
     }
     behaviour["field"] = _dict(FIELD_NAMES, fidx, kind != 1)
     device = _device_events(rng, a, start)
     return behaviour, device
 
 
-def _run_index(starts: np.ndarray, total: int) -> np.ndarray:
-    """For sorted, distinct run ``starts`` (the first at 0), the run number of every position
-    in ``range(total)`` -- ``np.repeat(arange(len(starts)), lengths)`` without its cost."""
-    marker = np.zeros(total, np.int8)
-    marker[starts[1:]] = 1
-    return np.cumsum(marker, dtype=np.int64)
+def _run_positions(lengths: np.ndarray, total: int) -> np.ndarray:
+    """For consecutive runs of the given (positive) ``lengths`` summing to ``total``, the
+    position of every element within its run (0, 1, ... per run), in a small dtype."""
+    longest = int(lengths.max()) if len(lengths) else 0
+    dt = np.int16 if longest < 2**15 else np.int64
+    if total == 0:
+        return np.zeros(0, dt)
+    step = np.ones(total, dt)
+    starts = np.cumsum(lengths[:-1])
+    step[starts] = 1 - lengths[:-1]  # back to 0 at the start of each run
+    step[0] = 0
+    return np.cumsum(step, dtype=dt)
 
 
 # PAGE_VIEW, FIELD_FOCUS, KEYSTROKE (unused: chars x key gap), PASTE, CORRECTION, SUBMIT
@@ -179,11 +219,6 @@ def _from_fixed(rows: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def _repeat_strings(strings: pa.Array, idx: np.ndarray, fixed: np.ndarray | None) -> pa.Array:
-    """``strings[idx]``; a plain byte copy when the strings have a fixed width."""
-    return S.take(strings, idx) if fixed is None else _from_fixed(_take_rows(fixed, idx))
-
-
 def _take_rows(m: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``m[idx]`` for a uint8 matrix, through a 1-D bytes view (numpy copies rows of a 2-D
     uint8 matrix byte by byte, ten times slower)."""
@@ -196,20 +231,24 @@ _DIGITS3 = np.array(
 )
 
 
-def _event_ids(
-    session_ids: pa.Array, app: np.ndarray, seq: np.ndarray, fixed: np.ndarray | None
-) -> pa.Array:
-    """``<session_id>-b<seq>`` (seq as three digits), built as fixed-width bytes when session
-    ids are fixed width (they are: ``s-`` + 16 hex digits)."""
+def _event_and_session_ids(
+    session_ids: pa.Array, app: np.ndarray, seq: np.ndarray
+) -> tuple[pa.Array, pa.Array]:
+    """Per event: ``<session_id>-b<seq>`` (seq as three digits) and the session id. With
+    fixed-width session ids (they are: ``s-`` + 16 hex digits) both are built as fixed-width
+    bytes from one gather of the session rows."""
+    fixed = _fixed_width(session_ids)
     if fixed is None:
-        return S.join([S.take(session_ids, app), "-b", S.ints(seq, 3)])
+        sess = S.take(session_ids, app)
+        return S.join([sess, "-b", S.ints(seq, 3)]), sess
     width = fixed.shape[1]
+    rows = _take_rows(fixed, app)
     out = np.empty((len(app), width + 5), dtype=np.uint8)
-    out[:, :width] = _take_rows(fixed, app)
+    out[:, :width] = rows
     out[:, width] = ord("-")
     out[:, width + 1] = ord("b")
     out[:, width + 2 :] = _take_rows(_DIGITS3, np.minimum(seq, 999))
-    return _from_fixed(out)
+    return _from_fixed(out), _from_fixed(rows)
 
 
 _DEVICE_COLS = (

@@ -209,3 +209,9 @@ def live(
         f"performance events sent {stats.performance_sent:,} "
         f"(pending {stats.performance_pending:,})"
     )
+    if stats.publish_lag_ms:
+        import numpy as np
+
+        lag = np.asarray(stats.publish_lag_ms)
+        typer.echo(f"applications left {np.percentile(lag, 50):.1f} ms (p50) / "
+                   f"{np.percentile(lag, 99):.1f} ms (p99) after their event time")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,10 @@ class LiveStats:
     performance_pending: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    publish_lag_ms: list[float] = field(default_factory=list)  # paced: send time - event time
+
+
+LOOKAHEAD_MS = 1500
 
 
 def producer_config(bootstrap: str, paced: bool = True) -> dict[str, Any]:
@@ -99,7 +102,8 @@ def run_live(
     decision_codec = codec_for(DECISIONS.schema)
     codecs = {name: codec_for(t.schema) for name, t in BY_NAME.items()}
     t0 = time.time()
-    start_ms = int(t0 * 1000)
+    # the first application is due after the first chunks are generated and its session sent
+    start_ms = int(t0 * 1000) + (1000 + session_lead_ms if paced else 0)
     gen = LiveGenerator(config, seed, start_ms, rate)
     due: list[tuple[int, int, str, str, dict[str, Any]]] = []
     seq = 0
@@ -144,7 +148,9 @@ def run_live(
 
     end = t0 + duration
     produce = producer.produce
-    waiting: deque[tuple[int, tuple[str, bytes, bytes, int]]] = deque()  # applications
+    # applications whose sessions went out, by due time (submits do not come in session
+    # start order: form-fill times differ)
+    waiting: list[tuple[int, int, tuple[str, bytes, bytes, int]]] = []
 
     def publish(msg: tuple[str, bytes, bytes, int]) -> None:
         topic, key, data, events = msg
@@ -159,8 +165,10 @@ def run_live(
 
     def release_applications(now_ms: float) -> None:
         while waiting and (waiting[0][0] <= now_ms or not paced):
-            _, msg = waiting.popleft()
+            due_ms, _, msg = heapq.heappop(waiting)
             publish(msg)
+            if paced and len(stats.publish_lag_ms) < 1_000_000:
+                stats.publish_lag_ms.append(time.time() * 1000 - due_ms)
             if truth is not None:
                 app_id = msg[1].decode()
                 t = gen.truth.get(app_id)
@@ -174,24 +182,32 @@ def run_live(
                     progress(256)
 
     try:
-        while True:
-            chunk = gen.next_wire_chunk()  # encoded already (the codec's bytes)
-            for app in chunk:
-                if paced:
-                    lead_at = app.event_time - session_lead_ms
-                    while (now := time.time()) * 1000 < lead_at and now < end:
-                        release_applications(now * 1000)
-                        service(int(now * 1000))
-                        time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
-                if time.time() >= end:
-                    break
-                *session, application = app.messages
-                for msg in session:
-                    publish(msg)
-                waiting.append((app.event_time, application))
-                release_applications(time.time() * 1000)
-            if time.time() >= end:
-                break
+        # Applications are generated a chunk at a time but published in event-time order:
+        # keep at least LOOKAHEAD_MS of generated traffic queued (submits arrive out of
+        # session-start order by a few hundred ms), so a chunk boundary never delays one.
+        upcoming: list[tuple[int, int, Any]] = []  # (session send time, seq, WireApp)
+        horizon = 0
+        seq_app = 0
+        while time.time() < end:
+            if not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS):
+                for app in gen.next_wire_chunk():  # encoded already (the codec's bytes)
+                    heapq.heappush(upcoming, (app.event_time - session_lead_ms, seq_app, app))
+                    seq_app += 1
+                    horizon = max(horizon, app.event_time)
+                continue
+            lead_at = upcoming[0][0]
+            now = time.time()
+            if paced and now * 1000 < lead_at:
+                release_applications(now * 1000)
+                service(int(now * 1000))
+                time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
+                continue
+            app = heapq.heappop(upcoming)[2]
+            *session, application = app.messages
+            for msg in session:
+                publish(msg)
+            heapq.heappush(waiting, (app.event_time, stats.messages, application))
+            release_applications(time.time() * 1000)
         while waiting and paced:  # the last applications, whose sessions already went out
             release_applications(time.time() * 1000)
             time.sleep(0.002)
