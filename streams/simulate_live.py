@@ -146,7 +146,7 @@ def run_live(
             stats.performance_sent += 1
         producer.poll(0)
 
-    end = t0 + duration
+    end = start_ms / 1000 + duration  # --duration seconds of traffic, after the warm-up
     produce = producer.produce
     # applications whose sessions went out, by due time (submits do not come in session
     # start order: form-fill times differ)

@@ -21,10 +21,16 @@ def test_live_publishes_valid_avro_that_consumes_back(kafka_bootstrap: str) -> N
 
     seed = uuid.uuid4().int % 1_000_000
     cfg = SimConfig()
-    stats = run_live(kafka_bootstrap, cfg, seed, rate=100, duration=1.5, decisions=False)
+    truth: list[dict] = []
+    stats = run_live(kafka_bootstrap, cfg, seed, rate=100, duration=1.5, decisions=False,
+                     truth=truth)
     assert stats.applications >= 50 and stats.errors == []
+    expected = {t["application_id"] for t in truth}
+    assert len(expected) == stats.applications
+    # the ids are the generator's own: the same seed generates them again
     gen = LiveGenerator(cfg, seed, 0, rate=100)  # ids do not depend on the start time
-    expected = {gen.next_application()[-1][1] for _ in range(stats.applications)}
+    generated = {gen.next_application()[-1][1] for _ in range(4 * stats.applications)}
+    assert expected <= generated
     consumer = Consumer(
         {
             "bootstrap.servers": kafka_bootstrap,
