@@ -41,7 +41,8 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: $(STAMP) ## benchmarks with baselines measured in the same run (prints figures and ratios)
+bench: $(STAMP) ## benchmarks with same-run baselines (starts the local services; `make down` after)
+	$(BIN)/loanrisk services up
 	$(BIN)/python -m bench
 
 demo: $(STAMP) ## the main job: services, champion model, workers, sink, a minute of live traffic, summary
