@@ -87,7 +87,11 @@ class DecisionPipeline:
             return []
         t0 = time.perf_counter()
         memo = self._memo_get(applications)
-        fresh = [a for a in applications if a["application_id"] not in memo]
+        fresh, seen = [], set(memo)
+        for a in applications:  # a repeat inside the batch is a redelivery of the first
+            if a["application_id"] not in seen:
+                seen.add(a["application_id"])
+                fresh.append(a)
         vectors: list[dict[str, float | None]] | None = None
         if fresh:
             vectors = self._features_with_retry(fresh)
@@ -95,6 +99,7 @@ class DecisionPipeline:
 
         out: list[Decided] = []
         new: list[tuple[dict[str, Any], Decided]] = []
+        done: dict[str, Decided] = {}
         it = iter(vectors or [])
         for app in applications:
             app_id = app["application_id"]
@@ -103,9 +108,16 @@ class DecisionPipeline:
                 out.append(Decided(app_id, self._dec_codec.decode(dec_b), dec_b, fv_b,
                                    redelivered=True))
                 continue
+            if app_id in done:
+                first = done[app_id]
+                out.append(Decided(app_id, first.decision, first.decision_bytes,
+                                   first.features_bytes, redelivered=True,
+                                   degraded=first.degraded))
+                continue
             degraded = vectors is None
             values = next(it) if not degraded else FEATURE_SPEC.complete(applicant_features(app))
             d = self._decide_one(app, values, feat_us, degraded)
+            done[app_id] = d
             out.append(d)
             if not degraded:
                 new.append((app, d))
