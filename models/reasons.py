@@ -42,13 +42,15 @@ def top_positive(
 
 
 def to_reasons(pairs: Sequence[tuple[str, float]], reason_map: ReasonMap) -> list[Reason]:
-    """Map (feature, contribution) pairs to `Reason`s; codes shared by features appear once."""
+    """Map (feature, contribution) pairs to `Reason`s. A code or a text shared by several
+    features appears once: an applicant should not read the same reason twice."""
     out: list[Reason] = []
     seen: set[str] = set()
     for feature, contribution in pairs:
         code, text = reason_map.get(feature) or default_reason(feature)
-        if code in seen:
+        if code in seen or text in seen:
             continue
         seen.add(code)
+        seen.add(text)
         out.append(Reason(code, text, feature, contribution))
     return out

@@ -86,3 +86,13 @@ def test_to_reasons_maps_defaults_and_dedupes_codes():
     assert [p[0] for p in pairs] == ["c", "d", "a", "e"]
     out = to_reasons(pairs, {"c": ("X1", "shared"), "d": ("X1", "shared")})
     assert [r.code for r in out] == ["X1", default_reason("a")[0], default_reason("e")[0]]
+
+
+def test_features_sharing_a_text_give_one_reason() -> None:
+    from models.reasons import to_reasons
+
+    reason_map = {"key_mean": ("F-KEY-MEAN", "Form completed in an unusual way"),
+                  "key_var": ("F-KEY-VAR", "Form completed in an unusual way"),
+                  "dti": ("F-DTI", "Debt too high")}
+    out = to_reasons([("key_mean", 0.9), ("key_var", 0.8), ("dti", 0.5)], reason_map)
+    assert [r.code for r in out] == ["F-KEY-MEAN", "F-DTI"]
