@@ -106,3 +106,15 @@ def test_behaviour_batch_inlines_exactly_the_behaviour_event_record() -> None:
     rec = {"batch_id": "b1", "session_id": "s1", "sent_at": records.T0,
            "events": [records.behaviour_event(), records.behaviour_event(event_id="beh-2")]}
     assert codec_for("behaviour_batch").decode(codec_for("behaviour_batch").encode(rec)) == rec
+
+
+def test_the_readme_stand_alone_decoder_reads_our_messages() -> None:
+    """README's consumer: plain fastavro with the .avsc file, skipping the 10-byte header."""
+    import io
+
+    import fastavro
+
+    schema = fastavro.parse_schema(json.loads((SCHEMA_DIR / "decision.avsc").read_text()))
+    rec = records.decision(reason_codes=[{"code": "R-1", "text": "t", "source": "RULE"}])
+    data = codec_for("decision").encode(rec)
+    assert fastavro.schemaless_reader(io.BytesIO(data[10:]), schema, None) == rec
