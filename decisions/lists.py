@@ -25,7 +25,10 @@ from typing import Any
 from decisions.errors import ListsError
 
 LIST_TYPES = ("BLOCK", "ALLOW")
-IDENTIFIER_TYPES = ("NATIONAL_ID_HASH", "PHONE", "EMAIL", "DEVICE_ID", "IP", "IP_RANGE")
+IDENTIFIER_TYPES = ("NATIONAL_ID_HASH", "PHONE", "EMAIL", "DEVICE_ID", "IP", "IP_RANGE",
+                    "PHONE_HASH", "EMAIL_HASH")
+# Types matched by the keyed hash the caller computed (no personal data on the topic).
+HASHED_TYPES = ("NATIONAL_ID_HASH", "PHONE_HASH", "EMAIL_HASH")
 # Application field holding the clear identifier for each exact type.
 _APP_FIELD = {"PHONE": "phone", "EMAIL": "email", "DEVICE_ID": "device_id", "IP": "ip"}
 
@@ -208,9 +211,10 @@ class ListIndex:
         if not self._entries:
             return []
         found: list[ListEntry] = []
-        nid = hashed.get("NATIONAL_ID_HASH")
-        if nid:
-            found.extend(self._exact.get(("NATIONAL_ID_HASH", nid), ()))
+        for it in HASHED_TYPES:
+            h = hashed.get(it)
+            if h:
+                found.extend(self._exact.get((it, h), ()))
         for it, fld in _APP_FIELD.items():
             raw = application.get(fld)
             if raw:
@@ -253,4 +257,4 @@ def _discard(index: dict[Any, list[ListEntry]], slot: Any, entry: ListEntry) -> 
 
 
 def _ref(e: ListEntry) -> str:
-    return e.value if e.identifier_type in ("IP_RANGE", "NATIONAL_ID_HASH") else ""
+    return e.value if e.identifier_type == "IP_RANGE" or e.identifier_type in HASHED_TYPES else ""

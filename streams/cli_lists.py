@@ -3,7 +3,7 @@
 The topic is the source of truth: ``add``/``remove``/``import`` publish
 ``ListUpdate`` records keyed ``LIST_TYPE:IDENTIFIER_TYPE:value``; ``show``
 (and every worker, via ``read_lists``) rebuilds the lists by reading it from
-the start. National ids are published only as keyed hashes (``hash_key``).
+the start. National ids, phones and emails are published only as keyed hashes (``hash_key``).
 """
 
 from __future__ import annotations
@@ -139,12 +139,19 @@ def _identifier(national_id: str | None, phone: str | None, email: str | None,
     return kind, value
 
 
+_HASH_AS = {"NATIONAL_ID": ("NATIONAL_ID_HASH", "id"),
+            "NATIONAL_ID_CLEAR": ("NATIONAL_ID_HASH", "id"),
+            "PHONE": ("PHONE_HASH", "phone"), "EMAIL": ("EMAIL_HASH", "email")}
+
+
 def _hashed(kind: str, value: str, hash_key: str) -> tuple[str, str]:
-    """National ids leave this process only as keyed hashes."""
-    if kind in ("NATIONAL_ID", "NATIONAL_ID_CLEAR"):
+    """National ids, phones and emails leave this process only as keyed hashes (the same
+    hash the workers compute from an application)."""
+    if kind in _HASH_AS:
         from features.identity import hash_identifier
 
-        return "NATIONAL_ID_HASH", hash_identifier(hash_key.encode(), "id", value)
+        hashed_kind, hash_kind = _HASH_AS[kind]
+        return hashed_kind, hash_identifier(hash_key.encode(), hash_kind, value)
     return kind, value
 
 
@@ -168,8 +175,8 @@ def _expiry(expires: str | None) -> int | None:
 ID_OPTS = {
     "national_id": typer.Option(None, help="National id in clear; published only as its keyed "
                                 "hash (LOANRISK_HASH_KEY)."),
-    "phone": typer.Option(None, help="Phone number (E.164)."),
-    "email": typer.Option(None, help="Email address."),
+    "phone": typer.Option(None, help="Phone number (E.164); published only as its keyed hash."),
+    "email": typer.Option(None, help="Email address; published only as its keyed hash."),
     "device_id": typer.Option(None, help="Device fingerprint id."),
     "ip": typer.Option(None, help="One IP address."),
     "ip_range": typer.Option(None, help="An IP range in CIDR notation, e.g. 203.0.113.0/24."),
@@ -205,7 +212,7 @@ def add(
     except (ListsError, RuntimeError) as exc:
         _fail(str(exc))
     typer.echo(f"added {u['list_type']}:{u['identifier_type']}"
-               f"{'' if kind == 'NATIONAL_ID_HASH' else ':' + u['value']}")
+               f"{'' if kind.endswith('_HASH') else ':' + u['value']}")
 
 
 @app.command()
@@ -274,8 +281,8 @@ def import_(
     file: Path = typer.Argument(
         ..., exists=True, dir_okay=False,
         help="CSV with columns list_type, identifier_type, value, reason [, author, expires, "
-        "action]. identifier_type NATIONAL_ID (clear) is hashed before publishing; expires: "
-        "30d, 12h, ISO date or empty.",
+        "action]. identifier_type NATIONAL_ID, PHONE and EMAIL are hashed before publishing; "
+        "expires: 30d, 12h, ISO date or empty.",
     ),
     author: str = typer.Option(None, help="Author for rows without one (default: current user)."),
 ) -> None:

@@ -141,7 +141,10 @@ class DecisionPipeline:
             scores["anomaly_score"] = (self.anomaly.score_one(values) if degraded
                                        else self.anomaly.score_and_learn(values))
         t3 = time.perf_counter()
-        hashed = {"NATIONAL_ID_HASH": hash_identifier(self.hash_key, "id", app["national_id"])}
+        key = self.hash_key
+        hashed = {"NATIONAL_ID_HASH": hash_identifier(key, "id", app["national_id"]),
+                  "PHONE_HASH": hash_identifier(key, "phone", app["phone"]),
+                  "EMAIL_HASH": hash_identifier(key, "email", app["email"])}
         versions = {**models.versions(), "feature_spec": FEATURE_SPEC.version,
                     "code": CODE_VERSION}
         if self.anomaly is not None:

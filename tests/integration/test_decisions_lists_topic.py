@@ -83,3 +83,33 @@ def test_cli_show_and_bad_input(kafka_bootstrap: str, monkeypatch: pytest.Monkey
     assert ok.exit_code == 0, ok.output
     shown = runner.invoke(app, ["lists", "show"])
     assert shown.exit_code == 0 and f"d-{tag}" in shown.output
+
+
+def test_cli_publishes_phone_block_as_a_hash_that_workers_match(kafka_bootstrap: str) -> None:
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from features.identity import hash_identifier
+    from streams.lists_follower import ListsFollower
+
+    phone = f"+44 7700 {uuid.uuid4().int % 1_000_000:06d}"
+    env = {**os.environ, "LOANRISK_KAFKA_BOOTSTRAP": kafka_bootstrap,
+           "LOANRISK_HASH_KEY": "cli-test-key"}
+    out = subprocess.run([sys.executable, "-m", "streams.cli", "lists", "add", "BLOCK",
+                          "--phone", phone, "--reason", "mule", "--author", "t"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert "PHONE_HASH" in out.stdout and phone not in out.stdout
+
+    from decisions.lists import ListIndex
+
+    index = ListIndex()
+    follower = ListsFollower(kafka_bootstrap, index)
+    follower.catch_up()
+    follower.close()
+    assert all(phone.replace(" ", "") not in e.value for e in index.entries())  # no clear phone
+    app = {"phone": phone.replace(" ", ""), "email": "x@y.z", "device_id": "d", "ip": "1.1.1.1"}
+    hits = index.check(app, {"PHONE_HASH": hash_identifier(b"cli-test-key", "phone",
+                                                           app["phone"])}, now_ms=0)
+    assert [h.list_type for h in hits] == ["BLOCK"]

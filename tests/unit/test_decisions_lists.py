@@ -79,3 +79,20 @@ def test_bad_inputs_rejected() -> None:
     with pytest.raises(ListsError):
         parse_key("BLOCK:EMAIL")
     assert parse_key("BLOCK:IP_RANGE:10.0.0.0/8") == ("BLOCK", "IP_RANGE", "10.0.0.0/8")
+
+
+def test_hashed_phone_and_email_entries_match_the_applications_hashes() -> None:
+    from features.identity import hash_identifier
+
+    key = b"k"
+    idx = ListIndex()
+    idx.apply(upd("BLOCK", "PHONE_HASH", hash_identifier(key, "phone", "+44 7700 900123")))
+    idx.apply(upd("ALLOW", "EMAIL_HASH", hash_identifier(key, "email", "Bob@Example.com")))
+    app = {"phone": "+447700900123", "email": "bob@example.com", "device_id": "d", "ip": "1.2.3.4"}
+    hashed = {"PHONE_HASH": hash_identifier(key, "phone", app["phone"]),
+              "EMAIL_HASH": hash_identifier(key, "email", app["email"])}
+    hits = idx.check(app, hashed, now_ms=0)
+    assert [h.label.split(":")[:2] for h in hits] == [["BLOCK", "PHONE_HASH"],
+                                                     ["ALLOW", "EMAIL_HASH"]]
+    assert all("+44" not in h.label and "@" not in h.label for h in hits)
+    assert idx.check(app, {}, now_ms=0) == []  # matched by hash only
