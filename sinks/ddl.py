@@ -142,6 +142,61 @@ SELECT
 FROM loan_performance FINAL
 GROUP BY application_id
 """,
+    # Daily decision mix for risk teams: volume, approval rate, mean scores, latency.
+    "approval_daily": """
+CREATE VIEW IF NOT EXISTS approval_daily AS
+SELECT
+    toDate(event_time) AS day,
+    product,
+    count() AS applications,
+    round(countIf(decision = 'APPROVE') / count(), 4) AS approval_rate,
+    round(countIf(decision = 'REVIEW') / count(), 4) AS review_rate,
+    round(avg(pd), 4) AS mean_pd,
+    round(avg(fraud_probability), 4) AS mean_fraud_probability,
+    round(quantile(0.99)(latency_ms), 1) AS latency_p99_ms
+FROM decisions_latest
+GROUP BY day, product
+""",
+    # Vintage curves: per monthly cohort of approved applications, the share of loans observed
+    # at each month on book that have been 60+ days past due by then.
+    "vintages": """
+CREATE VIEW IF NOT EXISTS vintages AS
+SELECT
+    toStartOfMonth(d.event_time) AS cohort,
+    mob AS month_on_book,
+    count() AS loans,
+    countIf(f.bad_mob > 0 AND f.bad_mob <= mob) AS bads_60dpd,
+    round(bads_60dpd / loans, 4) AS cum_bad_rate_60dpd
+FROM (
+    SELECT application_id,
+           minIf(month_on_book, days_past_due >= 60) AS bad_mob,
+           max(month_on_book) AS max_mob
+    FROM loan_performance FINAL
+    GROUP BY application_id
+) AS f
+INNER JOIN decisions_latest AS d ON d.application_id = f.application_id
+ARRAY JOIN range(1, toUInt32(f.max_mob) + 1) AS mob
+GROUP BY cohort, month_on_book
+""",
+    # Roll rates: how loans move between delinquency buckets from one month to the next
+    # (fraud confirmations excluded: they are not a payment state).
+    "roll_rates": """
+CREATE VIEW IF NOT EXISTS roll_rates AS
+WITH p AS (
+    SELECT application_id, month_on_book AS mob,
+           multiIf(status = 'CHARGED_OFF', '6 charged off', status = 'PAID_OFF', '7 paid off',
+                   days_past_due = 0, '0 current', days_past_due < 30, '1 1-29',
+                   days_past_due < 60, '2 30-59', days_past_due < 90, '3 60-89',
+                   '4 90+') AS bucket
+    FROM loan_performance FINAL
+    WHERE status != 'FRAUD_CONFIRMED'
+)
+SELECT a.bucket AS from_bucket, b.bucket AS to_bucket, count() AS n,
+       round(n / sum(n) OVER (PARTITION BY from_bucket), 4) AS share
+FROM p AS a
+INNER JOIN p AS b ON b.application_id = a.application_id AND b.mob = a.mob + 1
+GROUP BY from_bucket, to_bucket
+""",
 }
 
 

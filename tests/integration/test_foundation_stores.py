@@ -80,3 +80,25 @@ def test_labels_view_defines_default_and_fraud(clickhouse_client) -> None:
     assert got["lab-2"] == (0, 0, 1)
     assert got["lab-3"] == (0, 1, 0)
     assert got["lab-4"] == (0, 0, 1)
+
+
+def test_vintage_and_roll_rate_views(clickhouse_client) -> None:
+    t = dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
+    clickhouse_client.insert("decisions", [_decision_row(f"vin-{i}", 5, "APPROVE")
+                                           for i in range(2)], column_names=DECISION_COLUMNS)
+    cols = ["event_id", "loan_id", "application_id", "event_time", "month_on_book",
+            "days_past_due", "balance", "status"]
+    # vin-0: current, 30, 60 (bad at mob 3); vin-1: current for 3 months
+    path = {"vin-0": [0, 30, 60], "vin-1": [0, 0, 0]}
+    rows = [[f"{a}-{m}", a, a, t, m + 1, dpd, 100.0, "CURRENT" if dpd == 0 else "DELINQUENT"]
+            for a, dpds in path.items() for m, dpd in enumerate(dpds)]
+    clickhouse_client.insert("loan_performance", rows, column_names=cols)
+    vint = clickhouse_client.query(
+        "SELECT month_on_book, loans, bads_60dpd FROM vintages "
+        "WHERE cohort = toDate('2026-01-01') ORDER BY month_on_book").result_rows
+    assert vint[-3:] == [(1, 2, 0), (2, 2, 0), (3, 2, 1)]
+    rolls = dict(((f, to), n) for f, to, n in clickhouse_client.query(
+        "SELECT from_bucket, to_bucket, n FROM roll_rates").result_rows)
+    assert rolls[("0 current", "2 30-59")] >= 1
+    assert rolls[("2 30-59", "3 60-89")] >= 1
+    assert rolls[("0 current", "0 current")] >= 3
