@@ -21,9 +21,13 @@ class MonitorState:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # worker -> snapshot
     lag: int | None = None
 
-    def totals(self, stale_after_ms: int = 30_000) -> dict[str, Any]:
+    def live(self, stale_after_ms: int = 30_000) -> dict[str, dict[str, Any]]:
+        """Workers that reported within ``stale_after_ms`` (stopped ones drop out)."""
         now = int(time.time() * 1000)
-        live = [m for m in self.latest.values() if now - m["window_end"] < stale_after_ms]
+        return {w: m for w, m in self.latest.items() if now - m["window_end"] < stale_after_ms}
+
+    def totals(self, stale_after_ms: int = 30_000) -> dict[str, Any]:
+        live = list(self.live(stale_after_ms).values())
         n = sum(m["applications"] for m in live)
         approvals = sum(v for m in live for k, v in m["decisions"].items()
                         if k.endswith(":APPROVE"))
@@ -96,9 +100,12 @@ def render(state: MonitorState) -> Any:
         f"lag [bold]{fmt(t['lag'], 'd')}[/]",
         f"dead letters [bold]{t['dead_letters']}[/]",
     )
+    live = state.live()
+    stale = len(state.latest) - len(live)
+    title = "last interval per worker" + (f" ({stale} stopped worker(s) hidden)" if stale else "")
     table = Table("worker", "apps", "approve %", "p50 ms", "p95 ms", "p99 ms", "per s",
-                  "mean PD", "mean fraud", "anomaly %", "dead", title="last interval per worker")
-    for w, m in sorted(state.latest.items()):
+                  "mean PD", "mean fraud", "anomaly %", "dead", title=title)
+    for w, m in sorted(live.items()):
         table.add_row(w, str(m["applications"]), fmt(m["approval_rate"], ".1%"),
                       fmt(m["latency_p50_ms"], ".1f"), fmt(m["latency_p95_ms"], ".1f"),
                       fmt(m["latency_p99_ms"], ".1f"), f"{m['throughput_per_s']:.0f}",
