@@ -173,9 +173,13 @@ class DecisionPipeline:
     def _model_reasons(self, models: Any, x: np.ndarray,
                        record: dict[str, Any]) -> list[tuple[str, str]]:
         """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud cutoff,
-        rule or list drove it, otherwise PD (one explanation per adverse action)."""
-        fraud_driven = any(r["code"].startswith("P-FRAUD") or r["source"] in ("RULE", "LIST")
-                           for r in record["reason_codes"])
+        a fraud rule or a list drove it, otherwise PD (one explanation per adverse action)."""
+        categories = {r.spec.id: r.spec.category for r in self.decider.rules.current.rules}
+        fraud_driven = (
+            any(r["code"].startswith("P-FRAUD") or r["source"] == "LIST"
+                for r in record["reason_codes"])
+            or any(categories.get(rule_id) == "fraud" for rule_id in record["rule_hits"])
+        )
         model = models.fraud if fraud_driven else models.pd
         model = model or models.pd or models.fraud
         if model is None:
