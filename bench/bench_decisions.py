@@ -173,7 +173,7 @@ def main() -> None:
             "anomaly_score": anomaly.score_and_learn(f),
             "scorecard_points": pd_model.points_for_pd(pd),
             # TreeSHAP reasons: computed by the engine only for declines and reviews
-            "reasons": lambda: [(r.code, r.text) for r in pd_model.reasons(x)],
+            "reasons": lambda _fraud_driven: [(r.code, r.text) for r in pd_model.reasons(x)],
         }
         return eng.decide(apps[i], f, scores, versions, hashed[i])
 

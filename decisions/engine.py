@@ -158,7 +158,9 @@ def decide_outcome(
     reasons = rule_reasons + policy_reasons
     model_reasons = scores.get("reasons")
     if callable(model_reasons):  # computed only now, for declines and reviews (TreeSHAP)
-        model_reasons = model_reasons()
+        fraud_driven = any(h.category == "fraud" and h.action != "flag" for h in hits) or any(
+            code.startswith("P-FRAUD") for _, code in pol)
+        model_reasons = model_reasons(fraud_driven)
     for code, text in model_reasons or ():
         reasons.append({"code": str(code), "text": str(text), "source": "MODEL"})
     return Outcome(decision, grade, None, _top(reasons), hits)
@@ -201,8 +203,10 @@ class DecisionEngine:
 
         ``scores``: ``pd``, ``fraud_probability``, ``anomaly_score``,
         ``scorecard_points`` (each may be None) and ``reasons``: model reason
-        codes as (code, text), most important first -- or a zero-argument
-        callable returning them, called only for declines and reviews. ``hashed``: keyed hashes
+        codes as (code, text), most important first -- or a callable
+        ``reasons(fraud_driven: bool)`` returning them, called only for declines and
+        reviews (``fraud_driven``: a fraud rule or fraud cutoff contributed, so the fraud
+        model should explain rather than the PD model). ``hashed``: keyed hashes
         of identifiers, e.g. {"NATIONAL_ID_HASH": ...}. ``versions``: model
         and feature-spec versions; rules and policy versions are added here.
         """

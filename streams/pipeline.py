@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -149,11 +150,10 @@ class DecisionPipeline:
                     "code": CODE_VERSION}
         if self.anomaly is not None:
             versions["anomaly"] = self.anomaly.version
+        # reason codes are only needed for adverse action: the engine pays for TreeSHAP
+        # only on declines and reviews, with the model that drove the outcome
+        scores["reasons"] = partial(self._model_reasons, models, x)
         record = self.decider.decide(app, values, scores, versions, hashed=hashed)
-        if record["decision"] != "APPROVE":
-            # reason codes are only needed for adverse action: pay for TreeSHAP only then
-            scores["reasons"] = self._model_reasons(models, x, record)
-            record = self.decider.decide(app, values, scores, versions, hashed=hashed)
         if degraded:
             record = _force_review(record)
             self.degraded_count += 1
@@ -170,18 +170,12 @@ class DecisionPipeline:
         return Decided(app["application_id"], record, self._dec_codec.encode(record),
                        self._fv_codec.encode(fv), degraded=degraded)
 
-    def _model_reasons(self, models: Any, x: np.ndarray,
-                       record: dict[str, Any]) -> list[tuple[str, str]]:
-        """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud cutoff,
-        a fraud rule or a list drove it, otherwise PD (one explanation per adverse action)."""
-        categories = {r.spec.id: r.spec.category for r in self.decider.rules.current.rules}
-        fraud_driven = (
-            any(r["code"].startswith("P-FRAUD") or r["source"] == "LIST"
-                for r in record["reason_codes"])
-            or any(categories.get(rule_id) == "fraud" for rule_id in record["rule_hits"])
-        )
-        model = models.fraud if fraud_driven else models.pd
-        model = model or models.pd or models.fraud
+    @staticmethod
+    def _model_reasons(models: Any, x: np.ndarray, fraud_driven: bool
+                       ) -> list[tuple[str, str]]:
+        """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud rule or
+        cutoff drove it, otherwise PD (one explanation per adverse action)."""
+        model = (models.fraud if fraud_driven else models.pd) or models.pd or models.fraud
         if model is None:
             return []
         return [(r.code, r.text) for r in model.reasons(x, k=4)]
@@ -191,7 +185,7 @@ class DecisionPipeline:
         models = self.models.current
         ch_pd = models.challenger_pd or models.pd
         ch_fraud = models.challenger_fraud or models.fraud
-        ch_scores = dict(scores)
+        ch_scores = dict(scores, reasons=[])  # a shadow record carries no reason codes
         ch_scores["pd"] = ch_pd.score(x) if ch_pd else None
         ch_scores["fraud_probability"] = ch_fraud.score(x) if ch_fraud else None
         ch_versions = {**models.versions(), **models.challenger_versions(),

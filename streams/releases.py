@@ -19,7 +19,7 @@ from typing import Any
 from decisions.rules import RuleStore
 from schemas import codec_for
 from schemas.topics import RELEASES
-from streams.lists_follower import CompactedFollower
+from streams.followers import CompactedFollower
 from streams.model_slots import ModelSlots
 
 log = logging.getLogger("loanrisk.releases")

@@ -37,7 +37,7 @@ from schemas.topics import (
 )
 from streams.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
 from streams.deadletter import TopicDecoder
-from streams.lists_follower import ListsFollower
+from streams.followers import ListsFollower
 from streams.metrics import WorkerStats
 from streams.releases import releases_follower
 from streams.settings import Settings

@@ -92,7 +92,7 @@ def test_cli_publishes_phone_block_as_a_hash_that_workers_match(kafka_bootstrap:
     import uuid
 
     from features.identity import hash_identifier
-    from streams.lists_follower import ListsFollower
+    from streams.followers import ListsFollower
 
     phone = f"+44 7700 {uuid.uuid4().int % 1_000_000:06d}"
     env = {**os.environ, "LOANRISK_KAFKA_BOOTSTRAP": kafka_bootstrap,

@@ -271,3 +271,23 @@ def test_invalid_policy_rejected_with_field() -> None:
 def test_default_policy_loads() -> None:
     pol = Policy.default()
     assert set(pol.products) == {"CREDIT_CARD", "PERSONAL_LOAN", "BNPL"}
+
+
+def test_lazy_model_reasons_are_asked_only_for_adverse_action_and_told_what_drove_it() -> None:
+    calls: list[bool] = []
+
+    def reasons(fraud_driven: bool) -> list[tuple[str, str]]:
+        calls.append(fraud_driven)
+        return [("F-FRAUD" if fraud_driven else "F-CREDIT", "why")]
+
+    eng = engine()
+    assert decide(eng, scores={"reasons": reasons})["decision"] == "APPROVE"
+    assert calls == []  # no TreeSHAP for an approval
+    assert "F-FRAUD" in codes(decide(eng, feats={"vel_device_apps_1h": 9.0},
+                                      scores={"reasons": reasons}))
+    assert "F-FRAUD" in codes(decide(eng, scores={"fraud_probability": 0.3,
+                                                  "reasons": reasons}))
+    assert "F-CREDIT" in codes(decide(eng, scores={"pd": 0.2, "reasons": reasons}))
+    assert "F-CREDIT" in codes(decide(eng, feats={"app_dti": 0.9},
+                                      scores={"reasons": reasons}))  # a credit rule
+    assert calls == [True, True, False, False]
