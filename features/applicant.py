@@ -21,6 +21,20 @@ def monthly_payment(amount: float, term_months: int, product: str) -> float:
     return amount * r / (1.0 - (1.0 + r) ** -term_months)
 
 
+def income_check(declared: float, estimate: float | None) -> dict[str, Value]:
+    """Declared income against the bureau's current-account estimate (CATO).
+
+    The ratio is what affordability checks look at: far above 1 means the declared
+    income is not visible in the applicant's account turnover.
+    """
+    if estimate is None or not estimate > 0:  # also catches NaN
+        return {"bureau_log_income_estimate": None, "app_income_to_estimate": None}
+    return {
+        "bureau_log_income_estimate": math.log1p(estimate),
+        "app_income_to_estimate": max(declared, 0.0) / estimate,
+    }
+
+
 def applicant_features(app: Mapping[str, Any]) -> dict[str, Value]:
     income = float(app["annual_income"])
     amount = float(app["requested_amount"])
@@ -48,7 +62,9 @@ def applicant_features(app: Mapping[str, Any]) -> dict[str, Value]:
     out["bureau_missing"] = 1.0 if b is None else 0.0
     if b is None:
         for k in ("bureau_inquiries_6m", "bureau_delinquencies_24m", "bureau_utilisation",
-                  "bureau_file_age_months", "bureau_open_accounts", "bureau_thin_file"):
+                  "bureau_file_age_months", "bureau_open_accounts", "bureau_thin_file",
+                  "bureau_new_accounts_6m", "bureau_log_income_estimate",
+                  "app_income_to_estimate"):
             out[k] = None
     else:
         out["bureau_inquiries_6m"] = float(b["inquiries_6m"])
@@ -57,6 +73,9 @@ def applicant_features(app: Mapping[str, Any]) -> dict[str, Value]:
         out["bureau_file_age_months"] = float(b["file_age_months"])
         out["bureau_open_accounts"] = float(b["open_accounts"])
         out["bureau_thin_file"] = 1.0 if b["thin_file"] else 0.0
+        new_accounts = b.get("new_accounts_6m")
+        out["bureau_new_accounts_6m"] = None if new_accounts is None else float(new_accounts)
+        out.update(income_check(income, b.get("income_estimate")))
     out["product_credit_card"] = 1.0 if product == "CREDIT_CARD" else 0.0
     out["product_personal_loan"] = 1.0 if product == "PERSONAL_LOAN" else 0.0
     out["product_bnpl"] = 1.0 if product == "BNPL" else 0.0

@@ -49,7 +49,8 @@ def application(
         "housing_status": "RENT", "requested_amount": requested_amount,
         "requested_term_months": term, "bureau_score": 690 if bureau else None,
         "bureau": {"inquiries_6m": 1, "delinquencies_24m": 0, "utilisation": 0.3,
-                   "file_age_months": 80, "open_accounts": 4, "thin_file": False}
+                   "file_age_months": 80, "open_accounts": 4, "thin_file": False,
+                   "new_accounts_6m": 0, "income_estimate": annual_income}
         if bureau else None,
         "channel": "WEB", "session_id": session_id or f"s-{app_id}", "ip": ip,
         "device_id": device_id,

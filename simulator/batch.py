@@ -26,6 +26,8 @@ BUREAU = (
     "bureau_file_age_months",
     "bureau_open_accounts",
     "bureau_thin_file",
+    "bureau_new_accounts_6m",
+    "bureau_income_estimate",
 )
 
 

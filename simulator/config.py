@@ -92,6 +92,19 @@ class PopulationConfig(_Frozen):
         le=1,
         description="Share of applicants who overstate income (declared > true).",
     )
+    income_estimate_coverage: float = Field(
+        default=0.85,
+        ge=0,
+        le=1,
+        description="Share of applicants with a bureau file whose current-account turnover "
+        "gives an income estimate.",
+    )
+    income_estimate_sd: float = Field(
+        default=0.10, ge=0, description="Log-scale error of the income estimate for salaries."
+    )
+    income_estimate_sd_self_employed: float = Field(
+        default=0.30, ge=0, description="Log-scale error of the income estimate, self-employed."
+    )
 
 
 class FraudConfig(_Frozen):

@@ -61,6 +61,8 @@ APPLICATION_COLUMNS = (
     "bureau_file_age_months",
     "bureau_open_accounts",
     "bureau_thin_file",
+    "bureau_new_accounts_6m",
+    "bureau_income_estimate",
     "channel",
     "session_id",
     "ip",

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from simulator import strings as S
 from simulator import vocab as V
-from simulator.config import SimConfig
+from simulator.config import PopulationConfig, SimConfig
 
 EMPLOYMENT = np.array(
     ["EMPLOYED", "SELF_EMPLOYED", "UNEMPLOYED", "RETIRED", "STUDENT"], dtype=object
@@ -205,6 +205,9 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     open_acc = np.where(
         thin, rng.integers(0, 3, n), 2 + rng.poisson(3 + 0.3 * np.maximum(q, -2), n)
     )
+    new_acc = np.minimum(rng.poisson(np.exp(-1.3 - 0.2 * q + 0.3 * (age < 30))), open_acc)
+    # what current-account turnover (CATO / open banking) says the applicant earns
+    income_estimate = income_estimates(rng, true_income, emp, ~no_file, pop)
     monthly_debt = np.round(
         true_income
         / 12
@@ -237,6 +240,8 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "bureau_file_age_months": file_age.astype(np.int32),
         "bureau_open_accounts": open_acc.astype(np.int32),
         "bureau_thin_file": thin,
+        "bureau_new_accounts_6m": new_acc.astype(np.int32),
+        "bureau_income_estimate": income_estimate,
         "device_id": S.hex_ids(rng, n, "d-", 8),
         "idfv": S.uuids(rng, n),
         "device_kind": rng.integers(0, 20, n).astype(np.int32),
@@ -253,6 +258,26 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "latent_rooted": rng.random(n) < 0.02,
     }
     return cols
+
+
+def income_estimates(
+    rng: np.random.Generator,
+    true_income: np.ndarray,
+    emp: np.ndarray,
+    has_file: np.ndarray,
+    pop: PopulationConfig,
+) -> np.ndarray:
+    """Bureau income estimate from current-account turnover: close to true income for
+    salaries, looser for the self-employed, NaN where no account data is shared.
+
+    This is how lenders verify declared income for affordability (UK CONC 5.2A),
+    so a declared income far above it is observable, as it is in practice.
+    """
+    n = len(true_income)
+    sd = np.where(emp == 1, pop.income_estimate_sd_self_employed, pop.income_estimate_sd)
+    est = np.round(true_income * np.exp(sd * rng.standard_normal(n)), -2)
+    shared = has_file & (rng.random(n) < pop.income_estimate_coverage)
+    return np.where(shared, est, np.nan)
 
 
 _OCTETS = np.array([[c[6][k % len(c[6])] for k in range(6)] for c in V.COUNTRIES], dtype=np.int64)

@@ -8,12 +8,13 @@ Fraud patterns overwrite the genuine defaults of their rows:
 * third_party: a real person's identity and bureau file, but a new device,
   phone and email, and an IP / geolocation / timezone from another country;
 * synthetic: fabricated identity (often an impossible NINO prefix), thin or no
-  file, throwaway email;
+  file, no current-account turnover to estimate income from, throwaway email;
 * ring: bursts of applications with different identities sharing a small
   pool of devices, IPs and phones (the velocity signal);
 * bot: scripted sessions from emulators / headless browsers on cloud IPs;
-* first_party: genuine identity that never intends to repay (inflated income,
-  large amount, credit hunger).
+* first_party: genuine identity that never intends to repay (inflated income
+  above what current-account turnover shows, large amount, credit hunger:
+  recent inquiries and newly opened accounts).
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def build_applications(
     drift = np.where(is_repeat, rng.lognormal(0.02, 0.05, n), 1.0)
     a["annual_income"] = np.round(a["annual_income"] * drift, -2)
     a["latent_true_income"] = a["latent_true_income"] * drift
+    a["bureau_income_estimate"] = np.round(a["bureau_income_estimate"] * drift, -2)
     known = is_repeat & pc.is_null(a["customer_id"]).to_numpy(zero_copy_only=False)
     a["customer_id"] = S.where(known, S.join(["c-", a["person_id"]]), a["customer_id"])
     _products(cfg, rng, a)
@@ -259,7 +261,12 @@ def _fabricate(rng: np.random.Generator, a: dict[str, Any], rows: np.ndarray) ->
     set_(a, "bureau_delinquencies_24m", rows, 0)
     set_(a, "bureau_inquiries_6m", rows, rng.integers(1, 5, m).astype(np.int32))
     set_(a, "bureau_file_age_months", rows, rng.integers(2, 18, m).astype(np.int32))
-    set_(a, "bureau_open_accounts", rows, rng.integers(0, 3, m).astype(np.int32))
+    opened = rng.integers(0, 3, m).astype(np.int32)
+    set_(a, "bureau_open_accounts", rows, opened)
+    set_(a, "bureau_new_accounts_6m", rows, np.minimum(opened, rng.integers(0, 3, m)))
+    # no real current account behind a made-up person: no turnover, or a trickle
+    trickle = np.where(rng.random(m) < 0.2, np.round(rng.uniform(4_000, 15_000, m), -2), np.nan)
+    set_(a, "bureau_income_estimate", rows, trickle)
     set_(a, "employment_status", rows, "EMPLOYED")
     set_(a, "annual_income", rows, np.round(rng.uniform(35_000, 65_000, m), -3))
 
@@ -322,6 +329,10 @@ def _fraud_overrides(
             a, "annual_income", fp, np.round(a["annual_income"][fp] * rng.uniform(1.2, 1.6, m), -2)
         )
         set_(a, "bureau_inquiries_6m", fp, (a["bureau_inquiries_6m"][fp] + rng.poisson(2.5, m)))
+        # credit stacking before the bust-out: several accounts opened in recent months
+        stacked = rng.poisson(1.5, m)
+        set_(a, "bureau_new_accounts_6m", fp, a["bureau_new_accounts_6m"][fp] + stacked)
+        set_(a, "bureau_open_accounts", fp, a["bureau_open_accounts"][fp] + stacked)
 
 
 def _ring_pools(

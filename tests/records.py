@@ -19,7 +19,8 @@ def application(**overrides: Any) -> dict[str, Any]:
         "monthly_debt_payments": 350.0, "housing_status": "RENT", "requested_amount": 8000.0,
         "requested_term_months": 36, "bureau_score": 712,
         "bureau": {"inquiries_6m": 1, "delinquencies_24m": 0, "utilisation": 0.31,
-                   "file_age_months": 96, "open_accounts": 5, "thin_file": False},
+                   "file_age_months": 96, "open_accounts": 5, "thin_file": False,
+                   "new_accounts_6m": 0, "income_estimate": 50500.0},
         "channel": "WEB", "session_id": "sess-1", "ip": "203.0.113.7", "device_id": "dev-1",
     }
     rec.update(overrides)
