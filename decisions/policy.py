@@ -16,7 +16,9 @@ Per product (CREDIT_CARD, PERSONAL_LOAN, BNPL) a policy file sets:
   still apply.
 
 Affordability: the monthly payment of the new credit may use at most
-``max_dti * monthly income - existing monthly debt``. Loans use the annuity
+``max_dti * monthly income - existing monthly debt``, where income is the
+declared income capped at the bureau's estimate from current-account turnover
+when the bureau has one (income is verified, not taken on trust). Loans use the annuity
 payment at the grade's APR over the term; cards use ``card_payment_rate`` of
 the limit per month; BNPL is interest-free, spread over the term.
 """
@@ -209,13 +211,20 @@ def annuity_factor(apr: float, term_months: int) -> float:
     return r / (1.0 - (1.0 + r) ** -term_months)
 
 
+def affordability_income(application: dict[str, Any]) -> float:
+    """Annual income for affordability: declared, capped at the bureau's turnover estimate."""
+    declared = float(application.get("annual_income") or 0.0)
+    estimate = (application.get("bureau") or {}).get("income_estimate")
+    return min(declared, float(estimate)) if estimate is not None and estimate > 0 else declared
+
+
 def make_offer(pp: ProductPolicy, grade: str, application: dict[str, Any]) -> Offer | None:
     """The offer for an approval, or None when affordability allows less than the minimum."""
     op = pp.offer
     g = op.by_grade[grade]  # type: ignore[index]
     requested = float(application.get("requested_amount") or 0.0)
     capacity = monthly_capacity(
-        pp, float(application.get("annual_income") or 0.0),
+        pp, affordability_income(application),
         float(application.get("monthly_debt_payments") or 0.0),
     )
     term = _pick_term(op, int(application.get("requested_term_months") or 0))

@@ -62,10 +62,10 @@ APPLICATION_VARS: dict[str, Any] = {
     "requested_amount": 1.0, "requested_term_months": 1.0, "bureau_score": 1.0,
     "has_customer_id": True, "bureau_inquiries_6m": 1.0, "bureau_delinquencies_24m": 1.0,
     "bureau_utilisation": 1.0, "bureau_file_age_months": 1.0, "bureau_open_accounts": 1.0,
-    "bureau_thin_file": True,
+    "bureau_thin_file": True, "bureau_new_accounts_6m": 1.0, "bureau_income_estimate": 1.0,
 }
 _BUREAU = ("inquiries_6m", "delinquencies_24m", "utilisation", "file_age_months", "open_accounts",
-           "thin_file")
+           "thin_file", "new_accounts_6m", "income_estimate")
 ACTIONS = ("decline", "review", "flag")
 _SEVERITY = {"decline": 0, "review": 1, "flag": 2}
 DEFAULT_RULES_PATH = Path(__file__).parent / "rules" / "default.yaml"

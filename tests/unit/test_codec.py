@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from features.applicant import applicant_features
 from schemas import AvroCodec, DecodeError, EncodeError, SchemaError, codec_for
 from schemas.codec import MAGIC, SCHEMA_DIR, load_schema_file, schema_fingerprint
 from schemas.topics import ALL_TOPICS
@@ -96,6 +97,21 @@ def test_reader_on_new_schema_reads_messages_of_the_previous_one(tmp_path) -> No
     with pytest.raises(DecodeError, match="history"):
         AvroCodec(load_schema_file(SCHEMA_DIR / "loan_application.avsc")).decode(data)
     assert schema_fingerprint(old_schema) != new_reader.fingerprint
+
+
+def test_applications_written_before_the_income_estimate_still_decode() -> None:
+    """schemas/avro/history keeps v1 (no new_accounts_6m / income_estimate): a v1 message
+    already on the topic decodes with the new fields null, and features treat them as missing."""
+    v1 = load_schema_file(SCHEMA_DIR / "history" / "loan_application.1.avsc")
+    old = records.application()
+    old["bureau"] = {k: v for k, v in old["bureau"].items()
+                     if k not in ("new_accounts_6m", "income_estimate")}
+    decoded = codec_for("loan_application").decode(AvroCodec(v1).encode(old))
+    assert decoded["bureau"]["income_estimate"] is None
+    assert decoded["bureau"]["new_accounts_6m"] is None
+    assert decoded["bureau"]["open_accounts"] == old["bureau"]["open_accounts"]
+    f = applicant_features(decoded)
+    assert f["app_income_to_estimate"] is None and f["bureau_open_accounts"] == 5.0
 
 
 def test_behaviour_batch_inlines_exactly_the_behaviour_event_record() -> None:

@@ -212,6 +212,21 @@ def test_affordability_caps_loan_offer() -> None:
     assert rec["offer"]["amount"] * annuity_factor(0.12, 24) <= 300 + 1e-9
 
 
+def test_affordability_uses_the_bureau_income_estimate_when_lower() -> None:
+    bureau = {"inquiries_6m": 1, "delinquencies_24m": 0, "utilisation": 0.3,
+              "file_age_months": 96, "open_accounts": 5, "thin_file": False,
+              "new_accounts_6m": 0, "income_estimate": 18_000.0}
+    # declared 24,000 but account turnover shows 18,000: 0.4 * 1500 - 500 = 100/month
+    rec = decide(engine(), app={"annual_income": 24000.0, "requested_amount": 20000.0,
+                                "bureau": bureau})
+    assert rec["decision"] == "APPROVE" and codes(rec) == ["P-AFFORD-CAP"]
+    assert rec["offer"]["amount"] == 2100.0  # floor(100 / annuity(12%, 24) to 100)
+    # an estimate above the declared income never raises the cap
+    rec = decide(engine(), app={"annual_income": 24000.0, "requested_amount": 20000.0,
+                                "bureau": {**bureau, "income_estimate": 90_000.0}})
+    assert rec["offer"]["amount"] == 6300.0
+
+
 def test_unaffordable_declines() -> None:
     rec = decide(engine(), app={"annual_income": 15000.0, "monthly_debt_payments": 480.0})
     assert rec["decision"] == "DECLINE" and codes(rec) == ["P-AFFORD"] and rec["offer"] is None

@@ -81,6 +81,13 @@ def test_application_fields_visible_as_doubles() -> None:
         condition="'annual_income / 12.0 < 1000 && bureau_inquiries_6m > 2'"), KNOWN)
     app = {"annual_income": 9000, "bureau": {"inquiries_6m": 3}}
     assert [h.rule_id for h in rs.evaluate(rs.context_for(app, {}, {}))] == ["R-1"]
+    # the bureau's income estimate: a rule can refuse to take a declared income on trust
+    check = RuleSet.from_yaml(rules_yaml(
+        condition="'annual_income > 1.5 * bureau_income_estimate'"), KNOWN)
+    app = {"annual_income": 90000, "bureau": {"income_estimate": 40000, "new_accounts_6m": 2}}
+    assert [h.rule_id for h in check.evaluate(check.context_for(app, {}, {}))] == ["R-1"]
+    app["bureau"]["income_estimate"] = None  # not shared: the rule is skipped, not an error
+    assert check.evaluate(check.context_for(app, {}, {})) == []
 
 
 @pytest.mark.parametrize(("text", "message"), [

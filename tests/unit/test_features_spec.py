@@ -82,6 +82,30 @@ def test_applicant_features_exact_values() -> None:
     assert zero["app_dti"] is None and zero["app_pti"] is None
 
 
+def test_income_check_against_the_bureau_estimate() -> None:
+    app = application("a1", 0, annual_income=60_000.0)
+    app["bureau"]["income_estimate"] = 40_000.0
+    app["bureau"]["new_accounts_6m"] = 3
+    f = applicant_features(app)
+    assert f["app_income_to_estimate"] == pytest.approx(1.5)
+    assert f["bureau_log_income_estimate"] == pytest.approx(math.log1p(40_000.0))
+    assert f["bureau_new_accounts_6m"] == 3.0
+    # no account data shared (or a v1 record without the fields): missing, never a failure
+    for est in (None, 0.0, float("nan")):
+        app["bureau"]["income_estimate"] = est
+        f = applicant_features(app)
+        assert f["app_income_to_estimate"] is None and f["bureau_log_income_estimate"] is None
+    del app["bureau"]["income_estimate"], app["bureau"]["new_accounts_6m"]
+    f = applicant_features(app)
+    assert f["bureau_new_accounts_6m"] is None and f["app_income_to_estimate"] is None
+    no_file = applicant_features(application("a2", 0, bureau=False))
+    assert no_file["app_income_to_estimate"] is None and no_file["bureau_new_accounts_6m"] is None
+    # both raise risk in the spec's monotone directions; the estimate itself lowers it
+    by = FEATURE_SPEC.by_name
+    assert by["app_income_to_estimate"].monotone == 1 and by["bureau_new_accounts_6m"].monotone == 1
+    assert by["bureau_log_income_estimate"].monotone == -1
+
+
 def test_session_features_missing_session_never_fails() -> None:
     f = session_features({}, "GB", "dev", "ip")
     assert f["sess_behaviour_missing"] == 1.0 and f["sess_device_missing"] == 1.0

@@ -112,6 +112,25 @@ def test_third_party_fraud_shows_location_mismatch(hist: History) -> None:
     assert mismatch[a["fraud_type"] == "none"].mean() < 0.02
 
 
+def test_income_estimate_tracks_true_income_and_exposes_inflated_declarations(
+    hist: History,
+) -> None:
+    a = hist.applications
+    est = a["bureau_income_estimate"].astype(float)
+    genuine = (a["fraud_type"] == "none") & est.notna()
+    log_err = np.log(est[genuine] / a.loc[genuine, "latent_true_income"])
+    assert abs(float(log_err.median())) < 0.02 and float(log_err.std()) < 0.2
+    assert est[a["bureau_score"].isna()].isna().all()  # no file, no estimate
+    ratio = a["annual_income"] / est
+    fp, none = a["fraud_type"] == "first_party", a["fraud_type"] == "none"
+    assert ratio[fp].median() > 1.25 > 1.05 > ratio[none].median()
+    assert est[a["fraud_type"] == "synthetic"].isna().mean() > 0.6
+    # credit stacking before a bust-out
+    new = a["bureau_new_accounts_6m"].astype(float)
+    assert new[fp].mean() > 1.0 > 0.5 > new[none].mean()
+    assert (new.dropna() <= a.loc[new.notna(), "bureau_open_accounts"]).all()
+
+
 def test_performance_follows_the_documented_transitions(hist: History) -> None:
     p = hist.performance
     snaps = p[p["status"] != "FRAUD_CONFIRMED"].sort_values(["loan_id", "month_on_book"])
