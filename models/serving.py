@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,53 @@ class ScorecardServing(ServingModel):
         lost = [b - p for b, p in zip(self._best, self._row_points(x), strict=True)]
         names = [self.feature_names[col] for col, *_ in self._plan]
         return top_positive(names, lost, k)
+
+
+class ReorderedServing(ServingModel):
+    """A model trained on another feature list, fed from vectors in the caller's order.
+
+    The stream builds one vector in the current feature spec's order; a model trained on
+    an earlier spec (features added since) picks its own columns out of it by index.
+    """
+
+    def __init__(self, inner: ServingModel, take: np.ndarray) -> None:
+        super().__init__(inner.manifest, inner.reason_map)
+        self.inner = inner
+        self.kind = inner.kind
+        self.scale = inner.scale
+        self._take = take
+
+    def score_raw(self, x: np.ndarray) -> float:
+        return self.inner.score_raw(x[self._take])
+
+    def score(self, x: np.ndarray) -> float:
+        return self.inner.score(x[self._take])
+
+    def score_batch_raw(self, X: np.ndarray) -> np.ndarray:
+        return self.inner.score_batch_raw(X[:, self._take])
+
+    def scorecard_points(self, x: np.ndarray) -> float:
+        return self.inner.scorecard_points(x[self._take])
+
+    def explain(self, x: np.ndarray, k: int = 4) -> list[tuple[str, float]]:
+        return self.inner.explain(x[self._take], k)
+
+
+def for_feature_order(model: ServingModel, names: Sequence[str]) -> ServingModel:
+    """``model`` scoring vectors laid out as ``names``; refuses a model that needs a feature
+    the vector does not carry (scoring it would silently read the wrong columns)."""
+    if model.feature_names == list(names):
+        return model
+    pos = {n: i for i, n in enumerate(names)}
+    missing = [n for n in model.feature_names if n not in pos]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ModelLoadError(
+            f"model {model.version} needs {len(missing)} feature(s) this pipeline does not "
+            f"compute ({shown}); its feature spec is {model.feature_spec_version or 'unknown'}. "
+            "Retrain it on the current spec (`loanrisk features build`, `loanrisk train`)."
+        )
+    return ReorderedServing(model, np.array([pos[n] for n in model.feature_names], np.intp))
 
 
 def load_model(path: Path | str, reason_map: ReasonMap | None = None) -> ServingModel:

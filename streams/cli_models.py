@@ -176,7 +176,7 @@ def train(
             reg = Registry(_registry_dir(registry))
             version = reg.register(art)
             if promote:
-                reg.promote(version, promote)
+                _promote_servable(reg, version, promote)
     except ModelError as e:
         _fail(str(e))
     final = reg.path(version)
@@ -319,12 +319,21 @@ def promote(
     role = "champion" if champion else "challenger"
     reg = Registry(_registry_dir(registry))
     try:
-        reg.load_version(version)  # refuse to promote what cannot be served
-        reg.promote(version, role)
+        _promote_servable(reg, version, role)
     except ModelError as e:
         _fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")
     _announce(reg, f"{version} -> {role}")
+
+
+def _promote_servable(reg: Any, version: str, role: str) -> None:
+    """Promote, refusing what the stream cannot serve: a broken artifact, or a model
+    trained on features this pipeline does not compute (raises ModelError)."""
+    from features.spec import FEATURE_SPEC
+    from models.serving import for_feature_order
+
+    for_feature_order(reg.load_version(version), FEATURE_SPEC.names)
+    reg.promote(version, role)
 
 
 def _announce(reg: Any, what: str) -> None:

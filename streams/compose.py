@@ -77,7 +77,7 @@ def build_pipeline(settings: Settings, lists: ListIndex | None = None) -> Decisi
     rules = RuleStore.from_path(rules_path(settings), known_names=FEATURE_SPEC.names)
     policy = Policy.from_yaml(policy_path(settings))
     decider = DecisionEngine(lists or ListIndex(), rules, policy)
-    slots = ModelSlots(settings.models_dir, reason_map_from_spec(FEATURE_SPEC))
+    slots = ModelSlots(settings.models_dir, reason_map_from_spec(FEATURE_SPEC), FEATURE_SPEC.names)
     slots.refresh()
     if slots.current.pd is None:
         log.warning("no champion PD model in %s: deciding with the cold-start bureau policy "

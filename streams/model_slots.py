@@ -9,11 +9,12 @@ decisions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.registry import ROLES_FILE, Registry
-from models.serving import ServingModel
+from models.serving import ServingModel, for_feature_order
 from schemas.errors import LoanRiskError
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,17 @@ class ModelSet:
 class ModelSlots:
     """Holds the current ModelSet; ``refresh()`` reloads when roles change."""
 
-    def __init__(self, registry_root: Path, reason_map: dict[str, tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        registry_root: Path,
+        reason_map: dict[str, tuple[str, str]],
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        """``feature_names``: the order of the vectors the worker scores (the feature spec);
+        a model trained on another list is served through its own columns, or refused."""
         self.registry = Registry(registry_root)
         self.reason_map = reason_map
+        self.feature_names = list(feature_names) if feature_names is not None else None
         self.current = ModelSet()
         self.last_error: str | None = None
         self._loaded_roles: dict[str, dict[str, str]] | None = None
@@ -93,7 +102,10 @@ class ModelSlots:
                 setattr(new, attr, current)
                 continue
             try:
-                setattr(new, attr, self.registry.load_version(version, self.reason_map))
+                model = self.registry.load_version(version, self.reason_map)
+                if self.feature_names is not None:
+                    model = for_feature_order(model, self.feature_names)
+                setattr(new, attr, model)
                 log.info("loaded %s %s model %s", role, name, version)
             except Exception as exc:  # a broken artifact must not stop decisions
                 self.last_error = f"{role} {name} model {version} failed to load: {exc}"

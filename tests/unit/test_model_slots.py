@@ -82,3 +82,27 @@ def test_corrupt_roles_file_keeps_current_models(tmp_path, pd_artifacts):
     assert slots.refresh() is False
     assert slots.current.pd is not None and slots.current.pd.version == "pd-v1"
     assert slots.last_error is not None and "roles.json" in slots.last_error
+
+
+def test_vectors_in_another_feature_order_are_mapped_by_name(tmp_path, pd_artifacts):
+    """A worker whose spec gained features since the model was trained still feeds the model
+    its own columns; a model that needs a feature the worker lacks is refused, not misfed."""
+    arts, x = pd_artifacts
+    reg = Registry(tmp_path / "models")
+    _promote(reg, reg.register(arts["pd-v1"]))
+    plain = ModelSlots(reg.root, reason_map={})
+    plain.refresh()
+    names = plain.current.pd.feature_names
+    # the worker's vectors: reversed order with two features the model never saw
+    wider = ["new_feature_a", *reversed(names), "new_feature_b"]
+    wide_x = np.concatenate([[7.0], x[::-1], [-3.0]])
+    slots = ModelSlots(reg.root, reason_map={}, feature_names=wider)
+    assert slots.refresh() is True
+    assert slots.current.pd.score(wide_x) == plain.current.pd.score(x)
+    assert slots.current.pd.reasons(wide_x) == plain.current.pd.reasons(x)
+
+    narrower = ModelSlots(reg.root, reason_map={}, feature_names=names[1:])
+    narrower.refresh()
+    assert narrower.current.pd is None  # refused, and the error names the missing feature
+    assert narrower.last_error is not None and names[0] in narrower.last_error
+    assert "Retrain" in narrower.last_error

@@ -71,3 +71,20 @@ def test_registry_errors(tmp_path, artifacts):
     shutil.rmtree(reg.path(v))
     with pytest.raises(RegistryError):
         reg.load("champion", "pd")
+
+
+def test_cli_refuses_to_promote_a_model_the_stream_cannot_feed(tmp_path, artifacts):
+    """`loanrisk models promote` checks the model's features against the feature spec:
+    a model trained on an analyst's own columns stays registered but is not served."""
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    reg = Registry(tmp_path / "reg")
+    version = reg.register(artifacts["pd"][0])
+    result = CliRunner().invoke(
+        app, ["models", "promote", version, "--champion", "--registry", str(reg.root)]
+    )
+    assert result.exit_code != 0
+    assert "does not compute" in result.output and "Retrain" in result.output
+    assert reg.roles() == {}
