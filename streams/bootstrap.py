@@ -20,20 +20,42 @@ from streams.stack import settings_env
 TARGETS = (("pd", "label_default"), ("fraud", "label_fraud"))
 
 
+def data_version() -> str:
+    """Names the cached history and feature table: a new application schema or feature
+    spec means new columns, so an older cache is not reused for training."""
+    from features.spec import FEATURE_SPEC
+    from schemas import codec_for
+
+    return f"{FEATURE_SPEC.version}-app{codec_for('loan_application').fingerprint:016x}"
+
+
 def has_champions(settings: Settings) -> bool:
-    roles = Registry(settings.models_dir).roles().get("champion", {})
-    return all(name in roles for name, _ in TARGETS)
+    """Champion PD and fraud models exist and were trained on the current feature spec."""
+    from features.spec import FEATURE_SPEC
+
+    reg = Registry(settings.models_dir)
+    roles = reg.roles().get("champion", {})
+    if not all(name in roles for name, _ in TARGETS):
+        return False
+    return all(
+        reg.show(roles[name]).get("feature_spec_version") == FEATURE_SPEC.version
+        for name, _ in TARGETS
+    )
 
 
 def ensure_champions(settings: Settings, applications: int = 60_000, months: int = 12,
                      seed: int = 7, say: Callable[[str], None] = print) -> bool:
-    """Train and promote champion PD and fraud models unless both exist; True if trained."""
+    """Train and promote champion PD and fraud models unless both exist on the current
+    feature spec (a demo after a spec change shows models that use the new features);
+    True if trained."""
     if has_champions(settings):
         return False
+    if Registry(settings.models_dir).roles().get("champion"):
+        say("  the champion models predate the current feature spec: training new ones")
     import os
 
     env = {**os.environ, **settings_env(settings)}
-    work = settings.state_dir / "bootstrap"
+    work = settings.state_dir / "bootstrap" / data_version()
     history, table = work / "history", work / "features.parquet"
 
     def run(*args: str) -> None:

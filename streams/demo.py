@@ -63,7 +63,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
     try:
         say("[bold]2/6[/] champion models")
         if not ensure_champions(settings, say=say):
-            say("  champion PD and fraud models already in the registry")
+            say("  champion PD and fraud models (current feature spec) already in the registry")
         say(f"[bold]3/6[/] starting the sink and {workers} worker(s)")
         sink = stack.sink()
         stack.wait_for_log(sink, "loanrisk sql", timeout_s=120)
