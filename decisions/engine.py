@@ -190,6 +190,10 @@ class DecisionEngine:
         self.rules = rules
         self.policy = policy
 
+    def use_policy(self, policy: Policy) -> None:
+        """Decide with ``policy`` from the next decision on (one attribute swap)."""
+        self.policy = policy
+
     def decide(
         self,
         application: Mapping[str, Any],

@@ -13,6 +13,7 @@ from streams import (
     cli_lists,
     cli_models,
     cli_pipeline,
+    cli_policy,
     cli_rules,
     cli_services,
     cli_shadow,
@@ -33,6 +34,7 @@ app.add_typer(cli_services.app, name="services")
 app.add_typer(cli_features.app, name="features")
 app.add_typer(cli_simulate.app, name="simulate")
 app.add_typer(cli_rules.app, name="rules")
+app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_lists.app, name="lists")
 app.add_typer(cli_shadow.app, name="shadow")
 cli_models.register(app)

@@ -61,7 +61,7 @@ class KafkaWorker:
         self.pipeline = build_pipeline(settings, lists)
         self.follower = ListsFollower(settings.bootstrap_servers, lists)
         self.releases = releases_follower(settings.bootstrap_servers, self.pipeline.decider.rules,
-                                          self.pipeline.models)
+                                          self.pipeline.models, self.pipeline.decider)
         self.stats = WorkerStats(worker_id(settings))
         self.producer = Producer({
             "bootstrap.servers": settings.bootstrap_servers,

@@ -1,12 +1,13 @@
-"""Rules and model releases over Kafka, so a hot reload reaches every worker on every machine.
+"""Rules, policy and model releases over Kafka, so a change reaches every worker without restart.
 
-``loanrisk rules release FILE`` and ``loanrisk models promote`` publish to the
-compacted ``risk.releases.v1`` topic (key = kind); each worker follows it from
-the beginning (``CompactedFollower``) and applies the latest release of each
-kind: a RULES release goes through the same validation as a file, and an
-invalid one leaves the active rules in place; a MODEL_ROLES release names the
-versions to serve, loaded from the model registry (shared storage). Workers
-also poll the local rules file and registry, which is enough on one machine.
+``loanrisk rules release FILE``, ``loanrisk policy release FILE`` and ``loanrisk
+models promote`` publish to the compacted ``risk.releases.v1`` topic (key = kind);
+each worker follows it from the beginning (``CompactedFollower``) and applies the
+latest release of each kind: RULES and POLICY releases go through the same
+validation as a file, and an invalid one leaves the active version in place; a
+MODEL_ROLES release names the versions to serve, loaded from the model registry
+(shared storage). Workers also poll the local rules file and registry, which is
+enough on one machine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+from decisions.engine import DecisionEngine
+from decisions.policy import Policy
 from decisions.rules import RuleStore
 from schemas import codec_for
 from schemas.topics import RELEASES
@@ -41,7 +44,14 @@ def publish_release(bootstrap: str, record: dict[str, Any], timeout_s: float = 1
                            f"{timeout_s:.0f}s; is it up? (`loanrisk services status`)")
 
 
-def releases_follower(bootstrap: str, rules: RuleStore, models: ModelSlots) -> CompactedFollower:
+def releases_follower(
+    bootstrap: str,
+    rules: RuleStore,
+    models: ModelSlots,
+    decider: DecisionEngine | None = None,
+) -> CompactedFollower:
+    """``decider``: the engine whose policy POLICY releases replace (None: ignored)."""
+
     def apply(_key: str, record: dict[str, Any] | None) -> None:
         if record is None:
             return
@@ -52,6 +62,20 @@ def releases_follower(bootstrap: str, rules: RuleStore, models: ModelSlots) -> C
             except Exception as exc:
                 log.error("rules release %s rejected, keeping %s: %s", record["version"],
                           rules.current.version, exc)
+        elif record["kind"] == "POLICY":
+            if decider is None:
+                return
+            try:
+                policy = Policy.from_yaml(record["content"])
+                dropped = set(decider.policy.products) - set(policy.products)
+                if dropped:
+                    raise ValueError(f"it has no policy for {sorted(dropped)}")
+            except Exception as exc:
+                log.error("policy release %s rejected, keeping %s: %s", record["version"],
+                          decider.policy.version, exc)
+                return
+            decider.use_policy(policy)
+            log.info("policy release %s active (by %s)", policy.version, record["author"])
         elif record["kind"] == "MODEL_ROLES":
             models.apply_roles(json.loads(record["content"]))
             log.info("model release applied: %s", record["version"])

@@ -65,7 +65,7 @@ def build_app(settings: Settings) -> faust.App:
     pipeline = build_pipeline(settings, lists)
     follower = ListsFollower(settings.bootstrap_servers, lists)
     releases = releases_follower(settings.bootstrap_servers, pipeline.decider.rules,
-                                 pipeline.models)
+                                 pipeline.models, pipeline.decider)
     stats = WorkerStats(worker_id(settings))
     metrics_codec = codec_for(METRICS.schema)
 
