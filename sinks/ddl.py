@@ -200,10 +200,22 @@ GROUP BY from_bucket, to_bucket
 }
 
 
-def apply_ddl(client: Any) -> list[str]:
-    """Create every table and view that does not exist yet; returns their names."""
+def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
+    """Create every table and view that does not exist yet; returns their names.
+
+    ``dead_letter_payload_days`` > 0 sets a column TTL on ``dead_letters.payload_base64``:
+    the original bytes of a bad message (which may hold an applicant's name, national id
+    or address in clear) are cleared that many days after the failure, while the record
+    of what failed, where and why stays for audit. 0 keeps them (and leaves any TTL set
+    earlier in place).
+    """
     for ddl in TABLES.values():
         client.command(ddl)
     for ddl in VIEWS.values():
         client.command(ddl)
+    if dead_letter_payload_days > 0:
+        client.command(
+            "ALTER TABLE dead_letters MODIFY COLUMN payload_base64 Nullable(String) "
+            f"TTL toDateTime(failed_at) + INTERVAL {int(dead_letter_payload_days)} DAY"
+        )
     return [*TABLES, *VIEWS]

@@ -64,7 +64,7 @@ def sink(
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(name)s %(message)s")
     settings = load_settings()
     client = clickhouse_client(settings)
-    apply_ddl(client)
+    apply_ddl(client, settings.dead_letter_payload_days)
     lock = threading.Lock()
     server = None
     if settings.clickhouse.startswith("chdb://"):

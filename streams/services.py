@@ -101,7 +101,7 @@ def _clickhouse(settings: Settings, apply_schema: bool) -> ServiceStatus:
         client = clickhouse_client(settings)
         version = client.query("SELECT version()").result_rows[0][0]
         if apply_schema:
-            apply_ddl(client)
+            apply_ddl(client, settings.dead_letter_payload_days)
         return ServiceStatus("clickhouse", True, f"{_redact(dsn)} (ClickHouse {version})")
     except Exception as exc:
         msg = str(exc)

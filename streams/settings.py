@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
 
     # --- sink and queries --------------------------------------------------------
+    dead_letter_payload_days: int = Field(
+        default=30, ge=0, description="days the sink keeps a dead letter's original bytes in "
+        "ClickHouse (they may hold personal data in clear); 0 = keep them")
     sql_port: int = Field(default=0, description="loopback port where the sink serves "
                           "`loanrisk sql` for the embedded store; 0 = any free port")
 

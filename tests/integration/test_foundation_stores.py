@@ -102,3 +102,25 @@ def test_vintage_and_roll_rate_views(clickhouse_client) -> None:
     assert rolls[("0 current", "2 30-59")] >= 1
     assert rolls[("2 30-59", "3 60-89")] >= 1
     assert rolls[("0 current", "0 current")] >= 3
+
+
+def test_dead_letter_bytes_expire_but_the_record_of_the_failure_stays(clickhouse_client) -> None:
+    """LOANRISK_DEAD_LETTER_PAYLOAD_DAYS: a bad message's original bytes (personal data in
+    clear, possibly) are cleared after N days; what failed, where and why is kept."""
+    from sinks.ddl import apply_ddl
+    from sinks.rows import DEAD_LETTER_COLUMNS, dead_letter_row
+
+    apply_ddl(clickhouse_client, dead_letter_payload_days=30)
+    apply_ddl(clickhouse_client, dead_letter_payload_days=30)  # idempotent
+    now = dt.datetime.now(dt.UTC)
+    rows = [dead_letter_row({"source_topic": "ttl.test", "source_partition": 0,
+                             "source_offset": off, "key": b"k", "payload": b"Ada Lovelace",
+                             "error_type": "DecodeError", "error": "corrupt body",
+                             "component": "worker", "failed_at": at})
+            for off, at in ((1, now - dt.timedelta(days=60)), (2, now))]
+    clickhouse_client.insert("dead_letters", rows, column_names=list(DEAD_LETTER_COLUMNS))
+    clickhouse_client.command("OPTIMIZE TABLE dead_letters FINAL")
+    got = clickhouse_client.query(
+        "SELECT source_offset, payload_base64, error FROM dead_letters FINAL "
+        "WHERE source_topic = 'ttl.test' ORDER BY source_offset").result_rows
+    assert got == [(1, None, "corrupt body"), (2, "QWRhIExvdmVsYWNl", "corrupt body")]
