@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from models.data import Dataset
+from models.drift import feature_reference
 from models.evaluate import evaluate_predictions, fitted_importance, psi_reference
 from models.serving import LGB_FILE, MANIFEST, SCORECARD_FILE
 from models.train import TrainConfig, TrainResult
@@ -112,6 +113,7 @@ def write_artifact(
         "rows": result.n_rows,
         "seed": cfg.seed,
         "psi_reference": psi_ref,
+        "feature_reference": feature_reference(ds.X),
         "metrics": ev["metrics"],
         "oracle": ev.get("oracle"),
         "code_version": {**library_versions(), **(code_version or {})},

@@ -16,6 +16,7 @@ training and serving use identical features. Rows of one feature-spec version on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -106,6 +107,17 @@ def labelled_frame(
     raw = raw[matured].reset_index(drop=True)
     if raw.empty:
         raise DataError(f"no application has a matured {target} as of the label date")
+    wide = _wide(raw, version)
+    names = list(wide.columns)
+    meta = raw[["application_id", "event_time", "product", "label_default", "label_fraud"]]
+    frame = pd.concat([meta.reset_index(drop=True), wide], axis=1)
+    frame["event_time"] = frame["event_time"].astype(np.int64)
+    frame.attrs["feature_spec_version"] = version
+    return frame, names
+
+
+def _wide(raw: pd.DataFrame, version: str) -> pd.DataFrame:
+    """The ``names`` / ``values`` arrays of logged vectors as one column per feature."""
     names = [str(n) for n in raw["names"].iloc[0]]
     if any(list(n) != names for n in raw["names"]):
         raise DataError(f"rows of spec {version} disagree on feature names; check the sink")
@@ -113,12 +125,61 @@ def labelled_frame(
         [[np.nan if v is None else float(v) for v in row] for row in raw["values"]],
         dtype=np.float64,
     )
-    wide = pd.DataFrame(values, columns=names)
-    meta = raw[["application_id", "event_time", "product", "label_default", "label_fraud"]]
-    frame = pd.concat([meta.reset_index(drop=True), wide], axis=1)
-    frame["event_time"] = frame["event_time"].astype(np.int64)
-    frame.attrs["feature_spec_version"] = version
-    return frame, names
+    return pd.DataFrame(values, columns=names)
+
+
+WINDOW = """
+SELECT feature_spec_version, names, values
+FROM feature_vectors FINAL
+WHERE event_time >= fromUnixTimestamp64Milli(toInt64({since}))
+  AND event_time < fromUnixTimestamp64Milli(toInt64({until}))
+ORDER BY cityHash64(application_id)
+LIMIT {limit}
+"""
+
+
+def feature_window(
+    client: Any, since_ms: int, until_ms: int, *, limit: int = 50_000
+) -> pd.DataFrame:
+    """Logged vectors decided in [since, until) as one column per feature: a deterministic
+    sample of at most ``limit`` rows (hash of the application id), of the spec version
+    most rows have; ``attrs['feature_spec_version']`` names it. Empty if none."""
+    raw = client.query_df(WINDOW.format(since=int(since_ms), until=int(until_ms),
+                                        limit=int(limit)))
+    if raw.empty:
+        return pd.DataFrame()
+    version = str(raw["feature_spec_version"].value_counts().index[0])
+    wide = _wide(raw[raw["feature_spec_version"] == version].reset_index(drop=True), version)
+    wide.attrs["feature_spec_version"] = version
+    return wide
+
+
+def logged_span(client: Any) -> tuple[int, int] | None:
+    """(first, last) decision event time in ms of the logged vectors; None if none."""
+    rows = client.query(
+        "SELECT toUnixTimestamp64Milli(min(event_time)), toUnixTimestamp64Milli(max(event_time)),"
+        " count() FROM feature_vectors"
+    ).result_rows
+    if not rows or not rows[0][2]:
+        return None
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def scores_window(client: Any, since_ms: int, until_ms: int, column: str,
+                  model_version: str) -> np.ndarray:
+    """``pd`` or ``fraud_probability`` of decisions in [since, until) made by that model."""
+    if column not in ("pd", "fraud_probability"):
+        raise DataError(f"unknown score column {column!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._:+-]+", model_version):
+        raise DataError(f"model version {model_version!r} has characters a version never has")
+    key = "model_pd" if column == "pd" else "model_fraud"
+    rows = client.query(
+        f"SELECT {column} FROM decisions_latest "
+        f"WHERE event_time >= fromUnixTimestamp64Milli(toInt64({int(since_ms)})) "
+        f"AND event_time < fromUnixTimestamp64Milli(toInt64({int(until_ms)})) "
+        f"AND versions['{key}'] = '{model_version}' AND {column} IS NOT NULL"
+    ).result_rows
+    return np.array([r[0] for r in rows], dtype=np.float64)
 
 
 def load_from_clickhouse(

@@ -24,10 +24,8 @@ def psi_reference(p_train: np.ndarray, bins: int = 10) -> dict[str, list[float]]
 def psi_against(ref: Mapping[str, Sequence[float]], p: np.ndarray) -> float:
     """PSI of scores ``p`` against a stored `psi_reference`."""
     edges = np.asarray(ref["edges"])
-    e = np.maximum(np.asarray(ref["shares"]), 1e-6)
     a = np.bincount(np.searchsorted(edges, p), minlength=len(edges) + 1) / len(p)
-    a = np.maximum(a, 1e-6)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return m.psi_from_shares(np.asarray(ref["shares"]), a)
 
 
 def evaluate_predictions(

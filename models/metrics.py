@@ -73,7 +73,12 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
     e = np.bincount(np.searchsorted(edges, expected), minlength=len(edges) + 1) / len(expected)
     a = np.bincount(np.searchsorted(edges, actual), minlength=len(edges) + 1) / len(actual)
-    e, a = np.maximum(e, 1e-6), np.maximum(a, 1e-6)
+    return psi_from_shares(e, a)
+
+
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    """PSI = sum((a - e) * ln(a / e)) over bins; empty bins floored at 1e-6."""
+    e, a = np.maximum(expected, 1e-6), np.maximum(actual, 1e-6)
     return float(np.sum((a - e) * np.log(a / e)))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 
-def _fig_to_img(fig: Any) -> str:
+def fig_to_img(fig: Any) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -38,7 +38,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax.legend(loc="lower right")
-    out.append(("ROC curve", _fig_to_img(fig)))
+    out.append(("ROC curve", fig_to_img(fig)))
 
     order = np.argsort(-p, kind="stable")
     ys = y[order]
@@ -52,7 +52,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     ax.vlines(share[i], cg[i], cb[i], colors="r", label=f"KS {cb[i] - cg[i]:.3f}")
     ax.set(xlabel="population share (riskiest first)", ylabel="cumulative share", title="KS")
     ax.legend()
-    out.append(("KS curve", _fig_to_img(fig)))
+    out.append(("KS curve", fig_to_img(fig)))
 
     cc = ev["calibration_curve"]
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -60,7 +60,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     ax.plot([0, hi], [0, hi], "k:", lw=0.8)
     ax.plot(cc["mean_pd"], cc["bad_rate"], "o-")
     ax.set(xlabel="mean predicted probability", ylabel="observed rate", title="Reliability")
-    out.append(("Calibration (reliability)", _fig_to_img(fig)))
+    out.append(("Calibration (reliability)", fig_to_img(fig)))
 
     fig, ax = plt.subplots(figsize=(4.5, 4))
     bins = np.linspace(0, float(np.quantile(p, 0.995)) or 1.0, 40).tolist()
@@ -68,7 +68,7 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
     ax.hist(p[y == 1], bins=bins, alpha=0.6, density=True, label="bads")
     ax.set(xlabel="predicted probability", ylabel="density", title="Score distribution")
     ax.legend()
-    out.append(("Score distribution", _fig_to_img(fig)))
+    out.append(("Score distribution", fig_to_img(fig)))
 
     imp = ev.get("importance") or {}
     if imp:
@@ -77,11 +77,25 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
         fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(top) + 1))
         ax.barh([k for k, _ in top], [v[key] for _, v in top])
         ax.set(title=f"Feature importance ({key})")
-        out.append(("Feature importance", _fig_to_img(fig)))
+        out.append(("Feature importance", fig_to_img(fig)))
     return out
 
 
-def _table(rows: Sequence[Mapping[str, Any]]) -> str:
+STYLE = """<style>body{font-family:sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;
+font-size:13px;text-align:right}tr.loss td,tr.shift td{background:#fdd}
+tr.watch td{background:#ffe9b3}.fig{display:inline-block;vertical-align:top;margin:4px}
+</style>"""
+
+
+def page(title: str, body: str) -> str:
+    """A complete self-contained HTML page around ``body``."""
+    t = html.escape(title)
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{t}</title>{STYLE}'
+            f"</head><body><h1>{t}</h1>{body}</body></html>")
+
+
+def html_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return ""
     cols = list(rows[0])
@@ -92,7 +106,8 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
     for r in rows:
-        cls = ' class="loss"' if r.get("profit", 0) < 0 else ""
+        cls = ' class="loss"' if r.get("profit", 0) < 0 else (
+            f' class="{r["status"]}"' if r.get("status") in ("watch", "shift") else "")
         body.append(f"<tr{cls}>" + "".join(f"<td>{fmt(r[c])}</td>" for c in cols) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -146,18 +161,13 @@ def render(
     imp = ev.get("importance") or {}
     key = "shap" if imp and "shap" in next(iter(imp.values())) else "points_spread"
     imp_rows = sorted(({"feature": k, **v} for k, v in imp.items()), key=lambda r: -r.get(key, 0))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
-table{{border-collapse:collapse;margin:0.5em 0}}td,th{{border:1px solid #ccc;padding:2px 6px;
-font-size:13px;text-align:right}}tr.loss td{{background:#fdd}}.fig{{display:inline-block;
-vertical-align:top;margin:4px}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<h2>Model</h2>{_table(info_rows)}
+    return page(title, f"""
+<h2>Model</h2>{html_table(info_rows)}
 <h2>Validation design</h2><p>{html.escape(str(manifest.get("validation", "")))}</p>
-<h2>Candidates (validation AUC)</h2>{_table(cand_rows)}
-<h2>Metrics</h2>{_table(metric_rows)}{"".join(extra)}
+<h2>Candidates (validation AUC)</h2>{html_table(cand_rows)}
+<h2>Metrics</h2>{html_table(metric_rows)}{"".join(extra)}
 <h2>Plots</h2>{plots}
 <h2>Score bands</h2><p>Lowest risk first. Profit = goods x {a.get("revenue_per_good")} - bads x
-{a.get("loss_per_bad")} per loan; red bands lose money.</p>{_table(ev["bands"])}
-<h2>Feature importance</h2>{_table(imp_rows)}
-</body></html>"""
+{a.get("loss_per_bad")} per loan; red bands lose money.</p>{html_table(ev["bands"])}
+<h2>Feature importance</h2>{html_table(imp_rows)}
+""")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from streams import (
+    cli_drift,
     cli_features,
     cli_lists,
     cli_models,
@@ -39,6 +40,7 @@ app.add_typer(cli_lists.app, name="lists")
 app.add_typer(cli_shadow.app, name="shadow")
 cli_models.register(app)
 cli_pipeline.register(app)
+cli_drift.register(app)
 
 
 def main() -> None:

@@ -152,3 +152,5 @@ def print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say("  explore ClickHouse (the data stays):")
     for q in EXAMPLE_QUERIES:
         say(f'    loanrisk sql "{q}"')
+    say("  has the traffic drifted from the champion's training data?")
+    say("    loanrisk drift --window 5m --out .loanrisk/demo/drift.html")

@@ -88,3 +88,16 @@ def test_cli_refuses_to_promote_a_model_the_stream_cannot_feed(tmp_path, artifac
     assert result.exit_code != 0
     assert "does not compute" in result.output and "Retrain" in result.output
     assert reg.roles() == {}
+
+
+def test_manifest_keeps_the_training_distribution_of_every_feature(artifacts):
+    """What `loanrisk drift --reference model` compares live traffic with."""
+    import json
+
+    art, ds = artifacts["pd"]
+    manifest = json.loads((art / "manifest.json").read_text())
+    ref = manifest["feature_reference"]
+    assert list(ref) == ds.feature_names
+    for name in ds.feature_names:
+        assert sum(ref[name]["shares"]) == pytest.approx(1.0)
+        assert len(ref[name]["shares"]) == len(ref[name]["edges"]) + 2  # bins + missing

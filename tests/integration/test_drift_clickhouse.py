@@ -1,0 +1,58 @@
+"""Drift inputs read from real ClickHouse: logged vectors of a window, scores by model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from models.clickhouse_data import feature_window, logged_span, scores_window
+from models.drift import feature_drift, feature_reference
+from sinks.rows import FEATURE_COLUMNS
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2040, 3, 1, tzinfo=UTC)
+NAMES = ["bureau_score", "vel_ip_apps_1h"]
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def test_windows_of_vectors_and_scores_feed_the_drift(clickhouse_client) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(5)
+    rows, decisions = [], []
+    for day, shift in ((0, 0.0), (1, 60.0)):  # day 2: scores 60 points higher
+        for i in range(400):
+            t = T0 + timedelta(days=day, seconds=i)
+            app = f"drift-{day}-{i}"
+            score = float(rng.normal(680 + shift, 40))
+            ip = None if (day == 1 and i % 2) else float(rng.poisson(1))  # half go missing
+            rows.append([app, t, "BNPL", "fs-drift", NAMES, [score, ip]])
+            decisions.append([app, t, t, "BNPL", "APPROVE", 0.02 + 0.01 * day,
+                              {"model_pd": "pd-drift-1"}])
+    rows.append(["drift-other-spec", T0, "BNPL", "fs-old", ["x"], [1.0]])
+    clickhouse_client.insert("feature_vectors", rows, column_names=list(FEATURE_COLUMNS))
+    clickhouse_client.insert("decisions", decisions, column_names=[
+        "application_id", "event_time", "decided_at", "product", "decision", "pd", "versions"])
+
+    first, last = logged_span(clickhouse_client)
+    assert first <= _ms(T0) and last >= _ms(T0 + timedelta(days=1, seconds=399))
+    day1 = feature_window(clickhouse_client, _ms(T0), _ms(T0 + timedelta(days=1)))
+    day2 = feature_window(clickhouse_client, _ms(T0 + timedelta(days=1)),
+                          _ms(T0 + timedelta(days=2)), limit=300)
+    assert list(day1.columns) == NAMES and len(day1) == 400  # the other spec's row left out
+    assert day1.attrs["feature_spec_version"] == "fs-drift" and len(day2) == 300
+    assert day2["vel_ip_apps_1h"].isna().mean() == pytest.approx(0.5, abs=0.1)
+
+    drift = {d.name: d for d in feature_drift(feature_reference(day1), day2)}
+    assert drift["bureau_score"].status == "shift"
+    assert drift["vel_ip_apps_1h"].status == "shift"  # by its missing share alone
+
+    pd2 = scores_window(clickhouse_client, _ms(T0 + timedelta(days=1)),
+                        _ms(T0 + timedelta(days=2)), "pd", "pd-drift-1")
+    assert len(pd2) == 400 and np.allclose(pd2, 0.03)
+    assert len(scores_window(clickhouse_client, _ms(T0), _ms(T0 + timedelta(days=2)), "pd",
+                             "pd-other")) == 0
