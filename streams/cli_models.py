@@ -203,7 +203,12 @@ def evaluate(
         ..., "--model", help="Registered version id, or an artifact directory."
     ),
     data: Path = typer.Option(
-        ..., "--data", help="CSV or Parquet file with the model's features and the target."
+        None, "--data", help="CSV or Parquet file with the model's features and the target."
+    ),
+    source: Source = typer.Option(
+        Source.file,
+        help="file: --data. clickhouse: the feature vectors logged at decision time, joined "
+        "with the labels matured by --as-of (booked loans only).",
     ),
     target: str = typer.Option(None, help="Target column (default: the model's training target)."),
     positive: str = typer.Option(None, help="Value of the target meaning bad/fraud, if not 0/1."),
@@ -214,8 +219,12 @@ def evaluate(
     cutoff: float = typer.Option(
         None, help="Probability cutoff (default: the one chosen at training)."
     ),
+    as_of: str = typer.Option(None, help="clickhouse source: label date (ISO), default now."),
+    product: str = typer.Option(None, help="clickhouse source: only this product."),
 ) -> None:
-    """Evaluate a trained model on a new data file: metrics JSON + HTML report."""
+    """Evaluate a trained model on new data: a file, or the decisions logged in ClickHouse
+    whose labels have matured (is the champion still as good as at training?).
+    Writes metrics JSON + HTML report."""
     from models.artifact import dump_json
     from models.data import load_table
     from models.errors import ModelError
@@ -232,9 +241,26 @@ def evaluate(
             else Registry(_registry_dir(registry)).load_version(model)
         )
         tgt = target or sm.target
-        ds = load_table(
-            data, tgt, positive=positive, features=sm.feature_names, categories=sm.categories
-        )
+        if source is Source.clickhouse:
+            from models.clickhouse_data import load_from_clickhouse, parse_as_of
+            from streams.clients import analytics_client
+
+            ds = load_from_clickhouse(
+                analytics_client(load_settings()), tgt, parse_as_of(as_of), product=product,
+                feature_spec_version=sm.feature_spec_version or None, features=sm.feature_names,
+            )
+            data_name = f"ClickHouse labels matured by {as_of or 'now'} (booked loans)"
+        elif data is None:
+            _fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
+            return
+        else:
+            ds = load_table(
+                data, tgt, positive=positive, features=sm.feature_names, categories=sm.categories
+            )
+            data_name = data.name
+        if len(set(ds.y.tolist())) < 2:
+            _fail(f"{data_name}: only one class among {len(ds.y):,} rows; evaluate on more "
+                  "or later data (--as-of)")
         with console.status(f"scoring {len(ds.y):,} rows"):
             p = sm.score_batch(ds.X.to_numpy(dtype="float64"))
             oracle_col = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}.get(tgt)
@@ -252,11 +278,13 @@ def evaluate(
         _fail(str(e))
     out_dir = out or Path("reports") / sm.version
     out_dir.mkdir(parents=True, exist_ok=True)
-    dump_json({"version": sm.version, "data": str(data), **ev}, out_dir / "metrics.json")
+    dump_json({"version": sm.version, "data": str(data or data_name), "rows": len(ds.y), **ev},
+              out_dir / "metrics.json")
     (out_dir / "report.html").write_text(
-        render(f"Evaluation of {sm.version} on {data.name}", sm.manifest, ev, ds.y, p)
+        render(f"Evaluation of {sm.version} on {data_name}", sm.manifest, ev, ds.y, p)
     )
     mt = ev["metrics"]
+    console.print(f"{sm.version} on {data_name}: {len(ds.y):,} rows, bad rate {ds.y.mean():.2%}")
     console.print(
         f"AUC {mt['auc']:.4f}  KS {mt['ks']:.4f}  log loss {mt['log_loss']:.4f}  "
         f"PSI {ev.get('psi', float('nan')):.4f}"
