@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from decisions.fairness import age_band
 from decisions.lists import ListHit, ListIndex
 from decisions.policy import Policy, grade_for_pd, grade_for_score, make_offer
 from decisions.rules import RuleHit, RuleSet, RuleStore
@@ -237,4 +238,5 @@ class DecisionEngine:
             "rule_hits": [h.rule_id for h in out.rule_hits],
             "versions": all_versions,
             "shadow": None,
+            "age_band": age_band(application.get("date_of_birth"), int(application["event_time"])),
         }

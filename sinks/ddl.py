@@ -1,6 +1,7 @@
 """ClickHouse schema for decisions, feature vectors, labels, dead letters and metrics.
 
-Applied idempotently at start (``CREATE ... IF NOT EXISTS``). Every table is a
+Applied idempotently at start (tables ``CREATE ... IF NOT EXISTS`` plus the
+``MIGRATIONS`` that add later columns; views ``CREATE OR REPLACE``). Every table is a
 ``ReplacingMergeTree`` keyed so that a message redelivered by Kafka replaces
 its first copy instead of adding a second; analysts query the ``*_latest``
 views (``FINAL``), which count each application once even before background
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     shadow_fraud_probability Nullable(Float64),
     shadow_versions Map(String, String),
     worker String,
+    age_band LowCardinality(Nullable(String)),
     latency_ms Float64 MATERIALIZED
         toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(event_time),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
@@ -118,10 +120,10 @@ ORDER BY (worker, window_start)
 
 VIEWS: dict[str, str] = {
     "decisions_latest": (
-        "CREATE VIEW IF NOT EXISTS decisions_latest AS SELECT *, latency_ms FROM decisions FINAL"
+        "CREATE OR REPLACE VIEW decisions_latest AS SELECT *, latency_ms FROM decisions FINAL"
     ),
     "feature_vectors_latest": (
-        "CREATE VIEW IF NOT EXISTS feature_vectors_latest AS SELECT * FROM feature_vectors FINAL"
+        "CREATE OR REPLACE VIEW feature_vectors_latest AS SELECT * FROM feature_vectors FINAL"
     ),
     # One row per booked application with its labels as known now. Definitions:
     #   label_default = ever 60+ days past due within the first 6 months on book;
@@ -129,7 +131,7 @@ VIEWS: dict[str, str] = {
     #   default_matured = 6 months on book observed, or the default already happened
     #   (a loan that has defaulted cannot un-default, so its label is final).
     "labels": """
-CREATE VIEW IF NOT EXISTS labels AS
+CREATE OR REPLACE VIEW labels AS
 SELECT
     application_id,
     any(loan_id) AS loan_id,
@@ -144,7 +146,7 @@ GROUP BY application_id
 """,
     # Daily decision mix for risk teams: volume, approval rate, mean scores, latency.
     "approval_daily": """
-CREATE VIEW IF NOT EXISTS approval_daily AS
+CREATE OR REPLACE VIEW approval_daily AS
 SELECT
     toDate(event_time) AS day,
     product,
@@ -157,10 +159,32 @@ SELECT
 FROM decisions_latest
 GROUP BY day, product
 """,
+    # Fair-lending screen: approval rate per age band against the best-treated band of the
+    # same month and product (adverse impact ratio; below 0.8 fails the "four-fifths" screen
+    # and needs a credit explanation, e.g. a higher mean PD in that band).
+    "approval_by_age_band": """
+CREATE OR REPLACE VIEW approval_by_age_band AS
+SELECT
+    month, product, age_band, applications, approval_rate, mean_pd,
+    round(approval_rate / max(approval_rate) OVER (PARTITION BY month, product), 4)
+        AS adverse_impact_ratio,
+    adverse_impact_ratio < 0.8 AS below_four_fifths
+FROM (
+    SELECT
+        toStartOfMonth(event_time) AS month,
+        product,
+        ifNull(age_band, 'unknown') AS age_band,
+        count() AS applications,
+        round(countIf(decision = 'APPROVE') / count(), 4) AS approval_rate,
+        round(avg(pd), 4) AS mean_pd
+    FROM decisions_latest
+    GROUP BY month, product, age_band
+)
+""",
     # Vintage curves: per monthly cohort of approved applications, the share of loans observed
     # at each month on book that have been 60+ days past due by then.
     "vintages": """
-CREATE VIEW IF NOT EXISTS vintages AS
+CREATE OR REPLACE VIEW vintages AS
 SELECT
     toStartOfMonth(d.event_time) AS cohort,
     mob AS month_on_book,
@@ -181,7 +205,7 @@ GROUP BY cohort, month_on_book
     # Roll rates: how loans move between delinquency buckets from one month to the next
     # (fraud confirmations excluded: they are not a payment state).
     "roll_rates": """
-CREATE VIEW IF NOT EXISTS roll_rates AS
+CREATE OR REPLACE VIEW roll_rates AS
 WITH p AS (
     SELECT application_id, month_on_book AS mob,
            multiIf(status = 'CHARGED_OFF', '6 charged off', status = 'PAID_OFF', '7 paid off',
@@ -200,6 +224,14 @@ GROUP BY from_bucket, to_bucket
 }
 
 
+#: ``ADD COLUMN IF NOT EXISTS`` for columns added after a table's first release, so a store
+#: created by an earlier version keeps working (new rows fill them, old rows read NULL).
+MIGRATIONS: tuple[str, ...] = (
+    "ALTER TABLE decisions ADD COLUMN IF NOT EXISTS age_band LowCardinality(Nullable(String)) "
+    "AFTER worker",
+)
+
+
 def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
     """Create every table and view that does not exist yet; returns their names.
 
@@ -211,7 +243,9 @@ def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
     """
     for ddl in TABLES.values():
         client.command(ddl)
-    for ddl in VIEWS.values():
+    for ddl in MIGRATIONS:  # columns added since a table was first created
+        client.command(ddl)
+    for ddl in VIEWS.values():  # replaced every time: a view's columns are fixed at creation
         client.command(ddl)
     if dead_letter_payload_days > 0:
         client.command(

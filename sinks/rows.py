@@ -15,7 +15,7 @@ DECISION_COLUMNS = (
     "fraud_probability", "anomaly_score", "scorecard_points", "risk_grade", "offer_amount",
     "offer_term_months", "offer_apr", "offer_price_tier", "reason_codes", "reason_texts",
     "list_hits", "rule_hits", "versions", "timings_us", "shadow_decision", "shadow_pd",
-    "shadow_fraud_probability", "shadow_versions", "worker",
+    "shadow_fraud_probability", "shadow_versions", "worker", "age_band",
 )
 FEATURE_COLUMNS = ("application_id", "event_time", "product", "feature_spec_version", "names",
                    "values")
@@ -41,7 +41,7 @@ def decision_row(r: Mapping[str, Any]) -> list[Any]:
         [c["code"] for c in reasons], [c["text"] for c in reasons], list(r.get("list_hits", [])),
         list(r.get("rule_hits", [])), dict(r.get("versions", {})), dict(r.get("timings_us", {})),
         shadow.get("decision"), shadow.get("pd"), shadow.get("fraud_probability"),
-        dict(shadow.get("versions") or {}), r.get("worker", ""),
+        dict(shadow.get("versions") or {}), r.get("worker", ""), r.get("age_band"),
     ]
 
 

@@ -124,3 +124,37 @@ def test_dead_letter_bytes_expire_but_the_record_of_the_failure_stays(clickhouse
         "SELECT source_offset, payload_base64, error FROM dead_letters FINAL "
         "WHERE source_topic = 'ttl.test' ORDER BY source_offset").result_rows
     assert got == [(1, None, "corrupt body"), (2, "QWRhIExvdmVsYWNl", "corrupt body")]
+
+
+def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
+    clickhouse_client,
+) -> None:
+    """apply_ddl migrates a `decisions` table created before `age_band` existed (and the
+    views made then), and `approval_by_age_band` computes the adverse impact ratio."""
+    from sinks.ddl import apply_ddl
+    from sinks.rows import DECISION_COLUMNS as SINK_COLUMNS
+    from sinks.rows import decision_row
+
+    clickhouse_client.command("ALTER TABLE decisions DROP COLUMN IF EXISTS age_band")
+    clickhouse_client.command(
+        "CREATE OR REPLACE VIEW decisions_latest AS SELECT *, latency_ms FROM decisions FINAL")
+    apply_ddl(clickhouse_client)
+    t = int(dt.datetime(2035, 4, 2, tzinfo=dt.UTC).timestamp() * 1000)
+    rows = []
+    for band, approved, n in (("25-34", 80, 100), ("35-44", 70, 100), ("18-24", 50, 100)):
+        for i in range(n):
+            rows.append(decision_row({
+                "application_id": f"fair-{band}-{i}", "event_time": t, "decided_at": t + 5,
+                "product": "BNPL", "decision": "APPROVE" if i < approved else "DECLINE",
+                "pd": 0.05, "age_band": band}))
+    clickhouse_client.insert("decisions", rows, column_names=list(SINK_COLUMNS))
+    got = {r[0]: r[1:] for r in clickhouse_client.query(
+        "SELECT age_band, approval_rate, adverse_impact_ratio, below_four_fifths "
+        "FROM approval_by_age_band WHERE month = '2035-04-01' AND product = 'BNPL'").result_rows}
+    assert got["25-34"] == (0.8, 1.0, 0)
+    assert got["35-44"] == (0.7, 0.875, 0)
+    assert got["18-24"] == (0.5, 0.625, 1)  # fails the four-fifths screen: explain or fix
+    latest = clickhouse_client.query(
+        "SELECT count() FROM decisions_latest WHERE age_band = '18-24' "
+        "AND application_id LIKE 'fair-%'").result_rows
+    assert latest == [(100,)]

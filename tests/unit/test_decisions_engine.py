@@ -11,6 +11,7 @@ from decisions.errors import PolicyError
 from decisions.lists import ListIndex, make_update
 from decisions.policy import Policy, annuity_factor, make_offer
 from decisions.rules import RuleSet, RuleStore
+from schemas import codec_for
 
 POLICY_YAML = """
 version: "p1"
@@ -128,6 +129,15 @@ def test_clean_application_approved_with_offer_and_versions() -> None:
     assert rec["versions"]["rules"].startswith("r1+")
     assert rec["versions"]["policy"].startswith("p1+")
     assert rec["versions"]["model_pd"] == "pd-1" and rec["shadow"] is None
+
+
+def test_decision_records_the_age_band_but_not_the_date_of_birth() -> None:
+    rec = decide(engine(), app={"date_of_birth": "1990-02-01"})  # 2023-11-14 in APP
+    assert rec["age_band"] == "25-34"
+    assert "1990" not in str(rec)
+    assert decide(engine())["age_band"] is None  # no date of birth: no band
+    assert codec_for("decision").decode(codec_for("decision").encode(
+        {**rec, "decided_at": 1, "timings_us": {}, "worker": "w"}))["age_band"] == "25-34"
 
 
 def test_block_list_declines_even_when_allowed_and_rules_clean() -> None:
