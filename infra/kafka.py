@@ -121,10 +121,9 @@ class KafkaNode:
     def _format_storage(self, props: Path) -> None:
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             ["java", "-cp", f"{self.libs.resolve()}/*", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+             f"--cluster-id={new_cluster_id()}", "-c", str(props), "--ignore-formatted"],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
@@ -167,3 +166,13 @@ class KafkaNode:
         """Delete the broker's data (not the jars): the next start is a fresh cluster."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (URL-safe base64 of a UUID). Like Kafka's own
+    ``Uuid.randomUuid`` it never starts with '-', which the storage tool's argument
+    parser would take for an option (about 1 start in 64 failed before this)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
