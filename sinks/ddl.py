@@ -166,7 +166,8 @@ GROUP BY day, product
 CREATE OR REPLACE VIEW approval_by_age_band AS
 SELECT
     month, product, age_band, applications, approval_rate, mean_pd,
-    round(approval_rate / max(approval_rate) OVER (PARTITION BY month, product), 4)
+    round(approval_rate
+          / maxIf(approval_rate, age_band != 'unknown') OVER (PARTITION BY month, product), 4)
         AS adverse_impact_ratio,
     adverse_impact_ratio < 0.8 AS below_four_fifths
 FROM (

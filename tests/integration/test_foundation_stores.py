@@ -141,10 +141,12 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
     apply_ddl(clickhouse_client)
     t = int(dt.datetime(2035, 4, 2, tzinfo=dt.UTC).timestamp() * 1000)
     rows = []
-    for band, approved, n in (("25-34", 80, 100), ("35-44", 70, 100), ("18-24", 50, 100)):
+    for band, approved, n in (("25-34", 80, 100), ("35-44", 70, 100), ("18-24", 50, 100),
+                              (None, 90, 100)):  # no date of birth: never the reference
         for i in range(n):
             rows.append(decision_row({
-                "application_id": f"fair-{band}-{i}", "event_time": t, "decided_at": t + 5,
+                "application_id": f"fair-{band or 'none'}-{i}", "event_time": t,
+                "decided_at": t + 5,
                 "product": "BNPL", "decision": "APPROVE" if i < approved else "DECLINE",
                 "pd": 0.05, "age_band": band}))
     clickhouse_client.insert("decisions", rows, column_names=list(SINK_COLUMNS))
@@ -154,6 +156,7 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
     assert got["25-34"] == (0.8, 1.0, 0)
     assert got["35-44"] == (0.7, 0.875, 0)
     assert got["18-24"] == (0.5, 0.625, 1)  # fails the four-fifths screen: explain or fix
+    assert got["unknown"] == (0.9, 1.125, 0)
     latest = clickhouse_client.query(
         "SELECT count() FROM decisions_latest WHERE age_band = '18-24' "
         "AND application_id LIKE 'fair-%'").result_rows
