@@ -47,6 +47,9 @@ def drift(
     json_out: Path = typer.Option(None, "--json", help="Also write every figure as JSON here."),
     registry: Path = typer.Option(None, help="Registry directory (default: "
                                   "LOANRISK_STATE_DIR/models)."),
+    fail_on: str = typer.Option(
+        None, help="Exit with status 2 when any feature or score is at this status or worse: "
+        "'watch' or 'shift' (for a scheduled check that alerts)."),
 ) -> None:
     """Population stability (PSI) of every feature and of the model scores, from the
     feature vectors and decisions logged in ClickHouse.
@@ -64,6 +67,8 @@ def drift(
 
     if reference not in ("model", "previous"):
         _fail("--reference is 'model' or 'previous'")
+    if fail_on not in (None, "watch", "shift"):
+        _fail("--fail-on is 'watch' or 'shift'")
     settings = load_settings()
     reg = Registry(registry or settings.models_dir)
     version = model or reg.version_for("champion", "pd")
@@ -132,6 +137,11 @@ def drift(
                                         "scores": [d.record() for d in scores],
                                         "features": [d.record() for d in features]}, indent=1))
         typer.echo(f"figures: {json_out}")
+    alarming = {"watch": ("watch", "shift"), "shift": ("shift",)}.get(fail_on or "", ())
+    flagged = [d.name for d in [*scores, *features] if d.status in alarming]
+    if flagged:
+        typer.secho(f"drift at or above '{fail_on}': {', '.join(flagged)}", fg="red", err=True)
+        raise typer.Exit(2)
 
 
 def _score_ref(manifest: dict[str, Any]) -> dict[str, Any] | None:
