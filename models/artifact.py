@@ -88,6 +88,7 @@ def write_artifact(
         importance=imp,
         loss_per_bad=cfg.loss_per_bad,
         revenue_per_good=cfg.revenue_per_good,
+        time_ms=result.time_eval,
     )
     reasons = {n: list(cfg.reasons[n]) for n in ds.feature_names if n in cfg.reasons}
     manifest: dict[str, Any] = {

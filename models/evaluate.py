@@ -40,8 +40,11 @@ def evaluate_predictions(
     loss_per_bad: float = 1.0,
     revenue_per_good: float = 0.15,
     fprs: Sequence[float] = (0.01, 0.05),
+    time_ms: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Metrics, tables and curves (as JSON-able data) for predictions ``p`` of outcomes ``y``."""
+    """Metrics, tables and curves (as JSON-able data) for predictions ``p`` of outcomes ``y``.
+
+    ``time_ms`` (application times) adds ``by_month``: is the model holding up over time?"""
     out: dict[str, Any] = {"metrics": m.summary(y, p, cutoff, fprs)}
     if raw is not None:
         out["uncalibrated"] = {
@@ -64,7 +67,27 @@ def evaluate_predictions(
     out["calibration_curve"] = {"mean_pd": xs, "bad_rate": ys, "count": ns}
     if importance is not None:
         out["importance"] = {k: dict(v) for k, v in importance.items()}
+    if time_ms is not None:
+        out["by_month"] = by_month(y, p, time_ms)
     return out
+
+
+def by_month(y: np.ndarray, p: np.ndarray, time_ms: np.ndarray) -> list[dict[str, Any]]:
+    """Per calendar month of application: rows, bad rate, mean prediction (calibration in
+    the large), AUC and KS where the month has both goods and bads."""
+    months = np.asarray(time_ms, dtype="int64").astype("datetime64[ms]").astype("datetime64[M]")
+    rows = []
+    for month in np.unique(months):
+        sel = months == month
+        ys, ps = y[sel], p[sel]
+        both = 0 < ys.sum() < len(ys)
+        rows.append({
+            "month": str(month), "rows": int(sel.sum()), "bad_rate": float(ys.mean()),
+            "mean_prediction": float(ps.mean()),
+            "auc": m.auc(ys, ps) if both else None,
+            "ks": m.ks(ys, ps)[0] if both else None,
+        })
+    return rows
 
 
 def fitted_importance(kind: str, model: Any, X_sample: np.ndarray) -> dict[str, dict[str, float]]:

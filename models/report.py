@@ -112,6 +112,15 @@ def html_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def by_month_section(ev: Mapping[str, Any]) -> str:
+    rows = ev.get("by_month")
+    if not rows:
+        return ""
+    shown = [{k: ("" if v is None else v) for k, v in r.items()} for r in rows]
+    return ("<h2>By month of application</h2><p>A model that holds up keeps its AUC and "
+            "KS, and its mean prediction tracks the bad rate.</p>" + html_table(shown))
+
+
 def render(
     title: str,
     manifest: Mapping[str, Any],
@@ -167,6 +176,7 @@ def render(
 <h2>Candidates (validation AUC)</h2>{html_table(cand_rows)}
 <h2>Metrics</h2>{html_table(metric_rows)}{"".join(extra)}
 <h2>Plots</h2>{plots}
+{by_month_section(ev)}
 <h2>Score bands</h2><p>Lowest risk first. Profit = goods x {a.get("revenue_per_good")} - bads x
 {a.get("loss_per_bad")} per loan; red bands lose money.</p>{html_table(ev["bands"])}
 <h2>Feature importance</h2>{html_table(imp_rows)}

@@ -84,6 +84,7 @@ class TrainResult:
     cutoff: float
     oracle_eval: np.ndarray | None
     window: dict[str, int | None]
+    time_eval: np.ndarray | None  # application times of y_eval's rows, when known
     n_rows: dict[str, int]
 
 
@@ -195,6 +196,7 @@ def train(
         cutoff=float(cutoff),
         oracle_eval=None if oracle is None else oracle[eval_idx],
         window=window,
+        time_eval=None if ds.time is None else np.asarray(ds.time)[eval_idx],
         n_rows={"total": len(y), "train": len(train_idx), "eval": len(eval_idx)},
     )
 

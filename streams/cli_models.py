@@ -273,6 +273,7 @@ def evaluate(
                 cutoff=cutoff if cutoff is not None else sm.manifest.get("cutoff", 0.5),
                 psi_ref=sm.manifest.get("psi_reference"),
                 oracle=oracle,
+                time_ms=ds.time,
             )
     except ModelError as e:
         _fail(str(e))

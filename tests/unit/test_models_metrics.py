@@ -37,3 +37,28 @@ def test_band_table_and_psi():
     assert m.psi(p, p**0.3) > 0.25  # a shifted population is flagged
     s = m.summary(y, p, 0.5)
     assert abs(s["gini"] - (2 * s["auc"] - 1)) < 1e-12 and 0 <= s["f1"] <= 1
+
+
+def test_by_month_tracks_performance_over_time() -> None:
+    """The evaluation's `by_month` table: a model that decays shows it month by month."""
+    from models.evaluate import by_month, evaluate_predictions
+
+    rng = np.random.default_rng(1)
+    jan, feb, mar = 1_704_067_200_000, 1_706_745_600_000, 1_709_251_200_000  # 2024-01/02/03
+    n = 2000
+    y = rng.random(3 * n) < 0.1
+    signal = np.where(y, 1.0, 0.0)
+    p = np.concatenate([
+        1 / (1 + np.exp(-(-2.5 + 2.0 * signal[:n] + rng.normal(0, 0.5, n)))),  # sharp
+        1 / (1 + np.exp(-(-2.5 + 0.3 * signal[n:2 * n] + rng.normal(0, 0.5, n)))),  # decayed
+        np.full(n, 0.1),
+    ])
+    y[2 * n:] = False  # March: no bads yet (labels not matured)
+    t = np.repeat([jan, feb, mar], n) + rng.integers(0, 86_400_000, 3 * n)
+    rows = by_month(y.astype(int), p, t)
+    assert [r["month"] for r in rows] == ["2024-01", "2024-02", "2024-03"]
+    assert rows[0]["auc"] > 0.9 > 0.7 > rows[1]["auc"]
+    assert rows[2]["auc"] is None and rows[2]["ks"] is None and rows[2]["bad_rate"] == 0
+    assert sum(r["rows"] for r in rows) == 3 * n
+    ev = evaluate_predictions(y.astype(int), p, cutoff=0.2, time_ms=t)
+    assert ev["by_month"] == rows

@@ -101,3 +101,8 @@ def test_manifest_keeps_the_training_distribution_of_every_feature(artifacts):
     for name in ds.feature_names:
         assert sum(ref[name]["shares"]) == pytest.approx(1.0)
         assert len(ref[name]["shares"]) == len(ref[name]["edges"]) + 2  # bins + missing
+    # and the out-of-time test months are reported one by one
+    metrics = json.loads((art / "metrics.json").read_text())
+    assert len(metrics["by_month"]) >= 1
+    assert sum(r["rows"] for r in metrics["by_month"]) == metrics["metrics"]["rows"]
+    assert "By month of application" in (art / "report.html").read_text()
