@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="drift")(drift)
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     typer.secho(f"error: {msg}", fg="red", err=True)
     raise typer.Exit(1)
 
@@ -28,7 +28,6 @@ def parse_window(text: str) -> int:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([mhd])", text.strip())
     if not m:
         _fail(f"--window {text!r}: use a number and m, h or d (30m, 6h, 7d)")
-        raise AssertionError  # unreachable; _fail exits
     return int(float(m.group(1)) * UNITS_MS[m.group(2)])
 
 
@@ -82,7 +81,6 @@ def drift(
     span = logged_span(client)
     if span is None:
         _fail("no logged feature vectors in ClickHouse yet; run the pipeline and the sink")
-        return
     try:
         end = parse_as_of(until) if until else span[1] + 1
     except ModelError as exc:

@@ -10,7 +10,7 @@ import json
 import subprocess
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -70,7 +70,7 @@ def _spec_metadata(columns: list[str]) -> dict[str, Any]:
     }
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     console.print(f"[red]error:[/red] {msg}")
     raise typer.Exit(1)
 
@@ -252,7 +252,6 @@ def evaluate(
             data_name = f"ClickHouse labels matured by {as_of or 'now'} (booked loans)"
         elif data is None:
             _fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
-            return
         else:
             ds = load_table(
                 data, tgt, positive=positive, features=sm.feature_names, categories=sm.categories

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from decisions.policy import Policy
 
 app = typer.Typer(help="Check and release the product policy (cutoffs, grades, offers).",
                   no_args_is_help=True)
@@ -13,12 +17,12 @@ PRODUCTS = ("CREDIT_CARD", "PERSONAL_LOAN", "BNPL")
 FILE_HELP = "Policy YAML file (default: the packaged policy)."
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     typer.secho(f"error: {msg}", fg="red", err=True)
     raise typer.Exit(1)
 
 
-def _load(file: Path | None):  # type: ignore[no-untyped-def]
+def _load(file: Path | None) -> Policy:
     """The validated policy, refusing one that leaves a product undecidable."""
     from decisions.errors import PolicyError
     from decisions.policy import Policy
