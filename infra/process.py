@@ -67,6 +67,13 @@ class ManagedProcess:
                 env={**os.environ, **(env or {})},
             )
         self.pid_file.write_text(str(proc.pid))
+        # Until the child has exec'd, /proc/<pid>/cmdline is still ours, so pid() would
+        # not recognise it (and a failed start-up check would leave it orphaned). Wait for
+        # the exec, or for an early death, which wait_healthy reports with the log.
+        deadline = time.monotonic() + 10.0
+        while (not self._matches(proc.pid) and proc.poll() is None
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
         return proc.pid
 
     def wait_healthy(self, check: Callable[[], bool], timeout_s: float) -> None:
