@@ -16,6 +16,14 @@ confirmations, decide the applications in one batch, produce decisions and
 feature vectors. Offsets are committed after the producer flushed (every
 ``commit_interval_s`` and on every partition revocation): at-least-once, and
 the redelivery memo makes a repeated application's decision identical.
+
+With ``LOANRISK_PROCESSING_GUARANTEE=exactly_once`` each batch's outputs (decisions,
+feature vectors, dead letters, metrics) and its input offsets commit in one Kafka
+transaction: a ``read_committed`` consumer of the decision topic sees each application
+once, even across a crash. The transactional id is the worker id, so give each replica
+a stable ``LOANRISK_WORKER_ID``: its restart then fences the crashed instance and aborts
+its open transaction at once (otherwise the broker aborts it after
+``TRANSACTION_TIMEOUT_MS``, holding back committed readers of those partitions until then).
 """
 
 from __future__ import annotations
@@ -26,7 +34,14 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+)
 
 from schemas import codec_for
 from schemas.topics import (
@@ -49,6 +64,7 @@ from streams.settings import Settings
 log = logging.getLogger("loanrisk.worker")
 
 INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name)
+TRANSACTION_TIMEOUT_MS = 10_000
 
 
 class KafkaWorker:
@@ -63,11 +79,20 @@ class KafkaWorker:
         self.releases = releases_follower(settings.bootstrap_servers, self.pipeline.decider.rules,
                                           self.pipeline.models, self.pipeline.decider)
         self.stats = WorkerStats(worker_id(settings))
-        self.producer = Producer({
+        self.exactly_once = settings.processing_guarantee == "exactly_once"
+        producer_conf: dict[str, Any] = {
             "bootstrap.servers": settings.bootstrap_servers,
             "linger.ms": 1, "enable.idempotence": True, "acks": "all",
             "compression.type": "lz4", "queue.buffering.max.messages": 200_000,
-        })
+        }
+        if self.exactly_once:
+            producer_conf["transactional.id"] = (
+                f"loanrisk-{settings.worker_group}-{self.stats.worker}")
+            producer_conf["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
+        self.producer = Producer(producer_conf)
+        self._in_transaction = False
+        if self.exactly_once:
+            self.producer.init_transactions(30)
         self.consumer = Consumer({
             "bootstrap.servers": settings.bootstrap_servers,
             "group.id": settings.worker_group,
@@ -99,6 +124,9 @@ class KafkaWorker:
         self._commit(force=True)
 
     def _commit(self, force: bool = False) -> None:
+        if self.exactly_once:
+            self._commit_transaction()
+            return
         if not force and time.monotonic() - self._last_commit < self.commit_interval_s:
             return
         left = self.producer.flush(30)
@@ -112,8 +140,51 @@ class KafkaWorker:
                 log.warning("offset commit failed: %s", exc)
         self._last_commit = time.monotonic()
 
+    # --- exactly-once ------------------------------------------------------------------
+    def _begin(self) -> None:
+        """Open the transaction the next outputs belong to (exactly-once mode only)."""
+        if self.exactly_once and not self._in_transaction:
+            self.producer.begin_transaction()
+            self._in_transaction = True
+
+    def _commit_transaction(self) -> None:
+        """Commit the open transaction with the consumed positions as its offsets; on an
+        abortable error, abort and rewind to the committed offsets to redo the batch
+        (the redelivery memo makes the redone decisions identical)."""
+        if not self._in_transaction:
+            return
+        try:
+            for attempt in range(3):
+                try:
+                    positions = self.consumer.position(self.consumer.assignment())
+                    self.producer.send_offsets_to_transaction(
+                        positions, self.consumer.consumer_group_metadata(), 30)
+                    self.producer.commit_transaction(30)
+                    return
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    if err.retriable() and attempt < 2:
+                        continue
+                    if not err.txn_requires_abort():
+                        raise  # fenced by a newer instance with our id, or fatal: stop
+                    log.warning("transaction aborted, redoing its batch: %s", exc)
+                    self.producer.abort_transaction(30)
+                    self._rewind()
+                    return
+        finally:
+            self._in_transaction = False
+
+    def _rewind(self) -> None:
+        """Seek every assigned partition back to its committed offset."""
+        reset = OFFSET_BEGINNING if self.settings.worker_offset_reset == "earliest" else OFFSET_END
+        for tp in self.consumer.committed(self.consumer.assignment(), timeout=30):
+            if tp.offset < 0:
+                tp.offset = reset
+            self.consumer.seek(tp)
+
     # --- one batch -----------------------------------------------------------------
     def process(self, msgs: list[Any]) -> int:
+        self._begin()  # dead letters produced while decoding belong to it too
         device: list[dict[str, Any]] = []
         behaviour: list[dict[str, Any]] = []
         confirmed: list[tuple[str, int]] = []
@@ -177,6 +248,7 @@ class KafkaWorker:
             self.pipeline.models.refresh()
         if now >= due["metrics"]:
             due["metrics"] = now + s.metrics_interval_s
+            self._begin()
             self.producer.produce(METRICS.name, self.metrics_codec.encode(self.stats.snapshot()),
                                   self.stats.worker.encode())
         if now >= due["checkpoint"]:

@@ -201,11 +201,13 @@ class FaultPipeline:
             deadline = time.monotonic() + 60
             while len(done) < partitions and time.monotonic() < deadline:
                 for msg in consumer.consume(num_messages=5000, timeout=0.5):
-                    if msg.error() is not None:
-                        continue
-                    out.append(msg)
-                    if msg.offset() + 1 >= highs[msg.partition()]:
-                        done.add(msg.partition())
+                    if msg.error() is None:
+                        out.append(msg)
+                # positions, not message offsets: a transaction's commit marker takes the
+                # last offset of a partition and is never delivered as a message
+                for tp in consumer.position(consumer.assignment()):
+                    if tp.offset >= highs[tp.partition]:
+                        done.add(tp.partition)
             assert len(done) == partitions, f"could not read {topic} to its end"
             return out
         finally:

@@ -293,6 +293,41 @@ def test_redelivered_application_gets_identical_decision_counted_once(
     assert_each_decided_once(p, "redeliver", ids)
 
 
+def test_exactly_once_worker_killed_mid_stream_publishes_each_decision_once(
+        fault_pipeline: FaultPipeline) -> None:
+    """LOANRISK_PROCESSING_GUARANTEE=exactly_once on the default engine: SIGKILL mid-stream,
+    restart under the same worker id; a read_committed reader of the decision topic sees
+    every application exactly once (at-least-once may publish a redelivered one twice)."""
+    p = fault_pipeline
+    p.ensure(workers=())
+    eos = {"LOANRISK_PROCESSING_GUARANTEE": "exactly_once"}
+    proc = p.stack.worker(7, **eos)
+    again = None
+    try:
+        p.stack.wait_for_log(proc, "Worker ready", timeout_s=180)
+        messages, ids = traffic("eos", 1200, seed=801)
+        pub = p.publisher(messages, slice_size=100, pause_s=0.25).start()
+        decided = ("SELECT uniqExact(application_id) FROM decisions "
+                   "WHERE startsWith(application_id, 'eos')")
+        p.wait_until(lambda: p.scalar(decided) > 0, 180, "the first decisions of the stream")
+        proc.kill()
+        assert p.scalar(decided) < len(ids), "the worker finished before the kill"
+        pub.join()
+        again = p.stack.worker(7, **eos)
+        p.stack.wait_for_log(again, "Worker ready", timeout_s=180)
+        p.wait_decided("eos", len(ids))
+        assert_each_decided_once(p, "eos", ids)
+        keys = [m.key().decode() for m in p.read_topic(DECISIONS.name, DECISIONS.partitions)
+                if m.key() is not None and m.key().startswith(b"eos")]
+        assert sorted(keys) == sorted(ids), (
+            f"{len(keys) - len(set(keys))} duplicate and "
+            f"{len(set(ids) - set(keys))} missing decisions on the topic")
+    finally:
+        for worker in (proc, again):
+            if worker is not None and worker.alive():
+                worker.stop()
+
+
 def test_faust_engine_decides_the_same_traffic(fault_pipeline: FaultPipeline) -> None:
     """`loanrisk worker --engine faust` runs the same pipeline over Faust agents."""
     p = fault_pipeline
