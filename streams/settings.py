@@ -8,6 +8,7 @@ default so a fresh clone runs with nothing set.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(default=5.0,
                                       description="how often each worker emits metrics")
     anomaly_checkpoint_interval_s: float = 60.0
-    processing_guarantee: str = Field(
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",
         description="at_least_once (default) or exactly_once (Kafka transactions)")
     redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
