@@ -168,14 +168,20 @@ def decide_outcome(
 
 
 def _top(reasons: list[dict[str, str]]) -> list[dict[str, str]]:
-    seen: set[str] = set()
+    """The first MAX_REASONS distinct reasons. A model reason whose text a rule, list or
+    policy reason already gives is dropped too: an applicant should not read the same
+    reason twice (e.g. a DTI rule and the DTI feature), and the slot goes to the next one."""
+    seen_codes: set[str] = set()
+    seen_texts: set[str] = set()
     out: list[dict[str, str]] = []
     for r in reasons:
-        if r["code"] not in seen:
-            seen.add(r["code"])
-            out.append(r)
-            if len(out) == MAX_REASONS:
-                break
+        if r["code"] in seen_codes or r["text"] in seen_texts:
+            continue
+        seen_codes.add(r["code"])
+        seen_texts.add(r["text"])
+        out.append(r)
+        if len(out) == MAX_REASONS:
+            break
     return out
 
 

@@ -10,6 +10,7 @@ import typer
 
 from streams import (
     cli_drift,
+    cli_explain,
     cli_features,
     cli_lists,
     cli_models,
@@ -41,6 +42,7 @@ app.add_typer(cli_shadow.app, name="shadow")
 cli_models.register(app)
 cli_pipeline.register(app)
 cli_drift.register(app)
+cli_explain.register(app)
 
 
 def main() -> None:

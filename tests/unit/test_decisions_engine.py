@@ -177,6 +177,15 @@ def test_decline_beats_review_beats_flag_and_reason_order() -> None:
     assert [r["source"] for r in rec["reason_codes"]] == ["RULE", "RULE", "POLICY", "MODEL"]
 
 
+def test_a_model_reason_repeating_a_rule_reason_text_gives_its_slot_away() -> None:
+    reasons = [("F-DEVICE", "Too many applications from this device"),
+               ("F-A", "Model reason A"), ("F-B", "Model reason B")]
+    rec = decide(engine(), feats={"vel_device_apps_1h": 7.0}, scores={"reasons": reasons})
+    texts = [r["text"] for r in rec["reason_codes"]]
+    assert codes(rec)[0] == "R-F-DEC" and "F-DEVICE" not in codes(rec)
+    assert len(texts) == len(set(texts)) and "Model reason A" in texts
+
+
 def test_policy_cutoffs_and_review_band() -> None:
     eng = engine()
     assert decide(eng, scores={"fraud_probability": 0.5})["decision"] == "DECLINE"

@@ -1,0 +1,129 @@
+"""``loanrisk explain APPLICATION_ID``: one decision, its reasons, and proof it reproduces."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from streams.settings import load_settings
+
+DECISION_SQL = """
+SELECT decision, product, pd, fraud_probability, anomaly_score, risk_grade, offer_amount,
+       offer_term_months, offer_apr, reason_codes, reason_texts, list_hits, rule_hits,
+       versions, toUnixTimestamp64Milli(event_time), toUnixTimestamp64Milli(decided_at),
+       worker, shadow_decision
+FROM decisions_latest WHERE application_id = '{app}'
+"""
+VECTOR_SQL = """
+SELECT feature_spec_version, names, values FROM feature_vectors_latest
+WHERE application_id = '{app}'
+"""
+FIELDS = ("decision", "product", "pd", "fraud_probability", "anomaly_score", "risk_grade",
+          "offer_amount", "offer_term_months", "offer_apr", "reason_codes", "reason_texts",
+          "list_hits", "rule_hits", "versions", "event_time_ms", "decided_at_ms", "worker",
+          "shadow_decision")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="explain")(explain)
+
+
+def _fail(msg: str) -> NoReturn:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+def explain(
+    application_id: str = typer.Argument(..., help="The application's id."),
+    registry: Path = typer.Option(None, help="Registry directory (default: "
+                                  "LOANRISK_STATE_DIR/models)."),
+    json_out: bool = typer.Option(False, "--json", help="Print everything as JSON instead."),
+) -> None:
+    """What was decided for one application and why: outcome, reason codes, list and rule
+    hits, offer, every version involved -- and a check that re-scoring the logged feature
+    vector with the recorded model versions gives the recorded scores, with the features
+    that drove them. For complaints, adverse-action reviews and audits."""
+    from rich.console import Console
+
+    from models.audit import reproduce
+    from models.errors import ModelError
+    from models.registry import Registry
+    from streams.clients import analytics_client
+
+    if not re.fullmatch(r"[A-Za-z0-9._:-]+", application_id):
+        _fail(f"{application_id!r} is not an application id")
+    settings = load_settings()
+    client = analytics_client(settings)
+    rows = client.query(DECISION_SQL.format(app=application_id)).result_rows
+    if not rows:
+        _fail(f"no decision for {application_id} in ClickHouse (is the sink running, and "
+              "has it caught up?)")
+    record: dict[str, Any] = dict(zip(FIELDS, rows[0], strict=True))
+    vec = client.query(VECTOR_SQL.format(app=application_id)).result_rows
+    reg = Registry(registry or settings.models_dir)
+    checks: list[dict[str, Any]] = []
+    if vec:
+        spec, names, values = vec[0]
+        record["feature_spec_logged"] = spec
+        for score, key in (("pd", "model_pd"), ("fraud_probability", "model_fraud")):
+            version = record["versions"].get(key)
+            if not version:
+                continue
+            try:
+                rep = reproduce(reg.load_version(version), list(names), list(values),
+                                record[score])
+            except (ModelError, OSError) as exc:
+                checks.append({"score": score, "model": version, "error": str(exc)})
+                continue
+            checks.append({"score": score, "model": version, "recorded": rep.recorded,
+                           "recomputed": rep.recomputed, "reproduced": rep.matches,
+                           "drivers": [{"feature": f, "value": v, "log_odds": c}
+                                       for f, v, c in rep.drivers]})
+    record["reproduction"] = checks
+    if json_out:
+        typer.echo(json.dumps({"application_id": application_id, **record}, default=str,
+                              indent=1))
+    else:
+        _print(Console(), application_id, record, bool(vec))
+    if any(c.get("reproduced") is False for c in checks):
+        raise typer.Exit(3)
+
+
+def _print(console: Any, app_id: str, r: dict[str, Any], has_vector: bool) -> None:
+    def when(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+    colour = {"APPROVE": "green", "REVIEW": "yellow", "DECLINE": "red"}.get(r["decision"], "")
+    console.print(f"[bold]{app_id}[/]  {r['product']}  [{colour}]{r['decision']}[/]  "
+                  f"applied {when(r['event_time_ms'])} UTC, decided "
+                  f"{r['decided_at_ms'] - r['event_time_ms']} ms later by {r['worker']}")
+    scores = ", ".join(f"{k} {r[k]:.4f}" for k in ("pd", "fraud_probability", "anomaly_score")
+                       if r[k] is not None)
+    console.print(f"scores: {scores or 'none (degraded or cold start)'}; grade "
+                  f"{r['risk_grade'] or '-'}")
+    if r["offer_amount"] is not None:
+        console.print(f"offer: {r['offer_amount']:,.0f} over {r['offer_term_months']} months "
+                      f"at {100 * r['offer_apr']:.1f}% APR")
+    for code, text in zip(r["reason_codes"], r["reason_texts"], strict=True):
+        console.print(f"  reason {code}: {text}")
+    if r["list_hits"] or r["rule_hits"]:
+        console.print(f"list hits: {r['list_hits'] or '-'}; rule hits: {r['rule_hits'] or '-'}")
+    console.print("versions: " + ", ".join(f"{k}={v}" for k, v in sorted(r["versions"].items())))
+    if not has_vector:
+        console.print("[yellow]no logged feature vector: the scores cannot be re-checked[/]")
+    for c in r["reproduction"]:
+        if "error" in c:
+            console.print(f"[yellow]{c['score']}: model {c['model']} not loadable here: "
+                          f"{c['error']}[/]")
+            continue
+        ok = "[green]reproduced[/]" if c["reproduced"] else "[red]DIFFERS[/]"
+        console.print(f"{c['score']}: recorded {c['recorded']}, recomputed "
+                      f"{c['recomputed']:.12g} with {c['model']} -> {ok}")
+        for d in c["drivers"]:
+            value = "missing" if d["value"] is None else f"{d['value']:.4g}"
+            console.print(f"    {d['feature']:<34} = {value:<10} +{d['log_odds']:.3f} log-odds")
