@@ -290,3 +290,21 @@ def fault_pipeline() -> Iterator[FaultPipeline]:
             stack.stop_all()
         finally:
             services.down(settings)
+
+
+@pytest.fixture()
+def sink_owned_state(clickhouse_client: Any, tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A LOANRISK_STATE_DIR whose embedded store is 'owned by the sink': a query server over
+    the session's ClickHouse, so CLI commands reach it the way analysts do."""
+    from streams.sql_server import QueryServer
+
+    state = tmp_path / "state"
+    state.mkdir()
+    server = QueryServer(clickhouse_client, threading.Lock(), state / "clickhouse.owner")
+    server.start()
+    monkeypatch.setenv("LOANRISK_STATE_DIR", str(state))
+    try:
+        yield state
+    finally:
+        server.stop()

@@ -58,11 +58,10 @@ def test_windows_of_vectors_and_scores_feed_the_drift(clickhouse_client) -> None
                              "pd-other")) == 0
 
 
-def test_cli_reports_and_alerts_through_the_sinks_query_server(clickhouse_client, tmp_path,
-                                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reports_and_alerts_through_the_sinks_query_server(
+        clickhouse_client, sink_owned_state, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`loanrisk drift --reference previous --fail-on shift`: table, HTML, JSON, exit 2."""
     import json
-    import threading
 
     from typer.testing import CliRunner
 
@@ -72,7 +71,6 @@ def test_cli_reports_and_alerts_through_the_sinks_query_server(clickhouse_client
     from models.synth import make_loans
     from models.train import TrainConfig, train
     from streams.cli import app
-    from streams.sql_server import QueryServer
 
     frame = make_loans(1500, seed=2)[["event_time", "label_default", "bureau_score", "dti"]]
     ds = frame_to_dataset(frame, "label_default", "event_time")
@@ -82,19 +80,11 @@ def test_cli_reports_and_alerts_through_the_sinks_query_server(clickhouse_client
                                             version="pd-drift-1")), "champion")
     if not len(feature_window(clickhouse_client, _ms(T0), _ms(T0 + timedelta(days=2)))):
         test_windows_of_vectors_and_scores_feed_the_drift(clickhouse_client)
-    state = tmp_path / "state"
-    state.mkdir()
-    server = QueryServer(clickhouse_client, threading.Lock(), state / "clickhouse.owner")
-    server.start()
-    monkeypatch.setenv("LOANRISK_STATE_DIR", str(state))
     until = (T0 + timedelta(days=2)).isoformat()
-    try:
-        result = CliRunner().invoke(app, [
-            "drift", "--window", "1d", "--until", until, "--reference", "previous",
-            "--registry", str(reg.root), "--out", str(tmp_path / "d.html"),
-            "--json", str(tmp_path / "d.json"), "--fail-on", "shift"])
-    finally:
-        server.stop()
+    result = CliRunner().invoke(app, [
+        "drift", "--window", "1d", "--until", until, "--reference", "previous",
+        "--registry", str(reg.root), "--out", str(tmp_path / "d.html"),
+        "--json", str(tmp_path / "d.json"), "--fail-on", "shift"])
     assert result.exit_code == 2, result.output
     assert "bureau_score" in result.output and "shift" in result.output
     figures = json.loads((tmp_path / "d.json").read_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,8 +13,8 @@ from sinks.rows import DECISION_COLUMNS, FEATURE_COLUMNS, decision_row, feature_
 pytestmark = pytest.mark.integration
 
 
-def test_explain_reproduces_the_recorded_score_and_flags_a_mismatch(clickhouse_client, tmp_path,
-                                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_explain_reproduces_the_recorded_score_and_flags_a_mismatch(
+        clickhouse_client, sink_owned_state, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     from models.artifact import write_artifact
@@ -24,7 +23,6 @@ def test_explain_reproduces_the_recorded_score_and_flags_a_mismatch(clickhouse_c
     from models.synth import REASONS, make_loans
     from models.train import TrainConfig, train
     from streams.cli import app as cli
-    from streams.sql_server import QueryServer
 
     cols = ["bureau_score", "dti", "apps_24h"]
     frame = make_loans(3000, seed=8)[["event_time", "label_default", *cols]]
@@ -53,18 +51,10 @@ def test_explain_reproduces_the_recorded_score_and_flags_a_mismatch(clickhouse_c
     clickhouse_client.insert("decisions", rows, column_names=list(DECISION_COLUMNS))
     clickhouse_client.insert("feature_vectors", vectors, column_names=list(FEATURE_COLUMNS))
 
-    state = tmp_path / "state"
-    state.mkdir()
-    server = QueryServer(clickhouse_client, threading.Lock(), state / "clickhouse.owner")
-    server.start()
-    monkeypatch.setenv("LOANRISK_STATE_DIR", str(state))
     run = CliRunner().invoke
-    try:
-        ok = run(cli, ["explain", "explain-ok", "--registry", str(reg.root), "--json"])
-        bad = run(cli, ["explain", "explain-tampered", "--registry", str(reg.root)])
-        missing = run(cli, ["explain", "explain-nobody", "--registry", str(reg.root)])
-    finally:
-        server.stop()
+    ok = run(cli, ["explain", "explain-ok", "--registry", str(reg.root), "--json"])
+    bad = run(cli, ["explain", "explain-tampered", "--registry", str(reg.root)])
+    missing = run(cli, ["explain", "explain-nobody", "--registry", str(reg.root)])
     assert ok.exit_code == 0, ok.output
     out = json.loads(ok.output)
     check = out["reproduction"][0]

@@ -104,12 +104,11 @@ def test_fraud_labels_and_errors(clickhouse_client):
     assert parse_as_of("2024-01-01") == T0
 
 
-def test_cli_evaluates_a_model_on_logged_vectors_with_matured_labels(clickhouse_client, tmp_path,
-                                                                     monkeypatch):
+def test_cli_evaluates_a_model_on_logged_vectors_with_matured_labels(
+        clickhouse_client, sink_owned_state, tmp_path):
     """`loanrisk evaluate --source clickhouse`: the champion on the loans that matured,
     read through the sink's query server (how analysts reach the embedded store)."""
     import json
-    import threading
 
     from typer.testing import CliRunner
 
@@ -119,7 +118,6 @@ def test_cli_evaluates_a_model_on_logged_vectors_with_matured_labels(clickhouse_
     from models.synth import make_loans
     from models.train import TrainConfig, train
     from streams.cli import app as cli
-    from streams.sql_server import QueryServer
 
     cols = ["bureau_score", "dti", "apps_24h"]
     frame = make_loans(3000, seed=4)[["event_time", "label_default", *cols]]
@@ -146,18 +144,10 @@ def test_cli_evaluates_a_model_on_logged_vectors_with_matured_labels(clickhouse_
         "event_id", "loan_id", "application_id", "event_time", "month_on_book",
         "days_past_due", "balance", "status"])
 
-    state = tmp_path / "state"
-    state.mkdir()
-    server = QueryServer(clickhouse_client, threading.Lock(), state / "clickhouse.owner")
-    server.start()
-    monkeypatch.setenv("LOANRISK_STATE_DIR", str(state))
-    try:
-        as_of = _dt(t + 9 * MONTH).date().isoformat()
-        result = CliRunner().invoke(cli, [
-            "evaluate", "--model", version, "--registry", str(reg.root), "--source",
-            "clickhouse", "--as-of", as_of, "--out", str(tmp_path / "eval")])
-    finally:
-        server.stop()
+    as_of = _dt(t + 9 * MONTH).date().isoformat()
+    result = CliRunner().invoke(cli, [
+        "evaluate", "--model", version, "--registry", str(reg.root), "--source",
+        "clickhouse", "--as-of", as_of, "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["rows"] == 600  # only this spec's vectors, all matured by --as-of
