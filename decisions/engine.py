@@ -201,6 +201,27 @@ class DecisionEngine:
         """Decide with ``policy`` from the next decision on (one attribute swap)."""
         self.policy = policy
 
+    def outcome(
+        self,
+        application: Mapping[str, Any],
+        features: Mapping[str, float | None],
+        scores: Mapping[str, Any],
+        versions: Mapping[str, str],
+        *,
+        hashed: Mapping[str, str] | None = None,
+        now_ms: int | None = None,
+        rules: RuleSet | None = None,
+        policy: Policy | None = None,
+    ) -> tuple[Outcome, list[ListHit], dict[str, str]]:
+        """Lists -> rules -> policy with the current rules and policy (or the given ones,
+        for a challenger): the outcome, the list hits and ``versions`` plus rules/policy."""
+        ruleset = rules or self.rules.current
+        pol = policy or self.policy
+        when = int(application["event_time"]) if now_ms is None else now_ms
+        list_hits = self.lists.check(application, hashed or {}, when)
+        out = decide_outcome(ruleset, pol, application, features, scores, list_hits)
+        return out, list_hits, {**versions, "rules": ruleset.version, "policy": pol.version}
+
     def decide(
         self,
         application: Mapping[str, Any],
@@ -221,13 +242,8 @@ class DecisionEngine:
         of identifiers, e.g. {"NATIONAL_ID_HASH": ...}. ``versions``: model
         and feature-spec versions; rules and policy versions are added here.
         """
-        ruleset, policy = self.rules.current, self.policy
-        when = int(application["event_time"]) if now_ms is None else now_ms
-        list_hits = self.lists.check(application, hashed or {}, when)
-        out = decide_outcome(ruleset, policy, application, features, scores, list_hits)
-        all_versions = dict(versions)
-        all_versions["rules"] = ruleset.version
-        all_versions["policy"] = policy.version
+        out, list_hits, all_versions = self.outcome(application, features, scores, versions,
+                                                    hashed=hashed, now_ms=now_ms)
         return {
             "application_id": application["application_id"],
             "event_time": int(application["event_time"]),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from decisions.engine import APPROVE, DECLINE, REVIEW, DecisionEngine, _num, decide_outcome
+from decisions.engine import APPROVE, DECLINE, REVIEW, DecisionEngine, _num
 from decisions.errors import BacktestError
 from decisions.policy import Policy
 from decisions.rules import RuleSet
@@ -37,14 +37,9 @@ def shadow_decide(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The ShadowDecision record: what the challenger would decide (never acted on)."""
-    ruleset = rules or engine.rules.current
-    pol = policy or engine.policy
-    when = int(application["event_time"]) if now_ms is None else now_ms
-    list_hits = engine.lists.check(application, hashed or {}, when)
-    out = decide_outcome(ruleset, pol, application, features, challenger_scores, list_hits)
-    versions = dict(challenger_versions)
-    versions["rules"] = ruleset.version
-    versions["policy"] = pol.version
+    out, _, versions = engine.outcome(application, features, challenger_scores,
+                                      challenger_versions, hashed=hashed, now_ms=now_ms,
+                                      rules=rules, policy=policy)
     return {
         "decision": out.decision,
         "pd": _num(challenger_scores.get("pd")),
