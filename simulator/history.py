@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS
 from simulator import strings as S
-from simulator.batch import generate_batch, streams
+from simulator.batch import BUREAU, generate_batch, streams
 from simulator.config import SimConfig
 from simulator.errors import SimulatorError
 from simulator.people import to_frame
@@ -55,14 +55,7 @@ APPLICATION_COLUMNS = (
     "requested_amount",
     "requested_term_months",
     "bureau_score",
-    "bureau_inquiries_6m",
-    "bureau_delinquencies_24m",
-    "bureau_utilisation",
-    "bureau_file_age_months",
-    "bureau_open_accounts",
-    "bureau_thin_file",
-    "bureau_new_accounts_6m",
-    "bureau_income_estimate",
+    *BUREAU,
     "channel",
     "session_id",
     "ip",
