@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.metrics import psi_from_shares
+from models.metrics import binned_shares, decile_edges, psi_from_shares
 
 WATCH_AT = 0.10
 SHIFT_AT = 0.25
@@ -29,22 +29,11 @@ def status(psi: float) -> str:
     return "shift" if psi > SHIFT_AT else "watch" if psi >= WATCH_AT else "stable"
 
 
-def binned_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Shares of ``values`` in the bins cut at ``edges``, plus a last bin for NaN."""
-    values = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(values)
-    counts = np.bincount(np.searchsorted(edges, values[~missing], side="right"),
-                         minlength=len(edges) + 1)
-    out = np.append(counts, missing.sum()).astype(np.float64)
-    return out / max(len(values), 1)
-
-
 def reference_of(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
     """Decile edges of the present values, bin shares (missing last), mean, missing share."""
     values = np.asarray(values, dtype=np.float64)
     present = values[~np.isnan(values)]
-    edges = (np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
-             if len(present) else np.zeros(0))
+    edges = decile_edges(values, bins)
     return {
         "edges": edges.tolist(),
         "shares": binned_shares(values, edges).tolist(),

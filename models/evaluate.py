@@ -16,15 +16,13 @@ from models import metrics as m
 
 def psi_reference(p_train: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
     """Decile edges and shares of training-period scores, stored for later PSI checks."""
-    edges = np.unique(np.quantile(p_train, np.linspace(0, 1, bins + 1)[1:-1]))
-    shares = np.bincount(np.searchsorted(edges, p_train), minlength=len(edges) + 1)
-    return {"edges": edges.tolist(), "shares": (shares / len(p_train)).tolist()}
+    edges = m.decile_edges(p_train, bins)
+    return {"edges": edges.tolist(), "shares": m.binned_shares(p_train, edges)[:-1].tolist()}
 
 
 def psi_against(ref: Mapping[str, Sequence[float]], p: np.ndarray) -> float:
     """PSI of scores ``p`` against a stored `psi_reference`."""
-    edges = np.asarray(ref["edges"])
-    a = np.bincount(np.searchsorted(edges, p), minlength=len(edges) + 1) / len(p)
+    a = m.binned_shares(p, np.asarray(ref["edges"]))[:-1]  # scores are never missing
     return m.psi_from_shares(np.asarray(ref["shares"]), a)
 
 

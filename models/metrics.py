@@ -70,10 +70,28 @@ def classification(y: np.ndarray, p: np.ndarray, cutoff: float) -> dict[str, flo
 
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     """Population stability index of ``actual`` against deciles of ``expected``."""
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
-    e = np.bincount(np.searchsorted(edges, expected), minlength=len(edges) + 1) / len(expected)
-    a = np.bincount(np.searchsorted(edges, actual), minlength=len(edges) + 1) / len(actual)
-    return psi_from_shares(e, a)
+    edges = decile_edges(expected, bins)
+    return psi_from_shares(binned_shares(expected, edges), binned_shares(actual, edges))
+
+
+def decile_edges(values: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Distinct inner quantile cut points of the present (non-NaN) values."""
+    v = np.asarray(values, dtype=np.float64)
+    present = v[~np.isnan(v)]
+    if not len(present):
+        return np.zeros(0)
+    return np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def binned_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Shares of ``values`` in the bins cut at ``edges`` (bin i: edges[i-1] <= v < edges[i]),
+    plus a last bin for NaN: the one binning behind every PSI in the project."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    counts = np.bincount(np.searchsorted(edges, values[~missing], side="right"),
+                         minlength=len(edges) + 1)
+    out = np.append(counts, missing.sum()).astype(np.float64)
+    return out / max(len(values), 1)
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
