@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 
+from streams.cli_errors import fail
 from streams.settings import load_settings
 
 UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -18,16 +19,11 @@ def register(app: typer.Typer) -> None:
     app.command(name="drift")(drift)
 
 
-def _fail(msg: str) -> NoReturn:
-    typer.secho(f"error: {msg}", fg="red", err=True)
-    raise typer.Exit(1)
-
-
 def parse_window(text: str) -> int:
     """'30m', '6h', '7d' -> milliseconds."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([mhd])", text.strip())
     if not m:
-        _fail(f"--window {text!r}: use a number and m, h or d (30m, 6h, 7d)")
+        fail(f"--window {text!r}: use a number and m, h or d (30m, 6h, 7d)")
     return int(float(m.group(1)) * UNITS_MS[m.group(2)])
 
 
@@ -65,31 +61,31 @@ def drift(
     from streams.clients import analytics_client
 
     if reference not in ("model", "previous"):
-        _fail("--reference is 'model' or 'previous'")
+        fail("--reference is 'model' or 'previous'")
     if fail_on not in (None, "watch", "shift"):
-        _fail("--fail-on is 'watch' or 'shift'")
+        fail("--fail-on is 'watch' or 'shift'")
     settings = load_settings()
     reg = Registry(registry or settings.models_dir)
     version = model or reg.version_for("champion", "pd")
     if version is None:
-        _fail(f"no champion PD model in {reg.root}; pass --model VERSION")
+        fail(f"no champion PD model in {reg.root}; pass --model VERSION")
     try:
         manifest = reg.show(str(version))
     except (OSError, ModelError) as exc:
-        _fail(f"model {version}: {exc}")
+        fail(f"model {version}: {exc}")
     client = analytics_client(settings)
     span = logged_span(client)
     if span is None:
-        _fail("no logged feature vectors in ClickHouse yet; run the pipeline and the sink")
+        fail("no logged feature vectors in ClickHouse yet; run the pipeline and the sink")
     try:
         end = parse_as_of(until) if until else span[1] + 1
     except ModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     length = parse_window(window)
     start = end - length
     current = feature_window(client, start, end)
     if current.empty:
-        _fail(f"no logged decisions in the {window} before {_iso(end)}; widen --window")
+        fail(f"no logged decisions in the {window} before {_iso(end)}; widen --window")
     fraud_version = reg.version_for("champion", "fraud")
     score_models = [("pd", str(version), manifest)]
     if fraud_version and not model:
@@ -97,14 +93,14 @@ def drift(
     if reference == "model":
         ref = manifest.get("feature_reference")
         if not ref:
-            _fail(f"model {version} predates stored training distributions; use "
+            fail(f"model {version} predates stored training distributions; use "
                   "--reference previous, or retrain it")
         ref_label = f"training data of {version}"
         score_refs = {col: _score_ref(m) for col, _, m in score_models}
     else:
         previous = feature_window(client, start - length, start)
         if previous.empty:
-            _fail(f"no logged decisions in the {window} before {_iso(start)} to compare with")
+            fail(f"no logged decisions in the {window} before {_iso(start)} to compare with")
         ref = feature_reference(previous)
         ref_label = f"{_iso(start - length)} to {_iso(start)} ({len(previous):,} rows)"
         score_refs = {col: reference_of(scores_window(client, start - length, start, col, v))

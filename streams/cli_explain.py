@@ -6,10 +6,11 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 
+from streams.cli_errors import fail
 from streams.settings import load_settings
 
 DECISION_SQL = """
@@ -33,11 +34,6 @@ def register(app: typer.Typer) -> None:
     app.command(name="explain")(explain)
 
 
-def _fail(msg: str) -> NoReturn:
-    typer.secho(f"error: {msg}", fg="red", err=True)
-    raise typer.Exit(1)
-
-
 def explain(
     application_id: str = typer.Argument(..., help="The application's id."),
     registry: Path = typer.Option(None, help="Registry directory (default: "
@@ -56,12 +52,12 @@ def explain(
     from streams.clients import analytics_client
 
     if not re.fullmatch(r"[A-Za-z0-9._:-]+", application_id):
-        _fail(f"{application_id!r} is not an application id")
+        fail(f"{application_id!r} is not an application id")
     settings = load_settings()
     client = analytics_client(settings)
     rows = client.query(DECISION_SQL.format(app=application_id)).result_rows
     if not rows:
-        _fail(f"no decision for {application_id} in ClickHouse (is the sink running, and "
+        fail(f"no decision for {application_id} in ClickHouse (is the sink running, and "
               "has it caught up?)")
     record: dict[str, Any] = dict(zip(FIELDS, rows[0], strict=True))
     vec = client.query(VECTOR_SQL.format(app=application_id)).result_rows

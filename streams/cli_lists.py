@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from schemas.topics import LISTS
+from streams.cli_errors import fail
 
 app = typer.Typer(help="Block and allow lists (compacted Kafka topic risk.lists.v1).",
                   no_args_is_help=True)
@@ -28,11 +29,6 @@ app = typer.Typer(help="Block and allow lists (compacted Kafka topic risk.lists.
 class ListType(StrEnum):
     BLOCK = "BLOCK"
     ALLOW = "ALLOW"
-
-
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", fg="red", err=True)
-    raise typer.Exit(1)
 
 
 def publish(bootstrap: str, updates: Iterable[dict[str, Any]], topic: str = LISTS.name,
@@ -134,7 +130,7 @@ def _identifier(national_id: str | None, phone: str | None, email: str | None,
                                 "DEVICE_ID": device_id, "IP": ip, "IP_RANGE": ip_range}.items()
              if v}
     if len(given) != 1:
-        _fail("give exactly one of --national-id, --phone, --email, --device-id, --ip, --ip-range")
+        fail("give exactly one of --national-id, --phone, --email, --device-id, --ip, --ip-range")
     ((kind, value),) = given.items()
     return kind, value
 
@@ -166,7 +162,7 @@ def _expiry(expires: str | None) -> int | None:
             return int((datetime.now(UTC) + delta).timestamp() * 1000)
         dt = datetime.fromisoformat(e)
     except ValueError:
-        _fail(f"bad expiry {expires!r}; use e.g. 30d, 12h or 2025-12-31")
+        fail(f"bad expiry {expires!r}; use e.g. 30d, 12h or 2025-12-31")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
@@ -210,7 +206,7 @@ def add(
                         event_time=int(time.time() * 1000))
         publish(s.bootstrap_servers, [u])
     except (ListsError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"added {u['list_type']}:{u['identifier_type']}"
                f"{'' if kind.endswith('_HASH') else ':' + u['value']}")
 
@@ -242,7 +238,7 @@ def remove(
         tomb = [list_key(u["list_type"], u["identifier_type"], u["value"])] if purge else []
         publish(s.bootstrap_servers, [u], tombstones=tomb)
     except (ListsError, RuntimeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"removed {u['list_type']}:{u['identifier_type']}")
 
 
@@ -259,7 +255,7 @@ def show(
     try:
         index = read_lists(s.bootstrap_servers, timeout_s=timeout)
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     now = int(time.time() * 1000)
     table = Table(title=f"lists on {LISTS.name}")
     for col in ("list", "type", "value", "reason", "author", "expires (UTC)"):
@@ -305,9 +301,9 @@ def import_(
                 reason=row.get("reason") or "", author=row.get("author") or author or
                 getpass.getuser(), expires_at=_expiry(row.get("expires")), event_time=now))
         except (KeyError, ListsError) as exc:
-            _fail(f"{file} line {n}: {exc}; nothing was published")
+            fail(f"{file} line {n}: {exc}; nothing was published")
     try:
         sent = publish(s.bootstrap_servers, updates)
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"published {sent} list updates from {file}")

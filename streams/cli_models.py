@@ -10,12 +10,13 @@ import json
 import subprocess
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.cli_errors import fail
 from streams.settings import load_settings
 
 app = typer.Typer(
@@ -68,11 +69,6 @@ def _spec_metadata(columns: list[str]) -> dict[str, Any]:
         "reasons": {d.name: (d.reason_code, d.reason_text) for d in FEATURE_SPEC.defs},
         "version": FEATURE_SPEC.version if len(present) == len(FEATURE_SPEC.names) else "",
     }
-
-
-def _fail(msg: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(1)
 
 
 def train(
@@ -142,7 +138,7 @@ def train(
                 meta = _spec_metadata(ds.feature_names)
             else:
                 if data is None:
-                    _fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
+                    fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
                 from models.data import frame_to_dataset, read_table
 
                 frame = read_table(data)
@@ -178,7 +174,7 @@ def train(
             if promote:
                 _promote_servable(reg, version, promote)
     except ModelError as e:
-        _fail(str(e))
+        fail(str(e))
     final = reg.path(version)
     m = reg.show(version)
     console.print(
@@ -251,14 +247,14 @@ def evaluate(
             )
             data_name = f"ClickHouse labels matured by {as_of or 'now'} (booked loans)"
         elif data is None:
-            _fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
+            fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
         else:
             ds = load_table(
                 data, tgt, positive=positive, features=sm.feature_names, categories=sm.categories
             )
             data_name = data.name
         if len(set(ds.y.tolist())) < 2:
-            _fail(f"{data_name}: only one class among {len(ds.y):,} rows; evaluate on more "
+            fail(f"{data_name}: only one class among {len(ds.y):,} rows; evaluate on more "
                   "or later data (--as-of)")
         with console.status(f"scoring {len(ds.y):,} rows"):
             p = sm.score_batch(ds.X.to_numpy(dtype="float64"))
@@ -275,7 +271,7 @@ def evaluate(
                 time_ms=ds.time,
             )
     except ModelError as e:
-        _fail(str(e))
+        fail(str(e))
     out_dir = out or Path("reports") / sm.version
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_json({"version": sm.version, "data": str(data or data_name), "rows": len(ds.y), **ev},
@@ -322,7 +318,7 @@ def show(
     try:
         m = Registry(_registry_dir(registry)).show(version)
     except ModelError as e:
-        _fail(str(e))
+        fail(str(e))
     m.pop("psi_reference", None)
     console.print_json(json.dumps(m, default=str))
 
@@ -343,13 +339,13 @@ def promote(
     from models.registry import Registry
 
     if champion == challenger:
-        _fail("pass exactly one of --champion or --challenger")
+        fail("pass exactly one of --champion or --challenger")
     role = "champion" if champion else "challenger"
     reg = Registry(_registry_dir(registry))
     try:
         _promote_servable(reg, version, role)
     except ModelError as e:
-        _fail(str(e))
+        fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")
     _announce(reg, f"{version} -> {role}")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
+
+from streams.cli_errors import fail
 
 if TYPE_CHECKING:
     from decisions.policy import Policy
@@ -17,11 +19,6 @@ PRODUCTS = ("CREDIT_CARD", "PERSONAL_LOAN", "BNPL")
 FILE_HELP = "Policy YAML file (default: the packaged policy)."
 
 
-def _fail(msg: str) -> NoReturn:
-    typer.secho(f"error: {msg}", fg="red", err=True)
-    raise typer.Exit(1)
-
-
 def _load(file: Path | None) -> Policy:
     """The validated policy, refusing one that leaves a product undecidable."""
     from decisions.errors import PolicyError
@@ -30,10 +27,10 @@ def _load(file: Path | None) -> Policy:
     try:
         policy = Policy.from_yaml(file) if file else Policy.default()
     except PolicyError as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
     missing = [p for p in PRODUCTS if p not in policy.products]
     if missing:
-        _fail(f"{file}: no policy for {', '.join(missing)}; every product the stream "
+        fail(f"{file}: no policy for {', '.join(missing)}; every product the stream "
               "decides needs one")
     return policy
 
@@ -78,5 +75,5 @@ def release(
         publish_release(load_settings().bootstrap_servers,
                         release_record("POLICY", policy.version, file.read_text(), author))
     except Exception as exc:
-        _fail(f"could not publish the release: {exc}")
+        fail(f"could not publish the release: {exc}")
     typer.echo(f"released policy {policy.version}")

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from streams.cli_errors import fail
+
 app = typer.Typer(help="Validate and backtest decision rules (CEL conditions in YAML).",
                   no_args_is_help=True)
 
@@ -15,11 +17,6 @@ HISTORY_HELP = (
     "label_default/label_fraud), or 'clickhouse' to read decisions, logged feature vectors and "
     "matured labels from ClickHouse between --since and --until."
 )
-
-
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", fg="red", err=True)
-    raise typer.Exit(1)
 
 
 def _known_names() -> list[str]:
@@ -37,16 +34,16 @@ def load_history(on: str, since: str | None, until: str | None):  # type: ignore
         from streams.settings import load_settings
 
         if not since or not until:
-            _fail("--on clickhouse needs --since and --until (e.g. 2025-01-01 2025-02-01)")
+            fail("--on clickhouse needs --since and --until (e.g. 2025-01-01 2025-02-01)")
         return history_from_clickhouse(analytics_client(load_settings()), since, until)
     path = Path(on)
     if not path.exists():
-        _fail(f"no history file {path}; give a Parquet/CSV file or 'clickhouse'")
+        fail(f"no history file {path}; give a Parquet/CSV file or 'clickhouse'")
     if path.suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path)
-    _fail(f"{path}: unknown format; use .parquet or .csv")
+    fail(f"{path}: unknown format; use .parquet or .csv")
     return None
 
 
@@ -101,7 +98,7 @@ def validate(
     try:
         rs = RuleSet.from_yaml(file, _known_names() if check_names else None)
     except RulesError as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
     table = Table(title=f"{file} -- version {rs.version}: {len(rs.enabled)}/{len(rs)} enabled")
     for col in ("id", "category", "action", "enabled", "products", "condition"):
         table.add_column(col)
@@ -158,7 +155,7 @@ def backtest(
             task = bar.add_task("backtesting", total=len(df))
             res = run(df, cand, cur, pol, progress=lambda n: bar.update(task, completed=n))
     except DecisionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title=f"{file.name} ({res.candidate_version}) on {res.rows} applications")
     for col in ("rule", "action", "on", "hits", "hit rate", "bad rate (n)", "fraud rate (n)",
                 "overlap"):
@@ -203,10 +200,10 @@ def release(
     try:
         rs = RuleSet.from_yaml(text, _known_names())
     except RulesError as exc:
-        _fail(f"{file}: {exc}")
+        fail(f"{file}: {exc}")
     try:
         publish_release(load_settings().bootstrap_servers,
                         release_record("RULES", rs.version, text, author))
     except Exception as exc:
-        _fail(f"could not publish the release: {exc}")
+        fail(f"could not publish the release: {exc}")
     typer.echo(f"released rules {rs.version} ({len(rs.enabled)} enabled rules)")
