@@ -149,10 +149,10 @@ class Publisher:
         while j < n:
             now = time.perf_counter() - t0
             while j < n and plan[j][0] <= now:
-                _at, _i, t, k, v, app_id = plan[j]
+                _at, _i, t, k, v, planned_id = plan[j]
                 self._produce(t, k, v)
-                if app_id is not None:
-                    sent[app_id] = time.time()
+                if planned_id is not None:
+                    sent[planned_id] = time.time()
                 j += 1
             self.producer.poll(0)
             if j < n:
@@ -198,11 +198,11 @@ class Recorder(threading.Thread):
             for m in msgs:
                 if m.error() is not None:
                     continue
-                key = m.key().decode()
+                key = (m.key() or b"").decode()
                 if key not in recv:
                     recv[key] = now
                     if self.keep_values:
-                        values[key] = m.value()
+                        values[key] = m.value() or b""
         self.consumer.close()
 
     def wait_for(self, ids: list[str], idle_s: float, deadline_s: float = 300.0) -> int:
@@ -374,7 +374,7 @@ def bench_settings(**overrides: Any) -> Any:
 
 class Bench:
     def __init__(self, plan: Plan) -> None:
-        from streams.stack import LocalStack
+        from streams.ops.stack import LocalStack
 
         self.plan = plan
         self.settings = bench_settings()
@@ -394,8 +394,8 @@ class Bench:
     def up(self) -> None:
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        from streams import services
-        from streams.bootstrap import ensure_champions
+        from streams.ops import services
+        from streams.ops.bootstrap import ensure_champions
 
         t0 = time.monotonic()
         self.stack.up()
@@ -487,7 +487,7 @@ class Bench:
     def run_echo(self, faust: bool = False) -> None:
         """The confluent-kafka echo, or (``faust``) the same echo as a Faust app."""
         from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, PERFORMANCE
-        from streams.stack import Proc
+        from streams.ops.stack import Proc
 
         label = "faustecho" if faust else "echo"
         log = self.stack.logs / f"{label}.log"
@@ -647,7 +647,7 @@ class Bench:
                 "redis_used_mb": redis_mb}
 
     def _profiled_worker(self, index: int, env: dict[str, str]) -> Any:
-        from streams.stack import Proc
+        from streams.ops.stack import Proc
 
         name = f"worker-{index}"
         log = self.stack.logs / f"{name}.log"
@@ -745,7 +745,7 @@ class Bench:
         return out
 
     def down(self) -> None:
-        from streams import services
+        from streams.ops import services
 
         for r in (getattr(self, "decisions", None), getattr(self, "echoes", None)):
             if r is not None:
@@ -816,7 +816,7 @@ def profiled_worker(out: str) -> None:
 
     signal.signal(PROFILE_SIGNAL, toggle)
     from streams.settings import load_settings
-    from streams.worker import run_worker
+    from streams.worker.faust_app import run_worker
 
     run_worker(load_settings(), loglevel="info")
 

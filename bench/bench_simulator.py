@@ -120,11 +120,10 @@ def bench_generator(seconds: float = 3.0) -> None:
 
 
 def bench_live(bootstrap: str, seconds: float = 5.0) -> None:
-    from confluent_kafka import Producer
-
     from simulator.config import SimConfig
     from simulator.live import LiveGenerator
-    from streams.simulate_live import producer_config, run_live
+    from streams import kafka
+    from streams.ops.live_traffic import producer_options, run_live
 
     cfg = SimConfig()
     c0 = time.process_time()
@@ -135,15 +134,11 @@ def bench_live(bootstrap: str, seconds: float = 5.0) -> None:
     # baseline: same message sizes, pre-encoded, same producer settings
     gen = LiveGenerator(cfg, 8, 0)
     payloads = [(t, k, v) for app in gen.next_wire_chunk() for t, k, v, _ in app.messages]
-    p = Producer(producer_config(bootstrap))
+    p = kafka.producer(bootstrap, producer_options(paced=False))
     sent, t0 = 0, time.perf_counter()
     while sent < stats.messages:
         for topic, key, data in payloads:
-            try:
-                p.produce(topic, data, key)
-            except BufferError:
-                p.poll(0.05)
-                p.produce(topic, data, key)
+            kafka.produce(p, topic, data, key)
         sent += len(payloads)
         p.poll(0)
     p.flush(30)

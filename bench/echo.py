@@ -8,8 +8,9 @@ with the same key and partition. Prints ``echo ready`` once the positions are fi
 ``echo stopped: N messages`` on SIGTERM. The producer lingers 1 ms, like the Faust
 workers' (``producer_linger_ms=1``), so the two are measured on the same terms.
 
-``--faust GROUP`` runs the same echo as a Faust app built like ``streams.worker.build_app``
-(same App options, same topics subscribed, same ``take_events`` batching, no work): the
+``--faust GROUP`` runs the same echo as a Faust app built like
+``streams.worker.faust_app.build_app`` (same App options, same topics subscribed, same
+``take_events`` batching, no work): the
 difference between the two echoes is Faust's share, the rest of a worker's latency ours.
 The group must already have committed offsets (the bench commits it at the topics' end).
 """
@@ -20,10 +21,13 @@ import argparse
 import signal
 import sys
 import threading
+from typing import Any
 
 
 def run(bootstrap: str, source: str, target: str, partitions: list[int] | None = None) -> int:
     from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from streams import kafka
 
     consumer = Consumer({
         "bootstrap.servers": bootstrap, "group.id": "bench-echo-unused",
@@ -52,12 +56,7 @@ def run(bootstrap: str, source: str, target: str, partitions: list[int] | None =
         for msg in [first, *consumer.consume(num_messages=999, timeout=0)]:
             if msg.error() is not None:
                 continue
-            while True:
-                try:
-                    producer.produce(target, msg.value(), msg.key(), partition=msg.partition())
-                    break
-                except BufferError:
-                    producer.poll(0.01)
+            kafka.produce(producer, target, msg.value(), msg.key(), msg.partition())
             n += 1
         producer.poll(0)
     producer.flush(10)
@@ -87,19 +86,19 @@ def run_faust(bootstrap: str, source: str, target: str, group: str, batch_max: i
     out = raw(target)
 
     @app.agent(raw(source), name="echo")
-    async def echo(stream: faust.StreamT) -> None:
+    async def echo(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=window_ms / 1000):
             for ev in events:
                 m = ev.message
                 await out.send(key=m.key, value=m.value, partition=m.partition)
 
     @app.agent(raw(DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name), name="sessions")
-    async def sessions(stream: faust.StreamT) -> None:
+    async def sessions(stream: Any) -> None:
         async for _events in stream.take_events(500, within=0.005):
             pass
 
     @app.agent(raw(PERFORMANCE.name), name="performance")
-    async def performance(stream: faust.StreamT) -> None:
+    async def performance(stream: Any) -> None:
         async for _events in stream.take_events(500, within=0.05):
             pass
 

@@ -1,7 +1,7 @@
 """Live mode: an endless, deterministic stream of applications with their sessions,
 and the later performance of the loans the pipeline approves.
 
-Pure (no Kafka): the CLI in ``streams/cli_simulate.py`` publishes what this
+Pure (no Kafka): the CLI in ``streams/cli/simulate.py`` publishes what this
 produces. Applications are generated in vectorised chunks of
 ``config.live.chunk`` with Poisson arrivals at ``rate`` per second of event
 time; ring bursts span ``config.live.ring_burst_seconds``. Each application's

@@ -34,7 +34,7 @@ def analytics_client(settings: Settings) -> Any:
     """A client for analysis: through the sink while it owns the embedded store
     (``streams.sql_server.OwnerClient``), otherwise a direct clickhouse-connect client."""
     if settings.clickhouse.startswith("chdb://"):
-        from streams.sql_server import OwnerClient, owner_port
+        from streams.sink.query_server import OwnerClient, owner_port
 
         port = owner_port(settings.state_dir / "clickhouse.owner")
         if port is not None:

@@ -8,10 +8,13 @@ default so a fresh clone runs with nothing set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from streams.kafka import KafkaConnection
 
 
 class Settings(BaseSettings):
@@ -88,6 +91,13 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How every Kafka client of this process connects (``streams.kafka``)."""
+        from streams.kafka import KafkaConnection
+
+        return KafkaConnection(self.bootstrap_servers)
 
     @property
     def redis_dsn(self) -> str:

@@ -26,7 +26,7 @@ TEST_REDIS_PORT = 36379
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real Kafka broker (KRaft) with the project's topics, fresh for this session."""
-    from streams.topics_admin import ensure_topics
+    from streams.kafka import ensure_topics
 
     external = os.environ.get("LOANRISK_TEST_KAFKA_BOOTSTRAP")
     if external:

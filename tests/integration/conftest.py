@@ -1,5 +1,5 @@
 """An isolated whole pipeline for the fault tests: Kafka, Redis, N workers and the sink as
-real processes (``streams.stack.LocalStack``), on ports of its own.
+real processes (``streams.ops.stack.LocalStack``), on ports of its own.
 
 The workers and the sink are separate OS processes started exactly as an operator
 would start them, so they cannot share the session fixtures of ``tests/conftest.py``;
@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from streams.ops.stack import LocalStack, Proc
 from streams.settings import Settings
-from streams.stack import LocalStack, Proc
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS_STATE = ROOT / ".loanrisk" / "faults"
@@ -128,7 +128,7 @@ class FaultPipeline:
 
     def ensure(self, workers: Sequence[int] = (0,)) -> None:
         """Exactly ``workers`` running, the sink running, Redis up: each test's baseline."""
-        from streams.services import redis_node
+        from streams.ops.services import redis_node
 
         node = redis_node(self.settings)
         if not node.healthy():
@@ -150,12 +150,12 @@ class FaultPipeline:
 
     # --- ClickHouse through the sink ----------------------------------------------------
     def owner_port(self) -> int | None:
-        from streams.sql_server import owner_port
+        from streams.sink.query_server import owner_port
 
         return owner_port(self.settings.state_dir / "clickhouse.owner")
 
     def query(self, sql: str) -> list[list[Any]]:
-        from streams.sql_server import query_owner
+        from streams.sink.query_server import query_owner
 
         port = self.owner_port()
         assert port is not None, "the sink is not serving queries"
@@ -269,7 +269,7 @@ def _fresh_state(state_dir: Path) -> None:
 @pytest.fixture(scope="module")
 def fault_pipeline() -> Iterator[FaultPipeline]:
     """Kafka + Redis + one worker + the sink, isolated; everything stopped at the end."""
-    from streams import services
+    from streams.ops import services
 
     settings = Settings(state_dir=FAULTS_STATE, kafka_port=FAULTS_KAFKA_PORT,
                         kafka_controller_port=FAULTS_KAFKA_CONTROLLER_PORT,
@@ -297,7 +297,7 @@ def sink_owned_state(clickhouse_client: Any, tmp_path: Path,
                      monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A LOANRISK_STATE_DIR whose embedded store is 'owned by the sink': a query server over
     the session's ClickHouse, so CLI commands reach it the way analysts do."""
-    from streams.sql_server import QueryServer
+    from streams.sink.query_server import QueryServer
 
     state = tmp_path / "state"
     state.mkdir()

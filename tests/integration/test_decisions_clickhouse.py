@@ -9,7 +9,7 @@ import pytest
 from decisions.backtest import backtest
 from decisions.rules import RuleSet
 from decisions.shadow import shadow_report
-from streams.cli_rules import history_from_clickhouse
+from streams.cli.rules import history_from_clickhouse
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from decisions.lists import list_key, make_update
-from streams.cli_lists import publish, read_lists
+from streams.control.lists import publish, read_lists
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +92,7 @@ def test_cli_publishes_phone_block_as_a_hash_that_workers_match(kafka_bootstrap:
     import uuid
 
     from features.identity import hash_identifier
-    from streams.followers import ListsFollower
+    from streams.control.follower import ListsFollower
 
     phone = f"+44 7700 {uuid.uuid4().int % 1_000_000:06d}"
     env = {**os.environ, "LOANRISK_KAFKA_BOOTSTRAP": kafka_bootstrap,

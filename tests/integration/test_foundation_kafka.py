@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from schemas import codec_for
 from schemas.topics import ALL_TOPICS, APPLICATIONS, DEADLETTER, DECISIONS, LISTS
 from streams.deadletter import TopicDecoder
-from streams.topics_admin import ensure_topics
+from streams.kafka import ensure_topics
 from tests import records
 
 pytestmark = pytest.mark.integration

@@ -132,7 +132,7 @@ def test_stopped_worker_partitions_move_none_lost_or_double_counted(
 # --- 3. Redis down: degraded mode, then back to normal -----------------------------------
 def test_redis_down_decisions_degrade_to_review_and_nothing_is_lost(
         fault_pipeline: FaultPipeline) -> None:
-    from streams.services import redis_node
+    from streams.ops.services import redis_node
 
     p = fault_pipeline
     p.ensure(workers=(0,))

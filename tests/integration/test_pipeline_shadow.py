@@ -13,8 +13,8 @@ from models.artifact import write_artifact
 from models.data import frame_to_dataset
 from models.registry import Registry
 from models.train import TrainConfig, train
-from streams.compose import build_pipeline
 from streams.settings import Settings
+from streams.worker.compose import build_pipeline
 from tests.integration.test_pipeline_step import VOLATILE, _traffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,9 +10,9 @@ import pytest
 from schemas import codec_for
 from simulator.config import SimConfig
 from simulator.live import LiveGenerator
-from streams.compose import build_pipeline
-from streams.pipeline import DecisionPipeline
 from streams.settings import Settings
+from streams.worker.compose import build_pipeline
+from streams.worker.pipeline import DecisionPipeline
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from decisions.lists import ListIndex
 from decisions.policy import DEFAULT_POLICY_PATH, Policy
 from decisions.rules import DEFAULT_RULES_PATH, RuleStore
 from features.spec import FEATURE_SPEC
-from streams.model_slots import ModelSlots
-from streams.releases import publish_release, release_record, releases_follower
+from models.slots import ModelSlots
+from streams.control.releases import publish_release, release_record, releases_follower
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from schemas import codec_for
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS
 from simulator.config import SimConfig
 from simulator.live import LiveGenerator
-from streams.simulate_live import run_live
+from streams.ops.live_traffic import run_live
 
 pytestmark = pytest.mark.integration
 

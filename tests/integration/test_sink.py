@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 
 from schemas import codec_for
 from schemas.topics import DECISIONS
-from streams.sink import ClickHouseSink, clickhouse_insert
+from streams.sink.writer import ClickHouseSink, clickhouse_insert
 from tests import records
 
 pytestmark = pytest.mark.integration

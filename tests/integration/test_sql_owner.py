@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import LoanRiskError
-from streams.sql_server import OwnerClient, QueryServer, owner_port
+from streams.sink.query_server import OwnerClient, QueryServer, owner_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import pytest
 from models.artifact import write_artifact
 from models.data import frame_to_dataset
 from models.registry import Registry
+from models.slots import ModelSlots
 from models.synth import make_loans
 from models.train import TrainConfig, train
-from streams.model_slots import ModelSlots
 
 
 @pytest.fixture(scope="module")

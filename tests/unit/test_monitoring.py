@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from streams.metrics import WorkerStats
-from streams.monitor import MonitorState
+from streams.ops.monitor import MonitorState
+from streams.worker.metrics import WorkerStats
 from tests import records
 
 

@@ -24,7 +24,8 @@ def report(
 
     from decisions.errors import DecisionError
     from decisions.shadow import OUTCOMES, shadow_report
-    from streams.cli_rules import _fail, load_history
+    from streams.cli.errors import fail
+    from streams.cli.rules import load_history
 
     if on == "clickhouse" and not (since and until):
         since, until = since or "1970-01-01", until or "2100-01-01"
@@ -32,11 +33,11 @@ def report(
         df = load_history(on, since, until)
         if product:
             if "product" not in df.columns:
-                _fail("--product needs a product column in the input")
+                fail("--product needs a product column in the input")
             df = df[df["product"] == product]
         rep = shadow_report(df)
     except DecisionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console = Console()
     console.print(f"{rep.n} applications with a shadow decision")
     console.print(

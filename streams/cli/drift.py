@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from streams.cli_errors import fail
+from streams.cli.errors import fail
 from streams.settings import load_settings
 
 UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}

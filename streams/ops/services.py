@@ -28,14 +28,14 @@ def redis_node(settings: Settings) -> RedisNode:
 
 def up(settings: Settings) -> list[ServiceStatus]:
     """Start what is local and not running, create topics, apply the ClickHouse DDL."""
-    from streams.topics_admin import ensure_topics
+    from streams.kafka import ensure_topics
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     if not settings.kafka_bootstrap:
         kafka_node(settings).start()
     if not settings.redis_url:
         redis_node(settings).start()
-    ensure_topics(settings.bootstrap_servers)
+    ensure_topics(settings.kafka)
     return status(settings, apply_schema=True)
 
 
@@ -72,10 +72,10 @@ def status(settings: Settings, apply_schema: bool = False) -> list[ServiceStatus
 
 
 def _remote_kafka(settings: Settings) -> ServiceStatus:
-    from confluent_kafka.admin import AdminClient
+    from streams import kafka
 
     try:
-        md = AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=5)
+        md = kafka.admin(settings.kafka).list_topics(timeout=5)
         return ServiceStatus("kafka", True, f"{settings.bootstrap_servers}, "
                              f"{len(md.brokers)} broker(s), {len(md.topics)} topics")
     except Exception as exc:

@@ -10,10 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import OFFSET_END, TopicPartition
 
 from schemas import codec_for
 from schemas.topics import APPLICATIONS, METRICS
+from streams import kafka
 
 
 @dataclass
@@ -41,10 +42,9 @@ class MonitorState:
 
 
 class Monitor:
-    def __init__(self, bootstrap: str, worker_group: str) -> None:
+    def __init__(self, conn: kafka.Connection, worker_group: str) -> None:
         self.codec = codec_for(METRICS.schema)
-        self.metrics = Consumer({"bootstrap.servers": bootstrap, "group.id": "loanrisk-monitor",
-                                 "enable.auto.commit": False})
+        self.metrics = kafka.consumer(conn, "loanrisk-monitor", {"enable.auto.commit": False})
         # start a little before the end: the last snapshot of every live worker
         parts = [TopicPartition(METRICS.name, p) for p in range(METRICS.partitions)]
         starts = []
@@ -52,8 +52,7 @@ class Monitor:
             low, high = self.metrics.get_watermark_offsets(tp, timeout=5)
             starts.append(TopicPartition(tp.topic, tp.partition, max(low, high - 200)))
         self.metrics.assign(starts)
-        self.group = Consumer({"bootstrap.servers": bootstrap, "group.id": worker_group,
-                               "enable.auto.commit": False})
+        self.group = kafka.consumer(conn, worker_group, {"enable.auto.commit": False})
         self.app_parts = [TopicPartition(APPLICATIONS.name, p)
                           for p in range(APPLICATIONS.partitions)]
         self.state = MonitorState()

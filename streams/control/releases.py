@@ -20,10 +20,11 @@ from typing import Any
 from decisions.engine import DecisionEngine
 from decisions.policy import Policy
 from decisions.rules import RuleStore
+from models.slots import ModelSlots
 from schemas import codec_for
 from schemas.topics import RELEASES
-from streams.followers import CompactedFollower
-from streams.model_slots import ModelSlots
+from streams import kafka
+from streams.control.follower import CompactedFollower
 
 log = logging.getLogger("loanrisk.releases")
 
@@ -33,19 +34,19 @@ def release_record(kind: str, version: str, content: str, author: str) -> dict[s
             "event_time": int(time.time() * 1000)}
 
 
-def publish_release(bootstrap: str, record: dict[str, Any], timeout_s: float = 10.0) -> None:
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+def publish_release(conn: kafka.Connection, record: dict[str, Any], timeout_s: float = 10.0
+                    ) -> None:
+    producer = kafka.producer(conn, {"enable.idempotence": True})
     producer.produce(RELEASES.name, codec_for(RELEASES.schema).encode(record),
                      record["kind"].encode())
     if producer.flush(timeout_s):
-        raise TimeoutError(f"release not acknowledged by Kafka at {bootstrap} within "
+        where = kafka.connection(conn).bootstrap
+        raise TimeoutError(f"release not acknowledged by Kafka at {where} within "
                            f"{timeout_s:.0f}s; is it up? (`loanrisk services status`)")
 
 
 def releases_follower(
-    bootstrap: str,
+    conn: kafka.Connection,
     rules: RuleStore,
     models: ModelSlots,
     decider: DecisionEngine | None = None,
@@ -80,4 +81,4 @@ def releases_follower(
             models.apply_roles(json.loads(record["content"]))
             log.info("model release applied: %s", record["version"])
 
-    return CompactedFollower(bootstrap, RELEASES, apply)
+    return CompactedFollower(conn, RELEASES, apply)

@@ -16,10 +16,10 @@ from features.engine import FeatureEngine
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
 from models.reasons import reason_map_from_spec
+from models.slots import ModelSlots
 from streams.clients import redis_client
-from streams.model_slots import ModelSlots
-from streams.pipeline import DecisionPipeline
 from streams.settings import Settings
+from streams.worker.pipeline import DecisionPipeline
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.registry import Registry
+from streams.ops.stack import settings_env
 from streams.settings import Settings
-from streams.stack import settings_env
 
 TARGETS = (("pd", "label_default"), ("fraud", "label_fraud"))
 

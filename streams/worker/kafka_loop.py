@@ -1,7 +1,7 @@
 """The decision worker as a plain confluent-kafka loop (the default engine).
 
-Same pipeline, decoders, lists follower, metrics and reloads as the Faust app
-in ``streams/worker.py``; only the transport differs. Measured on this 2-core
+Same core (``streams/worker/core.py``) as the Faust app in
+``streams/worker/faust_app.py``; only the transport differs. Measured on this 2-core
 machine (``python -m bench pipeline``): a Faust echo that does no work tops out
 at ~900-1,500 applications/s (three to four messages each, ~70 event-loop
 callbacks per application), a confluent-kafka echo at ~47,000/s. So the hot
@@ -34,54 +34,27 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Producer,
-)
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException
 
-from schemas import codec_for
-from schemas.topics import (
-    APPLICATIONS,
-    BEHAVIOUR_EVENTS,
-    DEADLETTER,
-    DECISIONS,
-    DEVICE_EVENTS,
-    FEATURES,
-    METRICS,
-    PERFORMANCE,
-)
-from streams.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
-from streams.deadletter import TopicDecoder
-from streams.followers import ListsFollower
-from streams.metrics import WorkerStats
-from streams.releases import releases_follower
+from schemas.topics import DEADLETTER, DECISIONS, FEATURES, METRICS
+from streams import kafka
 from streams.settings import Settings
+from streams.worker.core import INPUTS, Inbound, WorkerCore
 
 log = logging.getLogger("loanrisk.worker")
 
-INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name)
 TRANSACTION_TIMEOUT_MS = 10_000
 
 
 class KafkaWorker:
     def __init__(self, settings: Settings, commit_interval_s: float = 1.0) -> None:
-        from decisions.lists import ListIndex
-
         self.settings = settings
         self.commit_interval_s = commit_interval_s
-        lists = ListIndex()
-        self.pipeline = build_pipeline(settings, lists)
-        self.follower = ListsFollower(settings.bootstrap_servers, lists)
-        self.releases = releases_follower(settings.bootstrap_servers, self.pipeline.decider.rules,
-                                          self.pipeline.models, self.pipeline.decider)
-        self.stats = WorkerStats(worker_id(settings))
+        self.core = WorkerCore(settings, self._dead_letter)
+        self.pipeline = self.core.pipeline
+        self.stats = self.core.stats
         self.exactly_once = settings.processing_guarantee == "exactly_once"
         producer_conf: dict[str, Any] = {
-            "bootstrap.servers": settings.bootstrap_servers,
             "linger.ms": 1, "enable.idempotence": True, "acks": "all",
             "compression.type": "lz4", "queue.buffering.max.messages": 200_000,
         }
@@ -89,13 +62,11 @@ class KafkaWorker:
             producer_conf["transactional.id"] = (
                 f"loanrisk-{settings.worker_group}-{self.stats.worker}")
             producer_conf["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
-        self.producer = Producer(producer_conf)
+        self.producer = kafka.producer(settings.kafka, producer_conf)
         self._in_transaction = False
         if self.exactly_once:
             self.producer.init_transactions(30)
-        self.consumer = Consumer({
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.worker_group,
+        self.consumer = kafka.consumer(settings.kafka, settings.worker_group, {
             "enable.auto.commit": False,
             "auto.offset.reset": settings.worker_offset_reset,
             "fetch.wait.max.ms": 5,
@@ -103,15 +74,11 @@ class KafkaWorker:
             "session.timeout.ms": 10_000,  # a crashed worker's partitions move within 10 s
             "client.id": self.stats.worker,
         })
-        component = f"worker:{self.stats.worker}"
-        self.decoders = {t: TopicDecoder(t, self._dead_letter, component) for t in INPUTS}
-        self.metrics_codec = codec_for(METRICS.schema)
         self.assigned = 0
         self._last_commit = time.monotonic()
 
     # --- Kafka callbacks ---------------------------------------------------------
-    def _dead_letter(self, _topic: str, key: bytes | None, value: bytes) -> None:
-        self.stats.dead_letters += 1
+    def _dead_letter(self, key: bytes | None, value: bytes) -> None:
         self.producer.produce(DEADLETTER.name, value, key)
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
@@ -185,107 +152,50 @@ class KafkaWorker:
     # --- one batch -----------------------------------------------------------------
     def process(self, msgs: list[Any]) -> int:
         self._begin()  # dead letters produced while decoding belong to it too
-        device: list[dict[str, Any]] = []
-        behaviour: list[dict[str, Any]] = []
-        confirmed: list[tuple[str, int]] = []
-        apps: list[dict[str, Any]] = []
+        batch = self.core.sort(self._inbound(msgs))
+        if batch.has_state:  # before deciding: a session in the same batch counts
+            self.core.fold_state(batch)
+        produce = self.producer.produce
+        for d in self.core.decide(batch.applications):
+            key = d.application_id.encode()
+            produce(DECISIONS.name, d.decision_bytes, key)
+            produce(FEATURES.name, d.features_bytes, key)
+        self.producer.poll(0)
+        return len(batch.applications)
+
+    @staticmethod
+    def _inbound(msgs: list[Any]) -> list[Inbound]:
+        out = []
         for m in msgs:
             err = m.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", err)
                 continue
-            topic = m.topic()
-            rec = self.decoders[topic].decode(m.value(), m.key(), m.partition(), m.offset())
-            if rec is None:
-                continue
-            if topic == APPLICATIONS.name:
-                apps.append(rec)
-            elif topic == DEVICE_EVENTS.name:
-                device.append(rec)
-            elif topic == BEHAVIOUR_EVENTS.name:
-                behaviour.extend(rec["events"])
-            elif rec["status"] == "FRAUD_CONFIRMED":
-                confirmed.append((rec["application_id"], rec["event_time"]))
-        if device or behaviour:
-            self._best_effort(self.pipeline.features.ingest_session_events, device, behaviour)
-        if confirmed:
-            self._best_effort(self.pipeline.features.record_fraud_confirmations, confirmed)
-        produce = self.producer.produce
-        for d in self.pipeline.decide_batch(apps):
-            key = d.application_id.encode()
-            produce(DECISIONS.name, d.decision_bytes, key)
-            produce(FEATURES.name, d.features_bytes, key)
-            if not d.redelivered:
-                self.stats.record(d.decision)
-        self.producer.poll(0)
-        return len(apps)
+            out.append(Inbound(m.topic(), m.key(), m.value(), m.partition(), m.offset()))
+        return out
 
-    def _best_effort(self, call: Any, *args: Any) -> None:
-        """Session and fraud-link writes: retry with backoff, then go on without them."""
-        for pause in (0.05, 0.2, 0.5, None):
-            try:
-                call(*args)
-                return
-            except Exception as exc:
-                if pause is None:
-                    log.error("%s failed after retries, continuing without it: %s",
-                              getattr(call, "__name__", call), exc)
-                    return
-                time.sleep(pause)
-
-    # --- housekeeping -----------------------------------------------------------------
-    def _housekeeping(self, now: float, due: dict[str, float]) -> None:
-        s = self.settings
-        if now >= due["reload"]:
-            due["reload"] = now + s.reload_interval_s
-            rules = self.pipeline.decider.rules
-            if rules.reload_if_changed(rules_path(s)):
-                log.info("rules reloaded: %s", rules.current.version)
-            elif rules.last_error:
-                log.error("rules file rejected, keeping %s: %s", rules.current.version,
-                          rules.last_error)
-            self.pipeline.models.refresh()
-        if now >= due["metrics"]:
-            due["metrics"] = now + s.metrics_interval_s
-            self._begin()
-            self.producer.produce(METRICS.name, self.metrics_codec.encode(self.stats.snapshot()),
-                                  self.stats.worker.encode())
-        if now >= due["checkpoint"]:
-            due["checkpoint"] = now + s.anomaly_checkpoint_interval_s
-            self.checkpoint()
+    def _emit_metrics(self, key: bytes, value: bytes) -> None:
+        self._begin()
+        self.producer.produce(METRICS.name, value, key)
 
     def checkpoint(self) -> None:
-        if self.pipeline.anomaly is not None:
-            path = anomaly_checkpoint(self.settings)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.pipeline.anomaly.save(path)
+        self.core.checkpoint()
 
     def run(self, stop: threading.Event) -> None:
-        self.follower.catch_up()
-        self.releases.catch_up()
-        log.info("lists loaded: %d updates; releases applied: %d", self.follower.applied,
-                 self.releases.applied)
+        self.core.catch_up()
         self.consumer.subscribe(list(INPUTS), on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         batch_max = self.settings.worker_batch_max * 4  # ~4 messages per application
         first_wait = max(self.settings.worker_batch_window_ms, 1.0) / 1000
-        now = time.monotonic()
-        due = {"reload": now + self.settings.reload_interval_s,
-               "metrics": now + self.settings.metrics_interval_s,
-               "checkpoint": now + self.settings.anomaly_checkpoint_interval_s}
         try:
             while not stop.is_set():
                 first = self.consumer.poll(first_wait)
-                msgs = [] if first is None else [first]
                 if first is not None:
-                    msgs += self.consumer.consume(num_messages=batch_max - 1, timeout=0)
-                if msgs:
+                    msgs = [first, *self.consumer.consume(num_messages=batch_max - 1, timeout=0)]
                     self.process(msgs)
-                self.follower.poll()
-                self.releases.poll()
-                now = time.monotonic()
-                self._housekeeping(now, due)
+                self.core.poll_control()
+                self.core.tick(time.monotonic(), self._emit_metrics)
                 self._commit()
         finally:
             self._commit(force=True)

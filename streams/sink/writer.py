@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import KafkaError
 
 from schemas import codec_for
 from schemas.errors import DecodeError
 from schemas.topics import DEADLETTER, DECISIONS, FEATURES, METRICS, PERFORMANCE
 from sinks.batcher import TableBatcher
 from sinks.rows import TABLE_FEEDS, dead_letter_row
+from streams import kafka
 from streams.deadletter import dead_letter
 
 log = logging.getLogger("loanrisk.sink")
@@ -51,11 +52,10 @@ class SinkStats:
 class ClickHouseSink:
     """One consumer, one writer; run() until ``stop`` is set."""
 
-    def __init__(self, bootstrap: str, insert: Insert, group: str = "loanrisk-sink",
+    def __init__(self, conn: kafka.Connection, insert: Insert, group: str = "loanrisk-sink",
                  max_rows: int = 5000, max_age_s: float = 1.0,
                  max_backoff_s: float = 30.0) -> None:
-        self.consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": group,
+        self.consumer = kafka.consumer(conn, group, {
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "max.poll.interval.ms": 600_000,
             "session.timeout.ms": 10_000,  # a crashed sink's partitions move within 10 s

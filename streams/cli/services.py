@@ -28,7 +28,7 @@ def _print(statuses: list) -> bool:
 @app.command()
 def up() -> None:
     """Start Kafka and Redis if not running, create the topics, apply the ClickHouse schema."""
-    from streams import services
+    from streams.ops import services
 
     settings = load_settings()
     try:
@@ -44,7 +44,7 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the local Kafka and Redis started by `services up` (data is kept)."""
-    from streams import services
+    from streams.ops import services
 
     stopped = services.down(load_settings())
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
@@ -53,7 +53,7 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Show whether each service is healthy; exit code 1 if any is not."""
-    from streams import services
+    from streams.ops import services
 
     if not _print(services.status(load_settings())):
         raise typer.Exit(1)

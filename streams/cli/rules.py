@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from streams.cli_errors import fail
+if TYPE_CHECKING:
+    import pandas as pd
+
+from streams.cli.errors import fail
 
 app = typer.Typer(help="Validate and backtest decision rules (CEL conditions in YAML).",
                   no_args_is_help=True)
@@ -25,7 +28,7 @@ def _known_names() -> list[str]:
     return list(FEATURE_SPEC.names)
 
 
-def load_history(on: str, since: str | None, until: str | None):  # type: ignore[no-untyped-def]
+def load_history(on: str, since: str | None, until: str | None) -> pd.DataFrame:
     """A DataFrame of history from a file or from ClickHouse (one row per application)."""
     import pandas as pd
 
@@ -193,7 +196,7 @@ def release(
 
     from decisions.errors import RulesError
     from decisions.rules import RuleSet
-    from streams.releases import publish_release, release_record
+    from streams.control.releases import publish_release, release_record
     from streams.settings import load_settings
 
     text = file.read_text()
@@ -202,7 +205,7 @@ def release(
     except RulesError as exc:
         fail(f"{file}: {exc}")
     try:
-        publish_release(load_settings().bootstrap_servers,
+        publish_release(load_settings().kafka,
                         release_record("RULES", rs.version, text, author))
     except Exception as exc:
         fail(f"could not publish the release: {exc}")

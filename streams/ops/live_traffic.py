@@ -19,6 +19,7 @@ from schemas.errors import LoanRiskError
 from schemas.topics import BY_NAME, DECISIONS
 from simulator.config import SimConfig
 from simulator.live import LiveGenerator
+from streams import kafka
 
 
 class PublishError(LoanRiskError):
@@ -42,11 +43,10 @@ class LiveStats:
 LOOKAHEAD_MS = 1500
 
 
-def producer_config(bootstrap: str, paced: bool = True) -> dict[str, Any]:
+def producer_options(paced: bool = True) -> dict[str, Any]:
     """Paced traffic goes out within 2 ms (upstream does not hold applications back);
     unpaced publishing batches for throughput."""
     return {
-        "bootstrap.servers": bootstrap,
         "linger.ms": 2 if paced else 50,
         "batch.num.messages": 10_000,
         "batch.size": 1_000_000,
@@ -59,7 +59,7 @@ def producer_config(bootstrap: str, paced: bool = True) -> dict[str, Any]:
 
 
 def run_live(
-    bootstrap: str,
+    conn: kafka.Connection,
     config: SimConfig,
     seed: int,
     rate: float,
@@ -79,7 +79,7 @@ def run_live(
     application, as they would from a real SDK while the applicant fills the form.
     ``truth``, if given, receives the simulator's ground truth of every published
     application (application_id, fraud_type, oracle_pd, oracle_fraud)."""
-    from confluent_kafka import Consumer, KafkaError, Producer
+    from confluent_kafka import KafkaError
 
     stats = LiveStats()
 
@@ -87,17 +87,11 @@ def run_live(
         if err is not None and len(stats.errors) < 10:
             stats.errors.append(str(err))
 
-    producer = Producer({**producer_config(bootstrap, paced), "on_delivery": on_delivery})
+    producer = kafka.producer(conn, {**producer_options(paced), "on_delivery": on_delivery})
     consumer = None
     if decisions:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"loanrisk-simulator-{seed}",
-                "auto.offset.reset": "latest",
-                "enable.auto.commit": True,
-            }
-        )
+        consumer = kafka.consumer(conn, f"loanrisk-simulator-{seed}",
+                                  {"auto.offset.reset": "latest", "enable.auto.commit": True})
         consumer.subscribe([DECISIONS.name])
     decision_codec = codec_for(DECISIONS.schema)
     codecs = {name: codec_for(t.schema) for name, t in BY_NAME.items()}
@@ -108,17 +102,9 @@ def run_live(
     due: list[tuple[int, int, str, str, dict[str, Any]]] = []
     seq = 0
 
-    def produce_blocking(topic: str, key: bytes, data: bytes) -> None:
-        while True:
-            try:
-                producer.produce(topic, data, key)
-                return
-            except BufferError:
-                producer.poll(0.05)
-
     def send(topic: str, key: str, rec: dict[str, Any]) -> None:
         data = codecs[topic].encode(rec)
-        produce_blocking(topic, key.encode(), data)
+        kafka.produce(producer, topic, data, key.encode())
         stats.messages += 1
         stats.bytes += len(data)
 
@@ -128,9 +114,10 @@ def run_live(
             msgs = consumer.consume(num_messages=1000, timeout=0)
             batch = []
             for m in msgs:
-                if m.error() is not None:
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        stats.errors.append(str(m.error()))
+                err = m.error()
+                if err is not None:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        stats.errors.append(str(err))
                     continue
                 try:
                     batch.append(decision_codec.decode(m.value()))
@@ -147,18 +134,13 @@ def run_live(
         producer.poll(0)
 
     end = start_ms / 1000 + duration  # --duration seconds of traffic, after the warm-up
-    produce = producer.produce
     # applications whose sessions went out, by due time (submits do not come in session
     # start order: form-fill times differ)
     waiting: list[tuple[int, int, tuple[str, bytes, bytes, int]]] = []
 
     def publish(msg: tuple[str, bytes, bytes, int]) -> None:
         topic, key, data, events = msg
-        try:
-            produce(topic, data, key)
-        except BufferError:
-            producer.poll(0.05)
-            produce_blocking(topic, key, data)
+        kafka.produce(producer, topic, data, key)
         stats.messages += 1
         stats.bytes += len(data)
         stats.events += events
@@ -224,7 +206,7 @@ def run_live(
     if left:
         raise PublishError(
             f"{left} messages were not delivered within 30 s; is Kafka at "
-            f"{bootstrap} up? Try `loanrisk services status`."
+            f"{kafka.connection(conn).bootstrap} up? Try `loanrisk services status`."
         )
     if stats.errors:
         raise PublishError(f"Kafka reported errors, e.g. {stats.errors[0]}")

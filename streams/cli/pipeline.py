@@ -30,11 +30,11 @@ def worker(
     settings = load_settings()
     chosen = engine or settings.worker_engine
     if chosen == "faust":
-        from streams.worker import run_worker
+        from streams.worker.faust_app import run_worker
 
         run_worker(settings, loglevel=loglevel)
     elif chosen == "kafka":
-        from streams.kafka_worker import run_kafka_worker
+        from streams.worker.kafka_loop import run_kafka_worker
 
         run_kafka_worker(settings, loglevel=loglevel)
     else:
@@ -58,8 +58,8 @@ def sink(
 
     from sinks.ddl import apply_ddl
     from streams.clients import clickhouse_client
-    from streams.sink import ClickHouseSink, clickhouse_insert
-    from streams.sql_server import QueryServer
+    from streams.sink.query_server import QueryServer
+    from streams.sink.writer import ClickHouseSink, clickhouse_insert
 
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(name)s %(message)s")
     settings = load_settings()
@@ -76,7 +76,7 @@ def sink(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runner = ClickHouseSink(settings.bootstrap_servers, clickhouse_insert(client, lock),
+    runner = ClickHouseSink(settings.kafka, clickhouse_insert(client, lock),
                             max_rows=max_rows, max_age_s=max_age_s)
     try:
         stats = runner.run(stop)
@@ -134,10 +134,10 @@ def monitor(
     from rich.console import Console
     from rich.live import Live
 
-    from streams.monitor import Monitor, render
+    from streams.ops.monitor import Monitor, render
 
     settings = load_settings()
-    mon = Monitor(settings.bootstrap_servers, settings.worker_group)
+    mon = Monitor(settings.kafka, settings.worker_group)
     try:
         if once:
             time_limit = 3
@@ -169,7 +169,7 @@ def demo(
     a summary; then stop everything it started (data stays for `loanrisk sql`)."""
     from rich.console import Console
 
-    from streams.demo import print_summary, run_demo
+    from streams.ops.demo import print_summary, run_demo
 
     console = Console()
     summary = run_demo(load_settings(), rate, duration, workers, console.print)

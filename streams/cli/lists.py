@@ -2,8 +2,9 @@
 
 The topic is the source of truth: ``add``/``remove``/``import`` publish
 ``ListUpdate`` records keyed ``LIST_TYPE:IDENTIFIER_TYPE:value``; ``show``
-(and every worker, via ``read_lists``) rebuilds the lists by reading it from
-the start. National ids, phones and emails are published only as keyed hashes (``hash_key``).
+rebuilds the lists by reading it from the start, as every worker does
+(``streams/control/lists.py``). National ids, phones and emails are published only
+as keyed hashes (``hash_key``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import csv
 import getpass
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any
 import typer
 
 from schemas.topics import LISTS
-from streams.cli_errors import fail
+from streams.cli.errors import fail
+from streams.control.lists import publish, read_lists
 
 app = typer.Typer(help="Block and allow lists (compacted Kafka topic risk.lists.v1).",
                   no_args_is_help=True)
@@ -29,93 +30,6 @@ app = typer.Typer(help="Block and allow lists (compacted Kafka topic risk.lists.
 class ListType(StrEnum):
     BLOCK = "BLOCK"
     ALLOW = "ALLOW"
-
-
-def publish(bootstrap: str, updates: Iterable[dict[str, Any]], topic: str = LISTS.name,
-            tombstones: Iterable[str] = ()) -> int:
-    """Publish list updates (and null-valued tombstones) and wait for the broker's acks."""
-    from confluent_kafka import KafkaException, Producer
-
-    from decisions.lists import list_key
-    from schemas import codec_for
-
-    codec = codec_for("list_update")
-    errors: list[str] = []
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "message.timeout.ms": 15000})
-    n = 0
-    try:
-        for u in updates:
-            key = list_key(u["list_type"], u["identifier_type"], u["value"])
-            producer.produce(topic, key=key.encode(), value=codec.encode(u),
-                             on_delivery=on_delivery)
-            n += 1
-            producer.poll(0)
-        for key in tombstones:
-            producer.produce(topic, key=key.encode(), value=None, on_delivery=on_delivery)
-            n += 1
-        left = producer.flush(20)
-    except KafkaException as exc:
-        raise RuntimeError(f"cannot publish to {topic} at {bootstrap}: {exc}") from exc
-    if left or errors:
-        raise RuntimeError(
-            f"{left} list updates not acknowledged, errors: {errors[:3]}; is Kafka up at "
-            f"{bootstrap}? (loanrisk services status)")
-    return n
-
-
-def read_lists(bootstrap: str, topic: str = LISTS.name, timeout_s: float = 20.0) -> Any:
-    """Rebuild a ``decisions.lists.ListIndex`` by reading the lists topic to its end."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    from decisions.lists import ListIndex
-    from schemas import codec_for
-
-    codec = codec_for("list_update")
-    index = ListIndex()
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"loanrisk-lists-reader-{time.time_ns()}",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest",
-    })
-    try:
-        meta = consumer.list_topics(topic, timeout=timeout_s)
-        if meta.topics[topic].error is not None:
-            raise RuntimeError(f"lists topic {topic}: {meta.topics[topic].error}; "
-                               "create the topics first (loanrisk services start)")
-        ends: dict[int, int] = {}
-        parts = []
-        for p in meta.topics[topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
-            if high > low:
-                ends[p] = high
-                parts.append(TopicPartition(topic, p, OFFSET_BEGINNING))
-        if not parts:
-            return index
-        consumer.assign(parts)
-        deadline = time.monotonic() + timeout_s
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                continue
-            key = (msg.key() or b"").decode()
-            if msg.value() is None:
-                index.apply_tombstone(key)
-            else:
-                index.apply(codec.decode(msg.value()))
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
-        if ends:
-            raise RuntimeError(f"timed out reading {topic} after {timeout_s}s; is Kafka healthy?")
-    finally:
-        consumer.close()
-    return index
 
 
 def _settings() -> Any:
@@ -204,7 +118,7 @@ def add(
         u = make_update(list_type.value, kind, value, reason=reason,
                         author=author or getpass.getuser(), expires_at=_expiry(expires),
                         event_time=int(time.time() * 1000))
-        publish(s.bootstrap_servers, [u])
+        publish(s.kafka, [u])
     except (ListsError, RuntimeError) as exc:
         fail(str(exc))
     typer.echo(f"added {u['list_type']}:{u['identifier_type']}"
@@ -236,7 +150,7 @@ def remove(
         u = make_update(list_type.value, kind, value, action="REMOVE", reason=reason,
                         author=author or getpass.getuser(), event_time=int(time.time() * 1000))
         tomb = [list_key(u["list_type"], u["identifier_type"], u["value"])] if purge else []
-        publish(s.bootstrap_servers, [u], tombstones=tomb)
+        publish(s.kafka, [u], tombstones=tomb)
     except (ListsError, RuntimeError) as exc:
         fail(str(exc))
     typer.echo(f"removed {u['list_type']}:{u['identifier_type']}")
@@ -253,7 +167,7 @@ def show(
 
     s = _settings()
     try:
-        index = read_lists(s.bootstrap_servers, timeout_s=timeout)
+        index = read_lists(s.kafka, timeout_s=timeout)
     except RuntimeError as exc:
         fail(str(exc))
     now = int(time.time() * 1000)
@@ -303,7 +217,7 @@ def import_(
         except (KeyError, ListsError) as exc:
             fail(f"{file} line {n}: {exc}; nothing was published")
     try:
-        sent = publish(s.bootstrap_servers, updates)
+        sent = publish(s.kafka, updates)
     except RuntimeError as exc:
         fail(str(exc))
     typer.echo(f"published {sent} list updates from {file}")

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streams.cli_errors import fail
+from streams.cli.errors import fail
 from streams.settings import load_settings
 
 app = typer.Typer(
@@ -365,11 +365,11 @@ def _announce(reg: Any, what: str) -> None:
     registry, so an unreachable Kafka is a warning, not a failure."""
     import json
 
-    from streams.releases import publish_release, release_record
+    from streams.control.releases import publish_release, release_record
     from streams.settings import load_settings
 
     try:
-        publish_release(load_settings().bootstrap_servers,
+        publish_release(load_settings().kafka,
                         release_record("MODEL_ROLES", what, json.dumps(reg.roles()),
                                        "loanrisk models promote"), timeout_s=5)
         console.print("release published to the workers (risk.releases.v1)")

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.bootstrap import champion_report, ensure_champions
+from streams.ops.bootstrap import champion_report, ensure_champions
+from streams.ops.stack import LocalStack
 from streams.settings import Settings
-from streams.stack import LocalStack
 
 EXAMPLE_QUERIES = (
     "SELECT product, decision, count() AS n, round(avg(pd), 4) AS mean_pd "
@@ -33,7 +33,7 @@ EXAMPLE_QUERIES = (
 
 
 def _q(port: int, sql: str) -> list[list[Any]]:
-    from streams.sql_server import query_owner
+    from streams.sink.query_server import query_owner
 
     rows: list[list[Any]] = query_owner(port, sql)["rows"]
     return rows
@@ -50,8 +50,8 @@ def wait_until(cond: Callable[[], bool], timeout_s: float, every_s: float = 1.0)
 
 def run_demo(settings: Settings, rate: float, duration: float, workers: int,
              say: Callable[[str], None]) -> dict[str, Any]:
-    from streams.monitor import Monitor
-    from streams.sql_server import owner_port
+    from streams.ops.monitor import Monitor
+    from streams.sink.query_server import owner_port
 
     # A group of its own that starts at the end of the topics: the demo decides its own
     # traffic, not whatever an earlier session left unconsumed on this machine.
@@ -87,7 +87,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
 
         published = pd.read_parquet(truth)
         say(f"[bold]5/6[/] waiting for {len(published)} decisions to reach ClickHouse")
-        mon = Monitor(settings.bootstrap_servers, settings.worker_group)
+        mon = Monitor(settings.kafka, settings.worker_group)
         wait_until(lambda: (mon.poll().lag or 0) == 0, timeout_s=600)
         mon.close()
         ids = "','".join(published["application_id"])
@@ -101,7 +101,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         return summary
     finally:
         stack.stop_all()
-        from streams import services
+        from streams.ops import services
 
         services.down(settings)
 

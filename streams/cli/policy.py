@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from streams.cli_errors import fail
+from streams.cli.errors import fail
 
 if TYPE_CHECKING:
     from decisions.policy import Policy
@@ -67,12 +67,12 @@ def release(
     Workers decide with it from their next decision, without restart, and record its
     version on every decision; an invalid file is refused here, and a worker that
     receives one anyway keeps its current policy."""
-    from streams.releases import publish_release, release_record
+    from streams.control.releases import publish_release, release_record
     from streams.settings import load_settings
 
     policy = _load(file)
     try:
-        publish_release(load_settings().bootstrap_servers,
+        publish_release(load_settings().kafka,
                         release_record("POLICY", policy.version, file.read_text(), author))
     except Exception as exc:
         fail(f"could not publish the release: {exc}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from streams.cli_errors import fail
+from streams.cli.errors import fail
 from streams.settings import load_settings
 
 DECISION_SQL = """

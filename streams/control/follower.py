@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from decisions.lists import ListIndex
 from schemas import codec_for
 from schemas.topics import LISTS, TopicSpec
+from streams import kafka
 
 log = logging.getLogger("loanrisk.follower")
 
@@ -25,12 +26,11 @@ Apply = Callable[[str, dict[str, Any] | None], None]
 
 
 class CompactedFollower:
-    def __init__(self, bootstrap: str, topic: TopicSpec, apply: Apply) -> None:
+    def __init__(self, conn: kafka.Connection, topic: TopicSpec, apply: Apply) -> None:
         self.topic = topic
         self.apply = apply
         self.codec = codec_for(topic.schema)
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
-                                  "enable.auto.commit": False})
+        self.consumer = kafka.consumer(conn, "unused", {"enable.auto.commit": False})
         self.consumer.assign([TopicPartition(topic.name, p, OFFSET_BEGINNING)
                               for p in range(topic.partitions)])
         self.applied = 0
@@ -41,7 +41,7 @@ class CompactedFollower:
         for msg in self.consumer.consume(num_messages=1000, timeout=0):
             if msg.error() is not None:
                 continue
-            key = msg.key().decode() if msg.key() else ""
+            key = (msg.key() or b"").decode()
             try:
                 self.apply(key, None if msg.value() is None else self.codec.decode(msg.value()))
             except Exception as exc:  # a bad entry must not stop the worker
@@ -78,7 +78,7 @@ class CompactedFollower:
 class ListsFollower(CompactedFollower):
     """The lists topic into a ListIndex."""
 
-    def __init__(self, bootstrap: str, index: ListIndex) -> None:
+    def __init__(self, conn: kafka.Connection, index: ListIndex) -> None:
         self.index = index
 
         def apply(key: str, record: dict[str, Any] | None) -> None:
@@ -87,4 +87,4 @@ class ListsFollower(CompactedFollower):
             else:
                 index.apply(record)
 
-        super().__init__(bootstrap, LISTS, apply)
+        super().__init__(conn, LISTS, apply)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from simulator.config import SimConfig
 
 from schemas.errors import LoanRiskError
 
@@ -29,7 +32,7 @@ SeedOpt = typer.Option(
 )
 
 
-def _config(path: Path | None):  # type: ignore[no-untyped-def]
+def _config(path: Path | None) -> SimConfig:
     from simulator.config import SimConfig
 
     return SimConfig.from_file(path) if path else SimConfig()
@@ -152,8 +155,8 @@ def live(
     performance events of loans the pipeline approves (over compressed time)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from streams.ops.live_traffic import run_live
     from streams.settings import load_settings
-    from streams.simulate_live import run_live
 
     settings = load_settings()
     truth: list[dict[str, Any]] = []
@@ -173,7 +176,7 @@ def live(
         ) as bar:
             task = bar.add_task("live", total=total)
             stats = run_live(
-                settings.bootstrap_servers,
+                settings.kafka,
                 cfg,
                 seed,
                 rate,

@@ -37,8 +37,9 @@ from features.errors import FeatureStateError
 from features.identity import hash_identifier
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
+from models.slots import ModelSlots
 from schemas import codec_for
-from streams.model_slots import ModelSlots
+from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -195,17 +196,14 @@ class DecisionPipeline:
     # --- Redis: features with retry, redelivery memo ---------------------------
     def _features_with_retry(self, apps: list[dict[str, Any]]
                              ) -> list[dict[str, float | None]] | None:
-        for attempt, pause in enumerate([*self.retries, None]):
-            try:
-                return self.features.compute_many(apps)
-            except FeatureStateError as exc:
-                if pause is None:
-                    log.error("feature state unavailable after %d attempts: %s; deciding %d "
-                              "application(s) in degraded mode (REVIEW)", attempt + 1, exc,
-                              len(apps))
-                    return None
-                self.sleep(pause)
-        return None
+        backoff = Backoff(tuple(self.retries), retry_on=(FeatureStateError,))
+        try:
+            return backoff.call(partial(self.features.compute_many, apps), self.sleep)
+        except FeatureStateError as exc:
+            log.error("feature state unavailable after %d attempts: %s; deciding %d "
+                      "application(s) in degraded mode (REVIEW)", backoff.attempts, exc,
+                      len(apps))
+            return None
 
     # The memo is one Redis hash per hour of application event time: a redelivered
     # application has the same event time, so it finds its bucket; a whole batch costs one
@@ -237,7 +235,7 @@ class DecisionPipeline:
     def _memo_put(self, decided: list[tuple[dict[str, Any], Decided]]) -> None:
         if not decided:
             return
-        buckets: dict[str, dict[str, bytes]] = {}
+        buckets: dict[str, dict[Any, Any]] = {}  # redis-py's Mapping type is invariant
         for app, d in decided:
             blob = len(d.decision_bytes).to_bytes(4, "big") + d.decision_bytes + d.features_bytes
             buckets.setdefault(self._memo_bucket(app), {})[d.application_id] = blob

@@ -1,0 +1,184 @@
+"""What a decision worker does, whatever carries its messages.
+
+Both transports (``kafka_loop``, the default, and ``faust_app``) hand consumed
+messages to this core and publish what it returns; everything else lives here:
+decoding with dead letters, folding session events and fraud confirmations into
+Redis, deciding, following the lists and releases topics, reloading rules and
+promoted models, checkpointing the anomaly model, and the metrics record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from decisions.lists import ListIndex
+from schemas import codec_for
+from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, METRICS, PERFORMANCE
+from streams.control.follower import ListsFollower
+from streams.control.releases import releases_follower
+from streams.deadletter import TopicDecoder
+from streams.retry import Backoff
+from streams.settings import Settings
+from streams.worker.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
+from streams.worker.metrics import WorkerStats
+from streams.worker.pipeline import Decided
+
+log = logging.getLogger("loanrisk.worker")
+
+INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name)
+#: session and fraud-link writes to Redis: tries, then the pauses between them
+STATE_BACKOFF = Backoff((0.05, 0.2, 0.5))
+
+#: (key, dead-letter record bytes) -> None: the transport publishes it
+DeadLetterOut = Callable[[bytes | None, bytes], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One consumed message, as either transport sees it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+@dataclass
+class Batch:
+    """Consumed messages decoded and sorted by what they feed."""
+
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    device: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: list[dict[str, Any]] = field(default_factory=list)
+    confirmed: list[tuple[str, int]] = field(default_factory=list)  # (application id, time)
+
+    @property
+    def has_state(self) -> bool:
+        return bool(self.device or self.behaviour or self.confirmed)
+
+
+class WorkerCore:
+    def __init__(self, settings: Settings, dead_letter_out: DeadLetterOut) -> None:
+        self.settings = settings
+        lists = ListIndex()
+        self.pipeline = build_pipeline(settings, lists)
+        self.follower = ListsFollower(settings.kafka, lists)
+        self.releases = releases_follower(settings.kafka, self.pipeline.decider.rules,
+                                          self.pipeline.models, self.pipeline.decider)
+        self.stats = WorkerStats(worker_id(settings))
+        self._dead_letter_out = dead_letter_out
+        component = f"worker:{self.stats.worker}"
+        self.decoders = {t: TopicDecoder(t, self._dead_letter, component) for t in INPUTS}
+        self._metrics_codec = codec_for(METRICS.schema)
+        now = time.monotonic()
+        self._due = {"reload": now + settings.reload_interval_s,
+                     "metrics": now + settings.metrics_interval_s,
+                     "checkpoint": now + settings.anomaly_checkpoint_interval_s}
+
+    def _dead_letter(self, _topic: str, key: bytes | None, value: bytes) -> None:
+        self.stats.dead_letters += 1
+        self._dead_letter_out(key, value)
+
+    # --- messages in, decisions out ---------------------------------------------------
+    def sort(self, messages: Iterable[Inbound]) -> Batch:
+        """Decode every message (bad ones become dead letters) and sort by kind."""
+        batch = Batch()
+        for m in messages:
+            rec = self.decoders[m.topic].decode(m.value, m.key, m.partition, m.offset)
+            if rec is None:
+                continue
+            if m.topic == APPLICATIONS.name:
+                batch.applications.append(rec)
+            elif m.topic == DEVICE_EVENTS.name:
+                batch.device.append(rec)
+            elif m.topic == BEHAVIOUR_EVENTS.name:
+                batch.behaviour.extend(rec["events"])
+            elif rec["status"] == "FRAUD_CONFIRMED":
+                batch.confirmed.append((rec["application_id"], rec["event_time"]))
+        return batch
+
+    def _state_writes(self, batch: Batch) -> list[tuple[str, Callable[[], Any]]]:
+        features = self.pipeline.features
+        writes: list[tuple[str, Callable[[], Any]]] = []
+        if batch.device or batch.behaviour:
+            writes.append(("session ingest", partial(features.ingest_session_events,
+                                                     batch.device, batch.behaviour)))
+        if batch.confirmed:
+            writes.append(("fraud confirmations",
+                           partial(features.record_fraud_confirmations, batch.confirmed)))
+        return writes
+
+    def fold_state(self, batch: Batch) -> None:
+        """Session events and fraud confirmations into Redis, before the batch's decisions."""
+        for what, write in self._state_writes(batch):
+            try:
+                STATE_BACKOFF.call(write)
+            except Exception as exc:
+                log.error("%s failed after retries, continuing without it: %s", what, exc)
+
+    async def fold_state_async(self, batch: Batch) -> None:
+        """``fold_state`` inside an event loop (Faust): the pauses do not block it."""
+        for what, write in self._state_writes(batch):
+            try:
+                await STATE_BACKOFF.acall(write)
+            except Exception as exc:
+                log.error("%s failed after retries, continuing without it: %s", what, exc)
+
+    def decide(self, applications: list[dict[str, Any]]) -> list[Decided]:
+        decided = self.pipeline.decide_batch(applications)
+        for d in decided:
+            if not d.redelivered:
+                self.stats.record(d.decision)
+        return decided
+
+    # --- control topics ---------------------------------------------------------------
+    def catch_up(self) -> None:
+        """Read the lists and releases topics to their end before the first decision."""
+        self.follower.catch_up()
+        self.releases.catch_up()
+        log.info("lists loaded: %d updates; releases applied: %d", self.follower.applied,
+                 self.releases.applied)
+
+    def poll_control(self) -> None:
+        self.follower.poll()
+        self.releases.poll()
+
+    # --- housekeeping -------------------------------------------------------------------
+    def reload(self) -> None:
+        """A changed rules file, and models promoted in the registry."""
+        rules = self.pipeline.decider.rules
+        if rules.reload_if_changed(rules_path(self.settings)):
+            log.info("rules reloaded: %s", rules.current.version)
+        elif rules.last_error:
+            log.error("rules file rejected, keeping %s: %s", rules.current.version,
+                      rules.last_error)
+        self.pipeline.models.refresh()
+
+    def metrics(self) -> tuple[bytes, bytes]:
+        """(key, value) of this window's metrics record; starts the next window."""
+        return self.stats.worker.encode(), self._metrics_codec.encode(self.stats.snapshot())
+
+    def checkpoint(self) -> None:
+        if self.pipeline.anomaly is not None:
+            path = anomaly_checkpoint(self.settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.pipeline.anomaly.save(path)
+
+    def tick(self, now: float, emit_metrics: Callable[[bytes, bytes], Any]) -> None:
+        """Run whatever housekeeping is due (for a transport without timers of its own)."""
+        s, due = self.settings, self._due
+        if now >= due["reload"]:
+            due["reload"] = now + s.reload_interval_s
+            self.reload()
+        if now >= due["metrics"]:
+            due["metrics"] = now + s.metrics_interval_s
+            emit_metrics(*self.metrics())
+        if now >= due["checkpoint"]:
+            due["checkpoint"] = now + s.anomaly_checkpoint_interval_s
+            self.checkpoint()

@@ -1,0 +1,133 @@
+"""``loanrisk worker``: the Faust app that turns applications into decisions.
+
+Built by a function from settings (no module-level app). Agents:
+
+* ``sessions``   device events and behaviour batches -> session state in Redis
+                 (one round trip per batch of messages);
+* ``decide``     applications -> features, scores, decision -> ``loan.decisions.v1``
+                 and the exact vector -> ``loan.features.v1`` (keyed by application id);
+* ``performance`` fraud confirmations -> the graph's confirmed-fraud links.
+
+The agents only move messages: decoding, session folding, deciding, the lists and
+releases topics, reloads, checkpoints and metrics are the shared core's
+(``streams/worker/core.py``), the same as under the default confluent-kafka loop.
+Offsets are committed only after the outputs are flushed (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+
+from schemas.topics import (
+    APPLICATIONS,
+    BEHAVIOUR_EVENTS,
+    DEADLETTER,
+    DECISIONS,
+    DEVICE_EVENTS,
+    FEATURES,
+    METRICS,
+    PERFORMANCE,
+)
+from streams.settings import Settings
+from streams.worker.core import Inbound, WorkerCore
+
+log = logging.getLogger("loanrisk.worker")
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.worker_group,
+        broker=settings.kafka.faust_broker(),
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset=settings.worker_offset_reset,
+        broker_commit_interval=1.0,
+        producer_linger_ms=1,
+        processing_guarantee=settings.processing_guarantee,
+        stream_wait_empty=False,
+    )
+    pending_dead: list[tuple[bytes | None, bytes]] = []
+    core = WorkerCore(settings, lambda key, value: pending_dead.append((key, value)))
+
+    def raw_topic(*names: str) -> Any:
+        return app.topic(*names, key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw")
+
+    applications = raw_topic(APPLICATIONS.name)
+    sessions = raw_topic(DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name)
+    performance = raw_topic(PERFORMANCE.name)
+    decisions_out = raw_topic(DECISIONS.name)
+    features_out = raw_topic(FEATURES.name)
+    deadletter_out = raw_topic(DEADLETTER.name)
+    metrics_out = raw_topic(METRICS.name)
+
+    async def flush_deadletters() -> None:
+        while pending_dead:
+            key, value = pending_dead.pop(0)
+            await deadletter_out.send(key=key, value=value)
+
+    def sort(events: list[Any]) -> Any:
+        return core.sort(Inbound(e.message.topic, e.message.key, e.message.value,
+                                 e.message.partition, e.message.offset) for e in events)
+
+    @app.agent(applications, name="decide")
+    async def decide(stream: Any) -> None:
+        window = settings.worker_batch_window_ms / 1000
+        async for events in stream.take_events(settings.worker_batch_max, within=window):
+            for d in core.decide(sort(events).applications):
+                key = d.application_id.encode()
+                await decisions_out.send(key=key, value=d.decision_bytes)
+                await features_out.send(key=key, value=d.features_bytes)
+            await flush_deadletters()
+
+    @app.agent(sessions, name="sessions")
+    async def ingest_sessions(stream: Any) -> None:
+        window = settings.session_batch_window_ms / 1000
+        async for events in stream.take_events(settings.session_batch_max, within=window):
+            await core.fold_state_async(sort(events))
+            await flush_deadletters()
+
+    @app.agent(performance, name="performance")
+    async def fraud_links(stream: Any) -> None:
+        async for events in stream.take_events(500, within=0.05):
+            await core.fold_state_async(sort(events))
+            await flush_deadletters()
+
+    @app.task
+    async def follow_lists() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, core.catch_up)
+        while True:
+            core.poll_control()
+            await asyncio.sleep(0.25)
+
+    @app.timer(interval=settings.reload_interval_s)
+    async def reload_rules_and_models() -> None:
+        core.reload()
+
+    @app.timer(interval=settings.metrics_interval_s)
+    async def emit_metrics() -> None:
+        key, value = core.metrics()
+        await metrics_out.send(key=key, value=value)
+
+    @app.timer(interval=settings.anomaly_checkpoint_interval_s)
+    async def checkpoint_anomaly() -> None:
+        core.checkpoint()
+
+    app.loanrisk_pipeline = core.pipeline  # type: ignore[attr-defined]  # for operators' debugging
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "warning") -> None:
+    """Run one worker until SIGTERM/SIGINT; more processes share the partitions."""
+    from faust.worker import Worker
+
+    app = build_app(settings)
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
