@@ -58,6 +58,183 @@ def producer_options(paced: bool = True) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class LivePlan:
+    """How to publish: the rate and pacing of applications and what else to do."""
+
+    rate: float
+    duration: float
+    paced: bool = True
+    decisions: bool = True
+    drain: float = 0.0
+    session_lead_ms: int = 250
+
+
+WireMessage = tuple[str, bytes, bytes, int]  # topic, key, encoded value, behaviour events
+
+
+class LivePublisher:
+    """One run of the live simulator: sessions ahead of their applications, in event-time
+    order, and each approved loan's performance when its month comes."""
+
+    def __init__(self, conn: kafka.Connection, config: SimConfig, seed: int, plan: LivePlan,
+                 progress: Callable[[int], None] | None = None,
+                 truth: list[dict[str, Any]] | None = None) -> None:
+        self.plan, self.progress, self.truth = plan, progress, truth
+        self.conn = conn
+        self.stats = LiveStats()
+        self.producer = kafka.producer(conn, {**producer_options(plan.paced),
+                                              "on_delivery": self._on_delivery})
+        self.consumer = None
+        if plan.decisions:
+            self.consumer = kafka.consumer(conn, f"loanrisk-simulator-{seed}", {
+                "auto.offset.reset": "latest", "enable.auto.commit": True})
+            self.consumer.subscribe([DECISIONS.name])
+        self.decision_codec = codec_for(DECISIONS.schema)
+        self.codecs = {name: codec_for(t.schema) for name, t in BY_NAME.items()}
+        self.t0 = time.time()
+        # the first application is due after the first chunks are generated and its
+        # session sent
+        self.start_ms = int(self.t0 * 1000) + (1000 + plan.session_lead_ms if plan.paced else 0)
+        self.gen = LiveGenerator(config, seed, self.start_ms, plan.rate)
+        self.due: list[tuple[int, int, str, str, dict[str, Any]]] = []  # performance
+        self.seq = 0
+        # applications whose sessions went out, by due time (submits do not come in session
+        # start order: form-fill times differ)
+        self.waiting: list[tuple[int, int, WireMessage]] = []
+
+    def _on_delivery(self, err: Any, _msg: Any) -> None:
+        if err is not None and len(self.stats.errors) < 10:
+            self.stats.errors.append(str(err))
+
+    # --- sending -------------------------------------------------------------------
+    def send(self, topic: str, key: str, rec: dict[str, Any]) -> None:
+        data = self.codecs[topic].encode(rec)
+        kafka.produce(self.producer, topic, data, key.encode())
+        self.stats.messages += 1
+        self.stats.bytes += len(data)
+
+    def publish(self, msg: WireMessage) -> None:
+        topic, key, data, events = msg
+        kafka.produce(self.producer, topic, data, key)
+        self.stats.messages += 1
+        self.stats.bytes += len(data)
+        self.stats.events += events
+
+    # --- performance of decided loans -------------------------------------------------
+    def _decisions_seen(self) -> list[dict[str, Any]]:
+        from confluent_kafka import KafkaError
+
+        assert self.consumer is not None
+        batch = []
+        for m in self.consumer.consume(num_messages=1000, timeout=0):
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    self.stats.errors.append(str(err))
+                continue
+            try:
+                batch.append(self.decision_codec.decode(m.value()))
+            except LoanRiskError as exc:
+                self.stats.errors.append(str(exc))
+        return batch
+
+    def service(self, now_ms: int) -> None:
+        """Schedule performance for decisions that came back; send what is due."""
+        if self.consumer is not None:
+            batch = self._decisions_seen()
+            self.stats.decisions_seen += len(batch)
+            for when, topic, key, rec in self.gen.performance_for_decisions(batch):
+                heapq.heappush(self.due, (when, self.seq, topic, key, rec))
+                self.seq += 1
+        while self.due and self.due[0][0] <= now_ms:
+            _, _, topic, key, rec = heapq.heappop(self.due)
+            self.send(topic, key, rec)
+            self.stats.performance_sent += 1
+        self.producer.poll(0)
+
+    # --- applications ---------------------------------------------------------------
+    def release_applications(self, now_ms: float) -> None:
+        paced, stats = self.plan.paced, self.stats
+        while self.waiting and (self.waiting[0][0] <= now_ms or not paced):
+            due_ms, _, msg = heapq.heappop(self.waiting)
+            self.publish(msg)
+            if paced and len(stats.publish_lag_ms) < 1_000_000:
+                stats.publish_lag_ms.append(time.time() * 1000 - due_ms)
+            if self.truth is not None:
+                self._record_truth(msg[1].decode())
+            stats.applications += 1
+            if stats.applications % 256 == 0:
+                self.service(int(time.time() * 1000))
+                if self.progress:
+                    self.progress(256)
+
+    def _record_truth(self, app_id: str) -> None:
+        t = self.gen.truth.get(app_id)
+        if t is not None and self.truth is not None:
+            self.truth.append({"application_id": app_id, "fraud_type": t.fraud_type,
+                               "oracle_pd": t.oracle_pd, "oracle_fraud": t.oracle_fraud})
+
+    def run(self) -> LiveStats:
+        """Publish for the plan's duration, then serve due performance for its drain."""
+        try:
+            self._publish_traffic(self.start_ms / 1000 + self.plan.duration)
+            while self.waiting and self.plan.paced:  # the last ones: sessions already out
+                self.release_applications(time.time() * 1000)
+                time.sleep(0.002)
+            drain_end = time.time() + self.plan.drain
+            while time.time() < drain_end:
+                self.service(int(time.time() * 1000))
+                time.sleep(0.01)
+        finally:
+            left = self.producer.flush(30)
+            if self.consumer is not None:
+                self.consumer.close()
+        return self._finish(left)
+
+    def _publish_traffic(self, end: float) -> None:
+        # Applications are generated a chunk at a time but published in event-time order:
+        # keep at least LOOKAHEAD_MS of generated traffic queued (submits arrive out of
+        # session-start order by a few hundred ms), so a chunk boundary never delays one.
+        paced, lead_ms = self.plan.paced, self.plan.session_lead_ms
+        upcoming: list[tuple[int, int, Any]] = []  # (session send time, seq, WireApp)
+        horizon = 0
+        seq_app = 0
+        while time.time() < end:
+            if not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS):
+                for app in self.gen.next_wire_chunk():  # encoded already (the codec's bytes)
+                    heapq.heappush(upcoming, (app.event_time - lead_ms, seq_app, app))
+                    seq_app += 1
+                    horizon = max(horizon, app.event_time)
+                continue
+            lead_at = upcoming[0][0]
+            now = time.time()
+            if paced and now * 1000 < lead_at:
+                self.release_applications(now * 1000)
+                self.service(int(now * 1000))
+                time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
+                continue
+            app = heapq.heappop(upcoming)[2]
+            *session, application = app.messages
+            for msg in session:
+                self.publish(msg)
+            heapq.heappush(self.waiting, (app.event_time, self.stats.messages, application))
+            self.release_applications(time.time() * 1000)
+
+    def _finish(self, undelivered: int) -> LiveStats:
+        stats = self.stats
+        stats.seconds = time.time() - self.t0
+        stats.performance_pending = len(self.due)
+        if undelivered:
+            raise PublishError(
+                f"{undelivered} messages were not delivered within 30 s; is Kafka at "
+                f"{kafka.connection(self.conn).bootstrap} up? Try `loanrisk services status`."
+            )
+        if stats.errors:
+            raise PublishError(f"Kafka reported errors, e.g. {stats.errors[0]}")
+        return stats
+
+
 def run_live(
     conn: kafka.Connection,
     config: SimConfig,
@@ -79,135 +256,5 @@ def run_live(
     application, as they would from a real SDK while the applicant fills the form.
     ``truth``, if given, receives the simulator's ground truth of every published
     application (application_id, fraud_type, oracle_pd, oracle_fraud)."""
-    from confluent_kafka import KafkaError
-
-    stats = LiveStats()
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        if err is not None and len(stats.errors) < 10:
-            stats.errors.append(str(err))
-
-    producer = kafka.producer(conn, {**producer_options(paced), "on_delivery": on_delivery})
-    consumer = None
-    if decisions:
-        consumer = kafka.consumer(conn, f"loanrisk-simulator-{seed}",
-                                  {"auto.offset.reset": "latest", "enable.auto.commit": True})
-        consumer.subscribe([DECISIONS.name])
-    decision_codec = codec_for(DECISIONS.schema)
-    codecs = {name: codec_for(t.schema) for name, t in BY_NAME.items()}
-    t0 = time.time()
-    # the first application is due after the first chunks are generated and its session sent
-    start_ms = int(t0 * 1000) + (1000 + session_lead_ms if paced else 0)
-    gen = LiveGenerator(config, seed, start_ms, rate)
-    due: list[tuple[int, int, str, str, dict[str, Any]]] = []
-    seq = 0
-
-    def send(topic: str, key: str, rec: dict[str, Any]) -> None:
-        data = codecs[topic].encode(rec)
-        kafka.produce(producer, topic, data, key.encode())
-        stats.messages += 1
-        stats.bytes += len(data)
-
-    def service(now_ms: int) -> None:
-        nonlocal seq
-        if consumer is not None:
-            msgs = consumer.consume(num_messages=1000, timeout=0)
-            batch = []
-            for m in msgs:
-                err = m.error()
-                if err is not None:
-                    if err.code() != KafkaError._PARTITION_EOF:
-                        stats.errors.append(str(err))
-                    continue
-                try:
-                    batch.append(decision_codec.decode(m.value()))
-                except LoanRiskError as exc:
-                    stats.errors.append(str(exc))
-            stats.decisions_seen += len(batch)
-            for when, topic, key, rec in gen.performance_for_decisions(batch):
-                heapq.heappush(due, (when, seq, topic, key, rec))
-                seq += 1
-        while due and due[0][0] <= now_ms:
-            _, _, topic, key, rec = heapq.heappop(due)
-            send(topic, key, rec)
-            stats.performance_sent += 1
-        producer.poll(0)
-
-    end = start_ms / 1000 + duration  # --duration seconds of traffic, after the warm-up
-    # applications whose sessions went out, by due time (submits do not come in session
-    # start order: form-fill times differ)
-    waiting: list[tuple[int, int, tuple[str, bytes, bytes, int]]] = []
-
-    def publish(msg: tuple[str, bytes, bytes, int]) -> None:
-        topic, key, data, events = msg
-        kafka.produce(producer, topic, data, key)
-        stats.messages += 1
-        stats.bytes += len(data)
-        stats.events += events
-
-    def release_applications(now_ms: float) -> None:
-        while waiting and (waiting[0][0] <= now_ms or not paced):
-            due_ms, _, msg = heapq.heappop(waiting)
-            publish(msg)
-            if paced and len(stats.publish_lag_ms) < 1_000_000:
-                stats.publish_lag_ms.append(time.time() * 1000 - due_ms)
-            if truth is not None:
-                app_id = msg[1].decode()
-                t = gen.truth.get(app_id)
-                if t is not None:
-                    truth.append({"application_id": app_id, "fraud_type": t.fraud_type,
-                                  "oracle_pd": t.oracle_pd, "oracle_fraud": t.oracle_fraud})
-            stats.applications += 1
-            if stats.applications % 256 == 0:
-                service(int(time.time() * 1000))
-                if progress:
-                    progress(256)
-
-    try:
-        # Applications are generated a chunk at a time but published in event-time order:
-        # keep at least LOOKAHEAD_MS of generated traffic queued (submits arrive out of
-        # session-start order by a few hundred ms), so a chunk boundary never delays one.
-        upcoming: list[tuple[int, int, Any]] = []  # (session send time, seq, WireApp)
-        horizon = 0
-        seq_app = 0
-        while time.time() < end:
-            if not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS):
-                for app in gen.next_wire_chunk():  # encoded already (the codec's bytes)
-                    heapq.heappush(upcoming, (app.event_time - session_lead_ms, seq_app, app))
-                    seq_app += 1
-                    horizon = max(horizon, app.event_time)
-                continue
-            lead_at = upcoming[0][0]
-            now = time.time()
-            if paced and now * 1000 < lead_at:
-                release_applications(now * 1000)
-                service(int(now * 1000))
-                time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
-                continue
-            app = heapq.heappop(upcoming)[2]
-            *session, application = app.messages
-            for msg in session:
-                publish(msg)
-            heapq.heappush(waiting, (app.event_time, stats.messages, application))
-            release_applications(time.time() * 1000)
-        while waiting and paced:  # the last applications, whose sessions already went out
-            release_applications(time.time() * 1000)
-            time.sleep(0.002)
-        drain_end = time.time() + drain
-        while time.time() < drain_end:
-            service(int(time.time() * 1000))
-            time.sleep(0.01)
-    finally:
-        left = producer.flush(30)
-        if consumer is not None:
-            consumer.close()
-    stats.seconds = time.time() - t0
-    stats.performance_pending = len(due)
-    if left:
-        raise PublishError(
-            f"{left} messages were not delivered within 30 s; is Kafka at "
-            f"{kafka.connection(conn).bootstrap} up? Try `loanrisk services status`."
-        )
-    if stats.errors:
-        raise PublishError(f"Kafka reported errors, e.g. {stats.errors[0]}")
-    return stats
+    plan = LivePlan(rate, duration, paced, decisions, drain, session_lead_ms)
+    return LivePublisher(conn, config, seed, plan, progress, truth).run()
