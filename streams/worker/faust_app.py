@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -33,13 +34,30 @@ from schemas.topics import (
     PERFORMANCE,
 )
 from streams.settings import Settings
-from streams.worker.core import Inbound, WorkerCore
+from streams.worker.core import Batch, Inbound, WorkerCore
 
 log = logging.getLogger("loanrisk.worker")
 
 
 def build_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    app = _faust_app(settings)
+    pending_dead: list[tuple[bytes | None, bytes]] = []
+    core = WorkerCore(settings, lambda key, value: pending_dead.append((key, value)))
+    out = Outputs(app)
+
+    async def flush_deadletters() -> None:
+        while pending_dead:
+            key, value = pending_dead.pop(0)
+            await out.deadletter.send(key=key, value=value)
+
+    _add_agents(app, settings, core, out, flush_deadletters)
+    _add_housekeeping(app, settings, core, out)
+    app.loanrisk_pipeline = core.pipeline  # type: ignore[attr-defined]  # for operators' debugging
+    return app
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.worker_group,
         broker=settings.kafka.faust_broker(),
         store="memory://",
@@ -54,53 +72,56 @@ def build_app(settings: Settings) -> faust.App:
         processing_guarantee=settings.processing_guarantee,
         stream_wait_empty=False,
     )
-    pending_dead: list[tuple[bytes | None, bytes]] = []
-    core = WorkerCore(settings, lambda key, value: pending_dead.append((key, value)))
 
-    def raw_topic(*names: str) -> Any:
-        return app.topic(*names, key_type=bytes, value_type=bytes,
-                         key_serializer="raw", value_serializer="raw")
 
-    applications = raw_topic(APPLICATIONS.name)
-    sessions = raw_topic(DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name)
-    performance = raw_topic(PERFORMANCE.name)
-    decisions_out = raw_topic(DECISIONS.name)
-    features_out = raw_topic(FEATURES.name)
-    deadletter_out = raw_topic(DEADLETTER.name)
-    metrics_out = raw_topic(METRICS.name)
+def _raw_topic(app: faust.App, *names: str) -> Any:
+    return app.topic(*names, key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
 
-    async def flush_deadletters() -> None:
-        while pending_dead:
-            key, value = pending_dead.pop(0)
-            await deadletter_out.send(key=key, value=value)
 
-    def sort(events: list[Any]) -> Any:
-        return core.sort(Inbound(e.message.topic, e.message.key, e.message.value,
-                                 e.message.partition, e.message.offset) for e in events)
+class Outputs:
+    """The topics a worker writes."""
 
-    @app.agent(applications, name="decide")
+    def __init__(self, app: faust.App) -> None:
+        self.decisions = _raw_topic(app, DECISIONS.name)
+        self.features = _raw_topic(app, FEATURES.name)
+        self.deadletter = _raw_topic(app, DEADLETTER.name)
+        self.metrics = _raw_topic(app, METRICS.name)
+
+
+def _sort(core: WorkerCore, events: list[Any]) -> Batch:
+    return core.sort(Inbound(e.message.topic, e.message.key, e.message.value,
+                             e.message.partition, e.message.offset) for e in events)
+
+
+def _add_agents(app: faust.App, settings: Settings, core: WorkerCore, out: Outputs,
+                flush_deadletters: Callable[[], Awaitable[None]]) -> None:
+    @app.agent(_raw_topic(app, APPLICATIONS.name), name="decide")
     async def decide(stream: Any) -> None:
         window = settings.worker_batch_window_ms / 1000
         async for events in stream.take_events(settings.worker_batch_max, within=window):
-            for d in core.decide(sort(events).applications):
+            for d in core.decide(_sort(core, events).applications):
                 key = d.application_id.encode()
-                await decisions_out.send(key=key, value=d.decision_bytes)
-                await features_out.send(key=key, value=d.features_bytes)
+                await out.decisions.send(key=key, value=d.decision_bytes)
+                await out.features.send(key=key, value=d.features_bytes)
             await flush_deadletters()
 
-    @app.agent(sessions, name="sessions")
+    @app.agent(_raw_topic(app, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name), name="sessions")
     async def ingest_sessions(stream: Any) -> None:
         window = settings.session_batch_window_ms / 1000
         async for events in stream.take_events(settings.session_batch_max, within=window):
-            await core.fold_state_async(sort(events))
+            await core.fold_state_async(_sort(core, events))
             await flush_deadletters()
 
-    @app.agent(performance, name="performance")
+    @app.agent(_raw_topic(app, PERFORMANCE.name), name="performance")
     async def fraud_links(stream: Any) -> None:
         async for events in stream.take_events(500, within=0.05):
-            await core.fold_state_async(sort(events))
+            await core.fold_state_async(_sort(core, events))
             await flush_deadletters()
 
+
+def _add_housekeeping(app: faust.App, settings: Settings, core: WorkerCore, out: Outputs
+                      ) -> None:
     @app.task
     async def follow_lists() -> None:
         await asyncio.get_running_loop().run_in_executor(None, core.catch_up)
@@ -115,14 +136,11 @@ def build_app(settings: Settings) -> faust.App:
     @app.timer(interval=settings.metrics_interval_s)
     async def emit_metrics() -> None:
         key, value = core.metrics()
-        await metrics_out.send(key=key, value=value)
+        await out.metrics.send(key=key, value=value)
 
     @app.timer(interval=settings.anomaly_checkpoint_interval_s)
     async def checkpoint_anomaly() -> None:
         core.checkpoint()
-
-    app.loanrisk_pipeline = core.pipeline  # type: ignore[attr-defined]  # for operators' debugging
-    return app
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
