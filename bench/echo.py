@@ -1,4 +1,5 @@
-"""The end-to-end benchmark's baseline: a bare confluent-kafka consume -> produce echo.
+"""The end-to-end benchmark's baseline: a bare consume -> produce echo (clients from
+``streams.kafka``, nothing else of the project in its loop).
 
 ``python -m bench.echo --bootstrap HOST:PORT --source TOPIC --target TOPIC [--faust GROUP]``
 
@@ -25,16 +26,16 @@ from typing import Any
 
 
 def run(bootstrap: str, source: str, target: str, partitions: list[int] | None = None) -> int:
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import TopicPartition
 
     from streams import kafka
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": "bench-echo-unused",
-        "enable.auto.commit": False, "fetch.wait.max.ms": 100,
-    })
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "acks": "1",
-                         "enable.idempotence": False, "batch.num.messages": 10_000})
+    # clients from streams.kafka like every other; the options are the echo's own
+    consumer = kafka.consumer(bootstrap, "bench-echo-unused",
+                              {"enable.auto.commit": False, "fetch.wait.max.ms": 100})
+    producer = kafka.producer(bootstrap, {"linger.ms": 1, "acks": "1",
+                                          "enable.idempotence": False,
+                                          "batch.num.messages": 10_000})
     if partitions is None:
         meta = consumer.list_topics(source, timeout=10)
         partitions = sorted(meta.topics[source].partitions)
@@ -71,10 +72,11 @@ def run_faust(bootstrap: str, source: str, target: str, group: str, batch_max: i
     from faust.worker import Worker
 
     from schemas.topics import BEHAVIOUR_EVENTS, DEVICE_EVENTS, PERFORMANCE
+    from streams import kafka
 
     app = faust.App(
-        group, broker=f"kafka://{bootstrap}", store="memory://", value_serializer="raw",
-        key_serializer="raw", web_enabled=False, topic_allow_declare=False,
+        group, broker=kafka.connection(bootstrap).faust_broker(), store="memory://",
+        value_serializer="raw", key_serializer="raw", web_enabled=False, topic_allow_declare=False,
         topic_disable_leader=True, consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0, producer_linger_ms=1, stream_wait_empty=False,
     )
