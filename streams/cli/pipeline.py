@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import typer
 
+from streams.cli.errors import ERROR, USAGE, fail
 from streams.settings import load_settings
+
+# the levels both logging and Faust understand (a typo is a usage error, exit 2)
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str | None], str | None]:
+    """An option callback: the value lower-cased, or a usage error (exit 2) naming the
+    valid ones. (A callback, not an Enum, so the commands stay callable with plain str.)"""
+    def check(value: str | None) -> str | None:
+        if value is None or value.lower() in choices:
+            return None if value is None else value.lower()
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+    return check
+
+
+LogLevelOpt = typer.Option("info", callback=one_of(LOG_LEVELS),
+                           help="log level: " + ", ".join(LOG_LEVELS))
+
+# a query's own FORMAT clause -> the output that prints it; others are refused
+QUERY_FORMATS = {"csv": "csv", "csvwithnames": "csv", "json": "json", "pretty": "table",
+                 "prettycompact": "table"}
+_FORMAT_CLAUSE = re.compile(r"\s+FORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +46,7 @@ def worker(
     engine: str = typer.Option(
         "", help="kafka (confluent-kafka batch loop) or faust; default LOANRISK_WORKER_ENGINE "
         "(kafka). Both run the same pipeline; see README for the measured difference."),
-    loglevel: str = typer.Option("info", help="log level: debug, info, warning"),
+    loglevel: str = LogLevelOpt,
 ) -> None:
     """Run one decision worker. Start more processes to share the partitions.
 
@@ -32,20 +59,19 @@ def worker(
     if chosen == "faust":
         from streams.worker.faust_app import run_worker
 
-        run_worker(settings, loglevel=loglevel)
+        run_worker(settings, loglevel=loglevel.lower())
     elif chosen == "kafka":
         from streams.worker.kafka_loop import run_kafka_worker
 
-        run_kafka_worker(settings, loglevel=loglevel)
+        run_kafka_worker(settings, loglevel=loglevel.lower())
     else:
-        typer.echo(f"error: unknown engine {chosen!r}; use kafka or faust", err=True)
-        raise typer.Exit(2)
+        fail(f"unknown engine {chosen!r}; use kafka or faust", USAGE)
 
 
 def sink(
     max_rows: int = typer.Option(5000, help="rows per table per insert, at most"),
     max_age_s: float = typer.Option(1.0, help="seconds a row may wait before its batch is written"),
-    loglevel: str = typer.Option("info", help="log level"),
+    loglevel: str = LogLevelOpt,
 ) -> None:
     """Run the ClickHouse sink: decisions, features, performance, dead letters, metrics.
 
@@ -89,7 +115,9 @@ def sink(
 def sql(
     query: str = typer.Argument(..., help='SQL, e.g. "SELECT decision, count() FROM '
                                 'decisions_latest GROUP BY decision"'),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option(None, "--format", callback=one_of(OUTPUT_FORMATS),
+                            help="table (default), csv or json; a query ending in "
+                            "FORMAT CSV/CSVWithNames/JSON/Pretty picks it too"),
 ) -> None:
     """Query ClickHouse: through the sink when it owns the embedded store, directly otherwise.
 
@@ -103,17 +131,17 @@ def sql(
 
     from streams.clients import analytics_client
 
+    query, fmt = _own_format(query, fmt)
     settings = load_settings()
     try:
         res = analytics_client(settings).query(query)
         result = {"columns": list(res.column_names), "rows": [list(r) for r in res.result_rows]}
     except Exception as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(query_error(query, str(exc)))
     if fmt == "json":
         typer.echo(orjson.dumps(result, default=str).decode())
     elif fmt == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")  # not the csv module's CRLF
         w.writerow(result["columns"])
         w.writerows(result["rows"])
     else:
@@ -126,31 +154,76 @@ def sql(
         Console().print(table)
 
 
+def _own_format(query: str, fmt: str | None) -> tuple[str, str]:
+    """A query's trailing FORMAT clause becomes the output format (the client appends a
+    FORMAT of its own, so the clause cannot be sent); refused if we cannot print it."""
+    m = _FORMAT_CLAUSE.search(query)
+    if m is None:
+        return query, (fmt or "table").lower()
+    own = QUERY_FORMATS.get(m.group(1).lower())
+    if own is None:
+        fail(f"FORMAT {m.group(1)}: `loanrisk sql` prints table, csv or json; drop the FORMAT "
+             "clause and pass --format table|csv|json", USAGE)
+    if fmt is not None and fmt.lower() != own:
+        fail(f"the query says FORMAT {m.group(1)} but --format is {fmt}; give one",
+             USAGE)
+    return query[:m.start()], own
+
+
+def query_error(query: str, msg: str) -> str:
+    """ClickHouse's message, unless it points into the ``FORMAT Native`` clause the client
+    appends after the query: then the query is incomplete at its end, so say so."""
+    said = query.lower()
+    pos = re.search(r"failed at position (\d+)", msg)
+    past_end = pos is not None and int(pos.group(1)) > len(query.rstrip())
+    mentions_suffix = ("FORMAT AS Native" in msg or "identifier 'FORMAT'" in msg
+                       or "identifier `FORMAT`" in msg) and "format" not in said
+    if not (past_end or mentions_suffix):
+        return msg
+    detail = re.sub(r"failed at position \d+ \(\w+\) \(line \d+, col \d+\): (FORMAT )?Native\. ?",
+                    "", msg)
+    detail = re.sub(r" In scope .*?FORMAT AS Native\.?", "", detail)
+    return (f"the query is incomplete at its end (after {query.rstrip()[-40:]!r}): {detail}")
+
+
 def monitor(
     interval: float = typer.Option(1.0, help="seconds between refreshes"),
     once: bool = typer.Option(False, "--once", help="print one snapshot and exit"),
+    settle: float = typer.Option(3.0, min=0.5, help="with --once: seconds spent reading the "
+                                 "metrics topic before the snapshot"),
+    as_json: bool = typer.Option(False, "--json", help="with --once: the snapshot as JSON on "
+                                 "stdout (totals, and each live worker's last metrics)"),
 ) -> None:
     """Live view of the workers: throughput, approval rate, latency, lag, dead letters."""
+    import time
+
     from rich.console import Console
     from rich.live import Live
 
-    from streams.ops.monitor import Monitor, render
+    from streams.ops.monitor import Monitor, render, snapshot
 
+    if as_json and not once:
+        fail("--json prints one snapshot: use it with --once", USAGE)
     settings = load_settings()
-    mon = Monitor(settings.kafka, settings.worker_group)
+    try:
+        mon = Monitor(settings.kafka, settings.worker_group)
+    except Exception as exc:  # confluent-kafka's KafkaException when no broker answers
+        fail(f"cannot read the metrics topic on Kafka at {settings.bootstrap_servers} ({exc}); "
+             "start Kafka with `loanrisk services up` or set LOANRISK_KAFKA_BOOTSTRAP", ERROR)
     try:
         if once:
-            time_limit = 3
-            import time
-
-            end = time.monotonic() + time_limit
+            end = time.monotonic() + settle
             while time.monotonic() < end:
                 mon.poll()
-            Console().print(render(mon.state))
+            if as_json:
+                import orjson
+
+                typer.echo(orjson.dumps(snapshot(mon.state), option=orjson.OPT_INDENT_2)
+                           .decode())
+            else:
+                Console().print(render(mon.state))
             return
         with Live(render(mon.poll()), refresh_per_second=4) as live:
-            import time
-
             while True:
                 time.sleep(interval)
                 live.update(render(mon.poll()))

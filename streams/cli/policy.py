@@ -22,8 +22,14 @@ FILE_HELP = "Policy YAML file (default: the packaged policy)."
 def _load(file: Path | None) -> Policy:
     """The validated policy, refusing one that leaves a product undecidable."""
     from decisions.errors import PolicyError
-    from decisions.policy import Policy
+    from decisions.policy import DEFAULT_POLICY_PATH, Policy
 
+    if file is not None:
+        try:
+            file.read_text()
+        except UnicodeDecodeError as exc:
+            fail(f"{file} is not a YAML text file (binary content at byte {exc.start}); give a "
+                 f"policy YAML such as {DEFAULT_POLICY_PATH}")
     try:
         policy = Policy.from_yaml(file) if file else Policy.default()
     except PolicyError as exc:

@@ -82,6 +82,14 @@ class Monitor:
         self.group.close()
 
 
+def snapshot(state: MonitorState) -> dict[str, Any]:
+    """What ``monitor --once --json`` prints: the totals and each live worker's last metrics
+    record (the metrics topic's schema fields), workers sorted by name."""
+    live = state.live()
+    return {"totals": state.totals(), "workers": [live[w] for w in sorted(live)],
+            "stopped_workers": len(state.latest) - len(live)}
+
+
 def render(state: MonitorState) -> Any:
     from rich.table import Table
 
