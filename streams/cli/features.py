@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from schemas.errors import LoanRiskError
+from streams.cli.errors import fail
 
 app = typer.Typer(
     help="The feature specification shared by training and serving, and offline feature "
@@ -46,13 +47,10 @@ def build(
         client = redis_client(settings)
         client.ping()
     except LoanRiskError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     except Exception as exc:  # redis connection errors
-        typer.secho(f"error: cannot reach Redis at {settings.redis_dsn}: {exc}. Start it with "
-                    "`loanrisk services up` or set LOANRISK_REDIS_URL.", fg=typer.colors.RED,
-                    err=True)
-        raise typer.Exit(1) from exc
+        fail(f"cannot reach Redis at {settings.redis_dsn}: {exc}. Start it with "
+             "`loanrisk services up` or set LOANRISK_REDIS_URL.")
     # a private namespace = empty state, without touching the live engine's keys
     prefix = f"offline-{uuid.uuid4().hex[:8]}"
     engine = FeatureEngine(client, settings.hash_key.encode(), prefix=prefix)
@@ -63,8 +61,7 @@ def build(
             table = build_training_table(hist, engine, batch_size=batch_size,
                                          progress=lambda n: bar.advance(task, n))
     except LoanRiskError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     finally:
         engine.clear()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from simulator.config import SimConfig
 
 from schemas.errors import LoanRiskError
+from streams.cli.errors import fail
 
 app = typer.Typer(
     help="Simulate applicants, fraud and loan performance with ground truth: write a "
@@ -38,11 +39,6 @@ def _config(path: Path | None) -> SimConfig:
     return SimConfig.from_file(path) if path else SimConfig()
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
-
-
 @app.command()
 def config(
     config: Path | None = ConfigOpt,
@@ -51,7 +47,7 @@ def config(
     try:
         typer.echo(_config(config).to_yaml())
     except LoanRiskError as exc:
-        raise _fail(exc) from exc
+        fail(str(exc))
 
 
 @app.command()
@@ -90,7 +86,7 @@ def history(
             write_history(h, out)
             write_s = time.perf_counter() - t1
     except LoanRiskError as exc:
-        raise _fail(exc) from exc
+        fail(str(exc))
     a = h.applications
     from sklearn.metrics import roc_auc_score
 
@@ -195,14 +191,10 @@ def live(
                                          "oracle_fraud"]).to_parquet(truth_out, index=False)
             typer.echo(f"ground truth of {len(truth):,} applications written to {truth_out}")
     except LoanRiskError as exc:
-        raise _fail(exc) from exc
+        fail(str(exc))
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap
-        raise _fail(
-            RuntimeError(
-                f"{exc}; is Kafka up at {settings.bootstrap_servers}? "
-                "Start it with `loanrisk services up`."
-            )
-        ) from exc
+        fail(f"{exc}; is Kafka up at {settings.bootstrap_servers}? "
+             "Start it with `loanrisk services up`.")
     s = stats.seconds
     typer.echo(
         f"published {stats.applications:,} applications, {stats.messages:,} messages "
