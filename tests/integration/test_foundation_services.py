@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.harness import ROOT, processes_of
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _loanrisk(state: Path, *args: str) -> subprocess.CompletedProcess:
@@ -20,20 +20,6 @@ def _loanrisk(state: Path, *args: str) -> subprocess.CompletedProcess:
            "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
-
-
-def _our_processes(state: Path) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                stat = (entry / "stat").read_text().split(")")[-1].split()[0]
-            except OSError:
-                continue
-            if str(state) in cmd and stat != "Z":
-                found.append(cmd)
-    return found
 
 
 @pytest.fixture()
@@ -48,7 +34,7 @@ def test_up_is_idempotent_status_is_healthy_and_down_leaves_nothing(state: Path)
     assert first.returncode == 0, first.stdout + first.stderr
     second = _loanrisk(state, "services", "up")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert len(_our_processes(state)) == 2  # one broker, one redis: not two of each
+    assert len(processes_of(state)) == 2  # one broker, one redis: not two of each
 
     status = _loanrisk(state, "services", "status")
     assert status.returncode == 0
@@ -59,7 +45,7 @@ def test_up_is_idempotent_status_is_healthy_and_down_leaves_nothing(state: Path)
 
     down = _loanrisk(state, "services", "down")
     assert "kafka" in down.stdout and "redis" in down.stdout
-    assert _our_processes(state) == []
+    assert processes_of(state) == []
     after = _loanrisk(state, "services", "status")
     assert after.returncode == 1
     assert "not running" in after.stdout

@@ -2,9 +2,10 @@
 down, garbage on the input topic, redelivery. Every check is on what analysts see
 (ClickHouse through the sink) and what downstream consumers see (Kafka topics).
 
-The stack (``fault_pipeline`` in ``conftest.py``) is one module-scoped set of real
-processes; each test starts from the baseline (one worker, the sink, Redis up) and uses
-application ids of its own prefix. Waits poll with generous timeouts, never fixed sleeps.
+The stack (``fault_pipeline`` in ``conftest.py``, driven by ``tests/harness.py``) is one
+module-scoped set of real processes; each test starts from the baseline (one worker, the
+sink, Redis up) and uses application ids of its own prefix. Waits poll with generous
+timeouts, never fixed sleeps.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from schemas.topics import APPLICATIONS, BY_NAME, DEADLETTER, DECISIONS
 from simulator.config import SimConfig
 from simulator.live import LiveGenerator
 from tests import records
+from tests.harness import FaultPipeline, Message
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-Message = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition (None = any)
-FaultPipeline = Any  # the fixture's type, defined in conftest.py
 
 APP_CODEC = codec_for(APPLICATIONS.schema)
 DECISION_CODEC = codec_for(DECISIONS.schema)
