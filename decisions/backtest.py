@@ -16,14 +16,14 @@ without, it is the share of rows no enabled decline/review rule hits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from decisions.engine import APPROVE, decide_outcome
 from decisions.errors import BacktestError
 from decisions.policy import Policy
-from decisions.rules import SCORE_VARS, RuleHit, RuleSet
+from decisions.rules import _BUREAU, SCORE_VARS, RuleHit, RuleSet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,12 +39,52 @@ class BacktestResult:
     candidate_approval_rate: float
     current_approval_rate: float | None
     mode: str  # "policy" or "rules-only"
+    # rule id -> names its condition reads that the history has no column for: such a
+    # rule (with missing: skip) cannot hit, so its numbers say nothing about it
+    missing_inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def approval_rate_change(self) -> float | None:
         if self.current_approval_rate is None:
             return None
         return self.candidate_approval_rate - self.current_approval_rate
+
+    def record(self) -> dict[str, Any]:
+        """Every figure as plain JSON-able values (NaN as None), for scripts."""
+        def clean(v: Any) -> Any:
+            if hasattr(v, "item"):  # numpy scalars
+                v = v.item()
+            return None if isinstance(v, float) and v != v else v
+
+        return {
+            "candidate_version": self.candidate_version,
+            "current_version": self.current_version,
+            "rows": self.rows,
+            "mode": self.mode,
+            "candidate_approval_rate": self.candidate_approval_rate,
+            "current_approval_rate": self.current_approval_rate,
+            "approval_rate_change": self.approval_rate_change,
+            "rules": [{k: clean(v) for k, v in r.items()}
+                      for r in self.per_rule.to_dict("records")],
+            "missing_inputs": {k: list(v) for k, v in self.missing_inputs.items()},
+        }
+
+
+def missing_inputs(rules: RuleSet, columns: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Per rule, the names its condition reads that no column of the history provides
+    (a column of that name, ``customer_id`` for ``has_customer_id``, or a ``bureau``
+    column for the ``bureau_*`` fields, as `RuleSet.context_for` reads them)."""
+    have = set(columns)
+
+    def provided(name: str) -> bool:
+        if name in have:
+            return True
+        if name == "has_customer_id":
+            return "customer_id" in have
+        return name.startswith("bureau_") and name[7:] in _BUREAU and "bureau" in have
+
+    out = {r.id: tuple(v for v in r.variables if not provided(v)) for r in rules.rules}
+    return {rid: names for rid, names in out.items() if names}
 
 
 def backtest(
@@ -66,14 +106,37 @@ def backtest(
     if policy is not None and "product" not in df.columns:
         raise BacktestError("a policy backtest needs a 'product' column; pass no policy for "
                             "a rules-only backtest")
+    hit_matrix, cand_ok, cur_ok = _run_rows(df, candidate, current, policy, progress)
     ids = [r.id for r in candidate.rules]
-    col = {rid: i for i, rid in enumerate(ids)}
-    hit_matrix = np.zeros((len(df), len(ids)), dtype=bool)
+    m = hit_matrix.astype(np.int64)
+    co = pd.DataFrame(m.T @ m, index=ids, columns=ids)
+    return BacktestResult(
+        rows=len(df),
+        per_rule=pd.DataFrame.from_records(_per_rule(df, candidate, hit_matrix)),
+        co_hits=co,
+        candidate_version=candidate.version,
+        current_version=current.version if current is not None else None,
+        candidate_approval_rate=float(cand_ok.mean()),
+        current_approval_rate=float(cur_ok.mean()) if current is not None else None,
+        mode="policy" if policy is not None else "rules-only",
+        missing_inputs=missing_inputs(candidate, df.columns),
+    )
+
+
+def _run_rows(
+    df: pd.DataFrame, candidate: RuleSet, current: RuleSet | None, policy: Policy | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[Any, Any, Any]:
+    """Per row: which candidate rules hit (disabled ones too, one column per rule), and
+    whether the candidate and the current rules approve."""
+    import numpy as np
+
+    col = {r.id: i for i, r in enumerate(candidate.rules)}
+    hit_matrix = np.zeros((len(df), len(col)), dtype=bool)
     cand_ok = np.zeros(len(df), dtype=bool)
     cur_ok = np.zeros(len(df), dtype=bool)
     enabled = {r.id for r in candidate.enabled}
     score_cols = [c for c in SCORE_VARS if c in df.columns]
-
     for i, row in enumerate(df.to_dict("records")):
         scores = {c: row[c] for c in score_cols}
         ctx = candidate.context_for(row, row, scores)
@@ -87,14 +150,19 @@ def backtest(
             cur_ok[i] = _approved(current, policy, row, scores, cur_hits)
         if progress is not None and (i + 1) % 1000 == 0:
             progress(i + 1)
+    return hit_matrix, cand_ok, cur_ok
+
+
+def _per_rule(df: pd.DataFrame, candidate: RuleSet, hit_matrix: Any) -> list[dict[str, Any]]:
+    """Hits, rates among hits and overlap with the other enabled rules, rule by rule."""
+    import numpy as np
 
     n = len(df)
     bad = _label(df, "label_default")
     fraud = _label(df, "label_fraud")
-    enabled_cols = [col[r] for r in ids if r in enabled]
+    enabled_cols = [j for j, r in enumerate(candidate.rules) if r.spec.enabled]
     records: list[dict[str, Any]] = []
-    for r in candidate.rules:
-        j = col[r.id]
+    for j, r in enumerate(candidate.rules):
         hits = hit_matrix[:, j]
         others = [k for k in enabled_cols if k != j]
         overlap_rows = hit_matrix[:, others].any(axis=1) & hits if others else hits & False
@@ -112,18 +180,7 @@ def backtest(
             "fraud_labelled": int((hits & ~np.isnan(fraud)).sum()),
             "overlap": (int(overlap_rows.sum()) / k) if k else None,
         })
-    m = hit_matrix.astype(np.int64)
-    co = pd.DataFrame(m.T @ m, index=ids, columns=ids)
-    return BacktestResult(
-        rows=n,
-        per_rule=pd.DataFrame.from_records(records),
-        co_hits=co,
-        candidate_version=candidate.version,
-        current_version=current.version if current is not None else None,
-        candidate_approval_rate=float(cand_ok.mean()),
-        current_approval_rate=float(cur_ok.mean()) if current is not None else None,
-        mode="policy" if policy is not None else "rules-only",
-    )
+    return records
 
 
 def _approved(

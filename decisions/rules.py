@@ -297,6 +297,9 @@ def _read(text_or_path: str | Path) -> str:
             return text_or_path.read_text()
         except OSError as exc:
             raise RulesError(f"cannot read rules file {text_or_path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise RulesError(f"{text_or_path} is not a text file (binary data at byte "
+                             f"{exc.start}); a rules file is YAML text") from exc
     if "\n" not in text_or_path and text_or_path.endswith((".yaml", ".yml")):
         return _read(Path(text_or_path))
     return text_or_path

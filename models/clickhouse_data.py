@@ -59,14 +59,15 @@ WHERE f.event_time <= fromUnixTimestamp64Milli(toInt64({as_of}))
 """
 
 
-def parse_as_of(text: str | None) -> int:
-    """Epoch ms of an ISO date/time (UTC if no zone); now when ``text`` is empty."""
+def parse_as_of(text: str | None, option: str = "--as-of") -> int:
+    """Epoch ms of an ISO date/time (UTC if no zone); now when ``text`` is empty.
+    ``option`` names the flag in the error."""
     if not text:
         return int(datetime.now(UTC).timestamp() * 1000)
     try:
         dt = datetime.fromisoformat(text)
     except ValueError as e:
-        raise DataError(f"--as-of {text!r} is not an ISO date like 2025-06-30") from e
+        raise DataError(f"{option} {text!r} is not an ISO date like 2025-06-30") from e
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)

@@ -7,23 +7,26 @@ Heavy imports stay inside the commands so ``loanrisk --help`` is fast.
 from __future__ import annotations
 
 import json
-import subprocess
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from streams.cli.errors import fail
+from streams.cli.errors import USAGE, fail
 from streams.settings import load_settings
+
+if TYPE_CHECKING:
+    from models.workflow import Registered
 
 app = typer.Typer(
     help="Model registry: list, show and promote trained model versions.", no_args_is_help=True
 )
 console = Console()
 REG_HELP = "Registry directory (default: LOANRISK_STATE_DIR/models)."
+LIST_KEYS = ("version", "name", "kind", "target", "auc", "created_at", "role")
 
 
 class Source(StrEnum):
@@ -39,36 +42,6 @@ class Kind(StrEnum):
 
 def _registry_dir(registry: Path | None) -> Path:
     return registry or load_settings().models_dir
-
-
-def _git_version() -> dict[str, str]:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        return {"git": sha + ("-dirty" if dirty else "")}
-    except (OSError, subprocess.SubprocessError):
-        return {"git": "unknown"}
-
-
-def _spec_metadata(columns: list[str]) -> dict[str, Any]:
-    """Feature names, monotone directions, reason codes and version from the feature spec."""
-    try:
-        from features.spec import FEATURE_SPEC
-    except Exception:  # the spec is optional for analysts' own data
-        return {}
-    present = [n for n in FEATURE_SPEC.names if n in columns]
-    if not present:
-        return {}
-    return {
-        "features": FEATURE_SPEC.names if len(present) == len(FEATURE_SPEC.names) else None,
-        "monotone": {d.name: d.monotone for d in FEATURE_SPEC.defs if d.monotone},
-        "reasons": {d.name: (d.reason_code, d.reason_text) for d in FEATURE_SPEC.defs},
-        "version": FEATURE_SPEC.version if len(present) == len(FEATURE_SPEC.names) else "",
-    }
 
 
 def train(
@@ -113,72 +86,56 @@ def train(
     product: str = typer.Option(None, help="clickhouse source: only this product."),
 ) -> None:
     """Train a PD or fraud model (LightGBM and/or scorecard), evaluate it, register it."""
-    import tempfile
-
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from models.artifact import write_artifact
+    from features.spec import FEATURE_SPEC
     from models.errors import ModelError
     from models.registry import Registry
     from models.scorecard import Scale
     from models.train import TrainConfig
-    from models.train import train as run_train
+    from models.workflow import train_and_register
 
+    cfg = TrainConfig(name=name, model=model.value, seed=seed,
+                      scale=Scale(pdo, base_score, base_odds), cutoff=cutoff,
+                      loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good)
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as bar:
             task = bar.add_task("loading data", total=None)
-            if source is Source.clickhouse:
-                from models.clickhouse_data import load_from_clickhouse, parse_as_of
-                from streams.clients import analytics_client
-
-                client = analytics_client(load_settings())
-                ds = load_from_clickhouse(client, target, parse_as_of(as_of), product=product)
-                meta = _spec_metadata(ds.feature_names)
-            else:
-                if data is None:
-                    fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
-                from models.data import frame_to_dataset, read_table
-
-                frame = read_table(data)
-                meta = _spec_metadata(list(frame.columns))
-                ds = frame_to_dataset(
-                    frame,
-                    target,
-                    time_col,
-                    id_col,
-                    positive=positive,
-                    features=meta.get("features"),
-                    exclude=exclude,
-                )
-            cfg = TrainConfig(
-                name=name,
-                model=model.value,
-                seed=seed,
-                monotone=meta.get("monotone", {}),
-                reasons=meta.get("reasons", {}),
-                feature_spec_version=meta.get("version", ""),
-                scale=Scale(pdo, base_score, base_odds),
-                cutoff=cutoff,
-                loss_per_bad=loss_per_bad,
-                revenue_per_good=revenue_per_good,
-            )
-            bar.update(task, description=f"training on {len(ds.y):,} rows")
-            result = run_train(ds, cfg, progress=lambda m: bar.update(task, description=m))
-            bar.update(task, description="writing report")
-            out_dir = out or Path(tempfile.mkdtemp(prefix="loanrisk-model-"))
-            art = write_artifact(out_dir, result, ds, cfg, code_version=_git_version())
-            reg = Registry(_registry_dir(registry))
-            version = reg.register(art)
-            if promote:
-                _promote_servable(reg, version, promote)
+            ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
+                                      as_of, product)
+            done = train_and_register(
+                ds, meta, cfg, Registry(_registry_dir(registry)), served_names=FEATURE_SPEC.names,
+                out_dir=out, promote=promote,
+                progress=lambda m: bar.update(task, description=m))
     except ModelError as e:
         fail(str(e))
-    final = reg.path(version)
-    m = reg.show(version)
+    _print_registered(done)
+
+
+def _training_data(source: Source, data: Path | None, target: str, time_col: str | None,
+                   id_col: str | None, positive: str | None, exclude: list[str],
+                   as_of: str | None, product: str | None) -> tuple[Any, Any]:
+    """The training Dataset and what the feature spec says of its columns."""
+    from features.spec import FEATURE_SPEC
+    from models.workflow import training_data_from_clickhouse, training_data_from_file
+
+    if source is Source.clickhouse:
+        from streams.clients import analytics_client
+
+        return training_data_from_clickhouse(analytics_client(load_settings()), target,
+                                             FEATURE_SPEC, as_of=as_of, product=product)
+    if data is None:
+        fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
+    return training_data_from_file(data, target, FEATURE_SPEC, time_col=time_col,
+                                   id_col=id_col, positive=positive, exclude=exclude)
+
+
+def _print_registered(done: Registered) -> None:
+    m = done.manifest
     console.print(
-        f"[green]registered[/green] {version} ({m['kind']}, {m['validation'].split(':')[0]})"
+        f"[green]registered[/green] {done.version} ({m['kind']}, {m['validation'].split(':')[0]})"
     )
     console.print(
         f"  AUC {m['metrics']['auc']:.4f}  KS {m['metrics']['ks']:.4f}  "
@@ -186,12 +143,12 @@ def train(
     )
     if m.get("oracle"):
         console.print(f"  oracle AUC {m['oracle']['auc']:.4f}  share {m['oracle']['share']:.3f}")
-    if ds.dropped:
-        console.print(f"  not used as features: {', '.join(sorted(ds.dropped))}")
-    console.print(f"  report:  {final / 'report.html'}")
-    console.print(f"  metrics: {final / 'metrics.json'}")
-    if promote:
-        console.print(f"  promoted to {promote} for {m['name']}")
+    if done.dropped:
+        console.print(f"  not used as features: {', '.join(sorted(done.dropped))}")
+    console.print(f"  report:  {done.path / 'report.html'}")
+    console.print(f"  metrics: {done.path / 'metrics.json'}")
+    if done.promoted:
+        console.print(f"  promoted to {done.promoted} for {m['name']}")
 
 
 def evaluate(
@@ -221,69 +178,36 @@ def evaluate(
     """Evaluate a trained model on new data: a file, or the decisions logged in ClickHouse
     whose labels have matured (is the champion still as good as at training?).
     Writes metrics JSON + HTML report."""
-    from models.artifact import dump_json
-    from models.data import load_table
     from models.errors import ModelError
-    from models.evaluate import evaluate_predictions
     from models.registry import Registry
-    from models.report import render
-    from models.serving import load_model
+    from models.workflow import evaluate_model, model_to_evaluate, write_evaluation
 
     try:
-        path = Path(model)
-        sm = (
-            load_model(path)
-            if path.is_dir()
-            else Registry(_registry_dir(registry)).load_version(model)
-        )
-        tgt = target or sm.target
+        sm = model_to_evaluate(model, Registry(_registry_dir(registry)))
         if source is Source.clickhouse:
-            from models.clickhouse_data import load_from_clickhouse, parse_as_of
+            from models.workflow import evaluation_data_from_clickhouse
             from streams.clients import analytics_client
 
-            ds = load_from_clickhouse(
-                analytics_client(load_settings()), tgt, parse_as_of(as_of), product=product,
-                feature_spec_version=sm.feature_spec_version or None, features=sm.feature_names,
-            )
+            ds = evaluation_data_from_clickhouse(sm, analytics_client(load_settings()), target,
+                                                 as_of=as_of, product=product)
             data_name = f"ClickHouse labels matured by {as_of or 'now'} (booked loans)"
         elif data is None:
-            fail("pass --data FILE (CSV or Parquet) or --source clickhouse")
+            fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
         else:
-            ds = load_table(
-                data, tgt, positive=positive, features=sm.feature_names, categories=sm.categories
-            )
+            from models.workflow import evaluation_data_from_file
+
+            ds = evaluation_data_from_file(sm, data, target, positive)
             data_name = data.name
-        if len(set(ds.y.tolist())) < 2:
-            fail(f"{data_name}: only one class among {len(ds.y):,} rows; evaluate on more "
-                  "or later data (--as-of)")
         with console.status(f"scoring {len(ds.y):,} rows"):
-            p = sm.score_batch(ds.X.to_numpy(dtype="float64"))
-            oracle_col = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}.get(tgt)
-            oracle = None
-            if ds.extra is not None and oracle_col in ds.extra.columns:
-                oracle = ds.extra[oracle_col].to_numpy(dtype="float64")
-            ev = evaluate_predictions(
-                ds.y,
-                p,
-                cutoff=cutoff if cutoff is not None else sm.manifest.get("cutoff", 0.5),
-                psi_ref=sm.manifest.get("psi_reference"),
-                oracle=oracle,
-                time_ms=ds.time,
-            )
+            ev = evaluate_model(sm, ds, data_name, cutoff)
     except ModelError as e:
         fail(str(e))
-    out_dir = out or Path("reports") / sm.version
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dump_json({"version": sm.version, "data": str(data or data_name), "rows": len(ds.y), **ev},
-              out_dir / "metrics.json")
-    (out_dir / "report.html").write_text(
-        render(f"Evaluation of {sm.version} on {data_name}", sm.manifest, ev, ds.y, p)
-    )
-    mt = ev["metrics"]
-    console.print(f"{sm.version} on {data_name}: {len(ds.y):,} rows, bad rate {ds.y.mean():.2%}")
+    out_dir = write_evaluation(out or Path("reports") / sm.version, sm, ev, str(data or data_name))
+    mt = ev.figures["metrics"]
+    console.print(f"{sm.version} on {data_name}: {ev.rows:,} rows, bad rate {ev.y.mean():.2%}")
     console.print(
         f"AUC {mt['auc']:.4f}  KS {mt['ks']:.4f}  log loss {mt['log_loss']:.4f}  "
-        f"PSI {ev.get('psi', float('nan')):.4f}"
+        f"PSI {ev.figures.get('psi', float('nan')):.4f}"
     )
     console.print(f"  report:  {out_dir / 'report.html'}\n  metrics: {out_dir / 'metrics.json'}")
 
@@ -291,11 +215,16 @@ def evaluate(
 @app.command("list")
 def list_models(
     registry: Path = typer.Option(None, help=REG_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the versions as a JSON list on "
+                                 "stdout (keys: " + ", ".join(LIST_KEYS) + ")."),
 ) -> None:
     """List registered model versions, newest first, with their roles."""
     from models.registry import Registry
 
     rows = Registry(_registry_dir(registry)).list()
+    if as_json:
+        typer.echo(json.dumps([{k: r.get(k) for k in LIST_KEYS} for r in rows], indent=1))
+        return
     if not rows:
         console.print("no models registered yet; run `loanrisk train --data FILE`")
         return
@@ -335,38 +264,27 @@ def promote(
     registry: Path = typer.Option(None, help=REG_HELP),
 ) -> None:
     """Promote a version to champion or challenger for its model name (pd or fraud)."""
+    from features.spec import FEATURE_SPEC
     from models.errors import ModelError
     from models.registry import Registry
+    from models.workflow import promote_servable
 
     if champion == challenger:
-        fail("pass exactly one of --champion or --challenger")
+        fail("pass exactly one of --champion or --challenger", USAGE)
     role = "champion" if champion else "challenger"
     reg = Registry(_registry_dir(registry))
     try:
-        _promote_servable(reg, version, role)
+        promote_servable(reg, version, role, FEATURE_SPEC.names)
     except ModelError as e:
         fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")
     _announce(reg, f"{version} -> {role}")
 
 
-def _promote_servable(reg: Any, version: str, role: str) -> None:
-    """Promote, refusing what the stream cannot serve: a broken artifact, or a model
-    trained on features this pipeline does not compute (raises ModelError)."""
-    from features.spec import FEATURE_SPEC
-    from models.serving import for_feature_order
-
-    for_feature_order(reg.load_version(version), FEATURE_SPEC.names)
-    reg.promote(version, role)
-
-
 def _announce(reg: Any, what: str) -> None:
     """Tell every worker (topic risk.releases.v1); workers on this machine also poll the
     registry, so an unreachable Kafka is a warning, not a failure."""
-    import json
-
     from streams.control.releases import publish_release, release_record
-    from streams.settings import load_settings
 
     try:
         publish_release(load_settings().kafka,

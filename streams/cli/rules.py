@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from streams.cli.errors import fail
+    from decisions.backtest import BacktestResult
+
+from streams.cli.errors import USAGE, fail
 
 app = typer.Typer(help="Validate and backtest decision rules (CEL conditions in YAML).",
                   no_args_is_help=True)
@@ -29,57 +32,26 @@ def _known_names() -> list[str]:
 
 
 def load_history(on: str, since: str | None, until: str | None) -> pd.DataFrame:
-    """A DataFrame of history from a file or from ClickHouse (one row per application)."""
-    import pandas as pd
+    """History from a file, or from ClickHouse between --since and --until (one row per
+    application); a bad date is a usage error naming the accepted formats."""
+    from decisions.errors import BacktestError
+    from decisions.history import history_from_clickhouse, parse_time, read_history
 
-    if on == "clickhouse":
-        from streams.clients import analytics_client
-        from streams.settings import load_settings
+    if on != "clickhouse":
+        try:
+            return read_history(Path(on))
+        except BacktestError as exc:
+            fail(str(exc))
+    if not since or not until:
+        fail("--on clickhouse needs --since and --until (e.g. 2025-01-01 2025-02-01)", USAGE)
+    try:
+        since_ms, until_ms = parse_time(since, "--since"), parse_time(until, "--until")
+    except BacktestError as exc:
+        fail(str(exc), USAGE)
+    from streams.clients import analytics_client
+    from streams.settings import load_settings
 
-        if not since or not until:
-            fail("--on clickhouse needs --since and --until (e.g. 2025-01-01 2025-02-01)")
-        return history_from_clickhouse(analytics_client(load_settings()), since, until)
-    path = Path(on)
-    if not path.exists():
-        fail(f"no history file {path}; give a Parquet/CSV file or 'clickhouse'")
-    if path.suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    fail(f"{path}: unknown format; use .parquet or .csv")
-    return None
-
-
-HISTORY_SQL = (
-    "SELECT d.application_id AS application_id, d.product AS product, d.pd AS pd, "
-    "d.fraud_probability AS fraud_probability, d.anomaly_score AS anomaly_score, "
-    "d.scorecard_points AS scorecard_points, d.decision AS decision, "
-    "d.shadow_decision AS shadow_decision, f.names AS names, f.values AS values, "
-    "if(l.default_matured = 1, l.label_default, NULL) AS label_default, "
-    "l.label_fraud AS label_fraud "
-    "FROM decisions_latest AS d "
-    "LEFT JOIN feature_vectors_latest AS f ON f.application_id = d.application_id "
-    "LEFT JOIN labels AS l ON l.application_id = d.application_id "
-    "WHERE d.event_time >= parseDateTime64BestEffort({s:String}, 3) "
-    "AND d.event_time < parseDateTime64BestEffort({u:String}, 3) "
-    "ORDER BY d.event_time, d.application_id"
-)
-
-
-def history_from_clickhouse(client: Any, since: str, until: str) -> Any:
-    """Decisions in [since, until) with their logged feature vectors and matured labels."""
-    import pandas as pd
-
-    df = client.query_df(HISTORY_SQL, parameters={"s": since, "u": until},
-                         settings={"join_use_nulls": 1})
-    if len(df) and "names" in df.columns:
-        feats = pd.DataFrame.from_records(
-            [dict(zip(n, v, strict=False)) if isinstance(n, list | tuple) or n is not None
-             else {} for n, v in zip(df["names"], df["values"], strict=True)],
-            index=df.index,
-        )
-        df = pd.concat([df.drop(columns=["names", "values"]), feats], axis=1)
-    return df
+    return history_from_clickhouse(analytics_client(load_settings()), since_ms, until_ms)
 
 
 @app.command()
@@ -133,12 +105,10 @@ def backtest(
     rules_only: bool = typer.Option(False, help="Ignore the policy: approval = no decline/review "
                                     "rule hit."),
     out: Path = typer.Option(None, help="Also write the per-rule table to this CSV file."),
+    as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON on stdout "
+                                 "(no table, no progress bar)."),
 ) -> None:
     """Per rule: hits, hit rate, bad and fraud rate among hits, overlap; approval-rate change."""
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
     from decisions.backtest import backtest as run
     from decisions.errors import DecisionError
     from decisions.policy import Policy
@@ -154,11 +124,38 @@ def backtest(
             policy is not None or {"annual_income", "requested_amount"} <= set(df.columns)
         ):
             pol = Policy.from_yaml(policy) if policy else Policy.default()
-        with Progress(transient=True) as bar:
-            task = bar.add_task("backtesting", total=len(df))
-            res = run(df, cand, cur, pol, progress=lambda n: bar.update(task, completed=n))
+        if as_json:
+            res = run(df, cand, cur, pol)
+        else:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("backtesting", total=len(df))
+                res = run(df, cand, cur, pol, progress=lambda n: bar.update(task, completed=n))
     except DecisionError as exc:
         fail(str(exc))
+    _warn_missing(res.missing_inputs)
+    if as_json:
+        typer.echo(json.dumps(res.record(), indent=1))
+    else:
+        _print_backtest(file, res)
+    if out:
+        res.per_rule.to_csv(out, index=False)
+        typer.echo(f"wrote {out}", err=as_json)
+
+
+def _warn_missing(missing: dict[str, tuple[str, ...]]) -> None:
+    """Name the rules the history cannot feed (on stderr, so --json stays parseable)."""
+    if missing:
+        named = "; ".join(f"{rid} ({', '.join(cols)})" for rid, cols in missing.items())
+        typer.secho(f"warning: the history has no column for what these rules read, so they "
+                    f"cannot hit: {named}", fg="yellow", err=True)
+
+
+def _print_backtest(file: Path, res: BacktestResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{file.name} ({res.candidate_version}) on {res.rows} applications")
     for col in ("rule", "action", "on", "hits", "hit rate", "bad rate (n)", "fraud rate (n)",
                 "overlap"):
@@ -178,9 +175,6 @@ def backtest(
         f"current {pct(res.current_approval_rate)} ({res.current_version}), change "
         f"{100 * (res.approval_rate_change or 0):+.2f} points"
     )
-    if out:
-        res.per_rule.to_csv(out, index=False)
-        console.print(f"wrote {out}")
 
 
 @app.command()
@@ -199,11 +193,11 @@ def release(
     from streams.control.releases import publish_release, release_record
     from streams.settings import load_settings
 
-    text = file.read_text()
     try:
-        rs = RuleSet.from_yaml(text, _known_names())
+        rs = RuleSet.from_yaml(file, _known_names())
     except RulesError as exc:
         fail(f"{file}: {exc}")
+    text = file.read_text()
     try:
         publish_release(load_settings().kafka,
                         release_record("RULES", rs.version, text, author))

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from decisions.backtest import backtest
+from decisions.history import history_from_clickhouse, parse_time
 from decisions.rules import RuleSet
 from decisions.shadow import shadow_report
-from streams.cli.rules import history_from_clickhouse
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,8 @@ def test_history_shadow_and_backtest(clickhouse_client) -> None:  # type: ignore
         column_names=["event_id", "loan_id", "application_id", "event_time", "month_on_book",
                       "days_past_due", "balance", "status"],
     )
-    df = history_from_clickhouse(clickhouse_client, "2031-05-01", "2031-05-02")
+    df = history_from_clickhouse(clickhouse_client, parse_time("2031-05-01"),
+                                 parse_time("2031-05-02"))
     assert sorted(df["application_id"]) == ["h1", "h2", "h3", "h4"]
     rep = shadow_report(df)
     assert rep.n == 4 and rep.approval_rate_diff == pytest.approx(0.0)

@@ -65,7 +65,8 @@ def test_windows_of_vectors_and_scores_feed_the_drift(clickhouse_client) -> None
 
 def test_cli_reports_and_alerts_through_the_sinks_query_server(
         clickhouse_client, sink_owned_state, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`loanrisk drift --reference previous --fail-on shift`: table, HTML, JSON, exit 2."""
+    """`loanrisk drift --reference previous --fail-on shift`: table, HTML, JSON, exit 3
+    (CHECK_FAILED: a check found drift, never typer's usage-error code 2)."""
     import json
 
     from typer.testing import CliRunner
@@ -89,7 +90,7 @@ def test_cli_reports_and_alerts_through_the_sinks_query_server(
         "drift", "--window", "1d", "--until", until, "--reference", "previous",
         "--registry", str(reg.root), "--out", str(tmp_path / "d.html"),
         "--json", str(tmp_path / "d.json"), "--fail-on", "shift"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "bureau_score" in result.output and "shift" in result.output
     figures = json.loads((tmp_path / "d.json").read_text())
     by_name = {f["name"]: f for f in figures["features"]}

@@ -1,0 +1,225 @@
+"""Train-and-register and evaluate-a-version: the steps behind ``loanrisk train`` and
+``loanrisk evaluate``, callable from a script or a notebook with the same results.
+
+Data comes from an analyst's file or from the vectors logged in ClickHouse (a client is
+passed in); the feature spec in use is passed in too, so this library never reaches for
+the stream's configuration. Errors are `ModelError`s whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.artifact import dump_json, write_artifact
+from models.clickhouse_data import load_from_clickhouse, parse_as_of
+from models.data import Dataset, frame_to_dataset, load_table, read_table
+from models.errors import DataError
+from models.evaluate import evaluate_predictions
+from models.registry import Registry
+from models.serving import ServingModel, for_feature_order, load_model
+from models.train import TrainConfig, train
+
+ORACLE_COLUMNS = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}
+
+
+class _FeatureDef(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def monotone(self) -> int: ...
+    @property
+    def reason_code(self) -> str: ...
+    @property
+    def reason_text(self) -> str: ...
+
+
+class FeatureSpecLike(Protocol):
+    """What training reads of ``features.spec.FEATURE_SPEC``."""
+
+    @property
+    def names(self) -> Sequence[str]: ...
+    @property
+    def defs(self) -> Sequence[_FeatureDef]: ...
+    @property
+    def version(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SpecMetadata:
+    """What the feature spec adds to a model trained on its features (nothing when the
+    data is an analyst's own columns)."""
+
+    features: list[str] | None = None  # the spec's order, when every spec feature is present
+    monotone: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
+    version: str = ""
+
+
+def spec_metadata(columns: Sequence[str], spec: FeatureSpecLike | None) -> SpecMetadata:
+    """Feature names, monotone directions, reason codes and version from the feature spec."""
+    if spec is None:
+        return SpecMetadata()
+    present = [n for n in spec.names if n in columns]
+    if not present:
+        return SpecMetadata()
+    complete = len(present) == len(spec.names)
+    return SpecMetadata(
+        features=list(spec.names) if complete else None,
+        monotone={d.name: d.monotone for d in spec.defs if d.monotone},
+        reasons={d.name: (d.reason_code, d.reason_text) for d in spec.defs},
+        version=spec.version if complete else "",
+    )
+
+
+def git_version() -> dict[str, str]:
+    """The commit the model was trained from (``-dirty`` with local changes)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        return {"git": sha + ("-dirty" if dirty else "")}
+    except (OSError, subprocess.SubprocessError):
+        return {"git": "unknown"}
+
+
+def training_data_from_file(
+    path: Path, target: str, spec: FeatureSpecLike | None, *, time_col: str | None = None,
+    id_col: str | None = None, positive: str | None = None, exclude: Sequence[str] = (),
+) -> tuple[Dataset, SpecMetadata]:
+    """An analyst's CSV/Parquet file; spec features (all of them) are used in spec order."""
+    frame = read_table(path)
+    meta = spec_metadata(list(frame.columns), spec)
+    ds = frame_to_dataset(frame, target, time_col, id_col, positive=positive,
+                          features=meta.features, exclude=exclude)
+    return ds, meta
+
+
+def training_data_from_clickhouse(
+    client: Any, target: str, spec: FeatureSpecLike | None, *, as_of: str | None = None,
+    product: str | None = None,
+) -> tuple[Dataset, SpecMetadata]:
+    """Logged feature vectors with labels matured by ``as_of`` (ISO; default now)."""
+    ds = load_from_clickhouse(client, target, parse_as_of(as_of), product=product)
+    return ds, spec_metadata(ds.feature_names, spec)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A trained model in the registry: its version, directory and manifest."""
+
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    dropped: dict[str, str]  # columns not used as features, with the reason
+    promoted: str | None
+
+
+def train_and_register(
+    ds: Dataset, meta: SpecMetadata, cfg: TrainConfig, registry: Registry, *,
+    served_names: Sequence[str], out_dir: Path | None = None, promote: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    code_version: Mapping[str, str] | None = None,
+) -> Registered:
+    """Fit (``cfg`` plus the spec's monotone directions, reasons and version), evaluate,
+    write the artifact (``out_dir``, default a temporary directory), register it, and
+    promote it to ``promote`` if the stream can serve it (``served_names``)."""
+    say = progress or (lambda _msg: None)
+    cfg = replace(cfg, monotone=meta.monotone, reasons=meta.reasons,
+                  feature_spec_version=meta.version)
+    say(f"training on {len(ds.y):,} rows")
+    result = train(ds, cfg, progress=say)
+    say("writing report")
+    out = out_dir or Path(tempfile.mkdtemp(prefix="loanrisk-model-"))
+    art = write_artifact(out, result, ds, cfg, code_version=code_version or git_version())
+    version = registry.register(art)
+    if promote:
+        promote_servable(registry, version, promote, served_names)
+    return Registered(version, registry.path(version), registry.show(version),
+                      dict(ds.dropped), promote)
+
+
+def promote_servable(registry: Registry, version: str, role: str,
+                     served_names: Sequence[str]) -> None:
+    """Promote, refusing what the stream cannot serve: a broken artifact, or a model
+    trained on features the pipeline (``served_names``) does not compute (ModelError)."""
+    for_feature_order(registry.load_version(version), served_names)
+    registry.promote(version, role)
+
+
+def model_to_evaluate(model: str, registry: Registry) -> ServingModel:
+    """An artifact directory, or a version registered in ``registry``."""
+    path = Path(model)
+    return load_model(path) if path.is_dir() else registry.load_version(model)
+
+
+def evaluation_data_from_file(sm: ServingModel, path: Path, target: str | None = None,
+                              positive: str | None = None) -> Dataset:
+    return load_table(path, target or sm.target, positive=positive,
+                      features=sm.feature_names, categories=sm.categories)
+
+
+def evaluation_data_from_clickhouse(sm: ServingModel, client: Any, target: str | None = None,
+                                    *, as_of: str | None = None,
+                                    product: str | None = None) -> Dataset:
+    """The model's features as logged (its spec version) with labels matured by ``as_of``."""
+    return load_from_clickhouse(
+        client, target or sm.target, parse_as_of(as_of), product=product,
+        feature_spec_version=sm.feature_spec_version or None, features=sm.feature_names,
+    )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's figures on one data set (``figures``: `evaluate_predictions`' output)."""
+
+    version: str
+    data_name: str
+    y: np.ndarray
+    p: np.ndarray
+    figures: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+
+def evaluate_model(sm: ServingModel, ds: Dataset, data_name: str,
+                   cutoff: float | None = None) -> Evaluation:
+    """Score ``ds`` and measure; ``cutoff`` defaults to the one chosen at training."""
+    if len(set(ds.y.tolist())) < 2:
+        raise DataError(f"{data_name}: only one class among {len(ds.y):,} rows; evaluate on "
+                        "more or later data (--as-of)")
+    p = sm.score_batch(ds.X.to_numpy(dtype="float64"))
+    oracle_col = ORACLE_COLUMNS.get(ds.target)
+    oracle = None
+    if ds.extra is not None and oracle_col in ds.extra.columns:
+        oracle = ds.extra[oracle_col].to_numpy(dtype="float64")
+    figures = evaluate_predictions(
+        ds.y, p, cutoff=cutoff if cutoff is not None else sm.manifest.get("cutoff", 0.5),
+        psi_ref=sm.manifest.get("psi_reference"), oracle=oracle, time_ms=ds.time,
+    )
+    return Evaluation(sm.version, data_name, ds.y, p, figures)
+
+
+def write_evaluation(out_dir: Path, sm: ServingModel, ev: Evaluation, data: str) -> Path:
+    """``metrics.json`` (``data`` names the input) and ``report.html`` under ``out_dir``."""
+    from models.report import render
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump_json({"version": ev.version, "data": data, "rows": ev.rows, **ev.figures},
+              out_dir / "metrics.json")
+    (out_dir / "report.html").write_text(
+        render(f"Evaluation of {ev.version} on {ev.data_name}", sm.manifest, ev.figures,
+               ev.y, ev.p)
+    )
+    return out_dir
