@@ -8,6 +8,7 @@ Columns starting with ``latent_`` are unobservable truth, kept for the oracle.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -149,18 +150,63 @@ def dob_strings(age_years: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
 
 
 def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> dict[str, Any]:
-    """``len(at_ms)`` fresh, genuine people, as of the given times."""
+    """``len(at_ms)`` fresh, genuine people, as of the given times.
+
+    The steps draw from ``rng`` in a fixed order (the same seed gives the same world), so
+    they are called in sequence here rather than reordered."""
     n = len(at_ms)
     pop = cfg.population
     age = np.clip(rng.normal(40, 13, n), 18, 85)
-    # where they live
+    country, foreign = _home_countries(rng, pop, n)
+    emp, tenure = _employment(rng, age)
+    true_income, declared = _incomes(rng, pop, age, emp)
+    housing = _housing(rng, age)
+    credit = _credit(rng, pop, age, foreign, emp, housing)
+    # what current-account turnover (CATO / open banking) says the applicant earns
+    income_estimate = income_estimates(rng, true_income, emp, ~credit.no_file, pop)
+    monthly_debt = np.round(
+        true_income
+        / 12
+        * np.clip(rng.beta(2, 6, n) * np.exp(-0.2 * credit.quality), 0, 0.9)
+        * (1 - credit.no_file * 0.7),
+        0,
+    )
+    ci = country_index(country)
+    cols: dict[str, Any] = {
+        **_identity_columns(rng, age, at_ms, country, ci),
+        "employment_status": S.pick(EMPLOYMENT, emp),
+        "employment_months": tenure,
+        "annual_income": declared,
+        "monthly_debt_payments": monthly_debt,
+        "housing_status": S.pick(HOUSING, housing),
+        **credit.columns(),
+        "bureau_income_estimate": income_estimate,
+        **_device_and_customer_columns(rng, pop, ci),
+        "latent_age": age,
+        "latent_true_income": true_income,
+        "latent_credit_quality": credit.quality,
+        "latent_noise": rng.normal(0, 1, n),
+        "latent_rooted": rng.random(n) < 0.02,
+    }
+    return cols
+
+
+def _home_countries(
+    rng: np.random.Generator, pop: PopulationConfig, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(country code, lives abroad) per person: the home country but for a foreign share."""
     fw = np.asarray(V.FOREIGN_HOME_WEIGHTS, float)
     foreign = rng.random(n) < pop.foreign_share
     country = np.full(n, pop.home_country, dtype=object)
     country[foreign] = np.asarray(V.FOREIGN_HOME, object)[
         _choice(rng, int(foreign.sum()), fw / fw.sum())
     ]
-    # employment, by age
+    return country, foreign
+
+
+def _employment(rng: np.random.Generator, age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(employment status index into EMPLOYMENT, months in it), by age."""
+    n = len(age)
     emp_w = np.stack(
         [
             np.full(n, 0.70),
@@ -175,13 +221,26 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
     tenure = np.clip(rng.lognormal(np.log(np.clip((age - 17) * 4, 3, 120)), 0.8), 0, 600).astype(
         np.int32
     )
-    # income: log-normal around an age hump, by employment
+    return emp, tenure
+
+
+def _incomes(
+    rng: np.random.Generator, pop: PopulationConfig, age: np.ndarray, emp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(true, declared) annual income: log-normal around an age hump, by employment; a
+    share of applicants overstate what they earn."""
+    n = len(age)
     base = np.array([32_000, 38_000, 9_000, 21_000, 7_000])[emp]
     hump = 1 + 0.6 * np.exp(-(((age - 47) / 15) ** 2))
     true_income = np.round(base * hump * rng.lognormal(0, 0.45, n), -2)
     overstate = rng.random(n) < pop.income_overstatement
     declared = np.where(overstate, true_income * rng.uniform(1.15, 1.8, n), true_income)
-    # housing, by age
+    return true_income, declared
+
+
+def _housing(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
+    """Housing status index into HOUSING, by age."""
+    n = len(age)
     hw = np.stack(
         [
             np.where(age > 60, 3.0, 0.3),
@@ -191,8 +250,49 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         ],
         axis=1,
     )
-    housing = _choice(rng, n, hw)
-    # latent credit quality and the bureau file it shows
+    return _choice(rng, n, hw)
+
+
+@dataclass(frozen=True)
+class _Credit:
+    """A latent credit quality and the bureau file it shows (one entry per person)."""
+
+    quality: np.ndarray
+    no_file: np.ndarray
+    thin: np.ndarray
+    score: np.ndarray
+    inquiries: np.ndarray
+    delinquencies: np.ndarray
+    utilisation: np.ndarray
+    file_age: np.ndarray
+    open_accounts: np.ndarray
+    new_accounts: np.ndarray
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "has_file": ~self.no_file,
+            "bureau_score": self.score.astype(np.int32),
+            "bureau_inquiries_6m": self.inquiries.astype(np.int32),
+            "bureau_delinquencies_24m": self.delinquencies.astype(np.int32),
+            "bureau_utilisation": np.round(self.utilisation, 3),
+            "bureau_file_age_months": self.file_age.astype(np.int32),
+            "bureau_open_accounts": self.open_accounts.astype(np.int32),
+            "bureau_thin_file": self.thin,
+            "bureau_new_accounts_6m": self.new_accounts.astype(np.int32),
+        }
+
+
+def _credit(
+    rng: np.random.Generator,
+    pop: PopulationConfig,
+    age: np.ndarray,
+    foreign: np.ndarray,
+    emp: np.ndarray,
+    housing: np.ndarray,
+) -> _Credit:
+    """Latent credit quality (better with age and home ownership, worse when unemployed)
+    and the bureau file it shows; the young and the foreign more often have no or a thin file."""
+    n = len(age)
     q = rng.normal(0, 1, n) + 0.01 * (age - 40) + 0.25 * (housing <= 1) - 0.3 * (emp == 2)
     no_file = rng.random(n) < pop.no_file_share * np.where((age < 23) | foreign, 3.0, 0.7)
     thin = ~no_file & (rng.random(n) < pop.thin_file_share * np.where(age < 26, 2.5, 0.8))
@@ -206,19 +306,21 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         thin, rng.integers(0, 3, n), 2 + rng.poisson(3 + 0.3 * np.maximum(q, -2), n)
     )
     new_acc = np.minimum(rng.poisson(np.exp(-1.3 - 0.2 * q + 0.3 * (age < 30))), open_acc)
-    # what current-account turnover (CATO / open banking) says the applicant earns
-    income_estimate = income_estimates(rng, true_income, emp, ~no_file, pop)
-    monthly_debt = np.round(
-        true_income
-        / 12
-        * np.clip(rng.beta(2, 6, n) * np.exp(-0.2 * q), 0, 0.9)
-        * (1 - no_file * 0.7),
-        0,
-    )
+    return _Credit(q, no_file, thin, score, inq, delinq, util, file_age, open_acc, new_acc)
+
+
+def _identity_columns(
+    rng: np.random.Generator,
+    age: np.ndarray,
+    at_ms: np.ndarray,
+    country: np.ndarray,
+    ci: np.ndarray,
+) -> dict[str, Any]:
+    """Person id, name, birth date, national id, email, phone and home address columns."""
+    n = len(age)
     first = S.pick(V.FIRST_NAMES, rng.integers(0, len(V.FIRST_NAMES), n))
     last = S.pick(V.LAST_NAMES, rng.integers(0, len(V.LAST_NAMES), n))
-    ci = country_index(country)
-    cols: dict[str, Any] = {
+    return {
         "person_id": S.hex_ids(rng, n, "p-", 6),
         "first_name": first,
         "last_name": last,
@@ -227,21 +329,16 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "email": emails(rng, first, last, rng.random(n) < 0.01),
         "phone": phones(rng, ci),
         **addresses(rng, country),
-        "employment_status": S.pick(EMPLOYMENT, emp),
-        "employment_months": tenure,
-        "annual_income": declared,
-        "monthly_debt_payments": monthly_debt,
-        "housing_status": S.pick(HOUSING, housing),
-        "has_file": ~no_file,
-        "bureau_score": score.astype(np.int32),
-        "bureau_inquiries_6m": inq.astype(np.int32),
-        "bureau_delinquencies_24m": delinq.astype(np.int32),
-        "bureau_utilisation": np.round(util, 3),
-        "bureau_file_age_months": file_age.astype(np.int32),
-        "bureau_open_accounts": open_acc.astype(np.int32),
-        "bureau_thin_file": thin,
-        "bureau_new_accounts_6m": new_acc.astype(np.int32),
-        "bureau_income_estimate": income_estimate,
+    }
+
+
+def _device_and_customer_columns(
+    rng: np.random.Generator, pop: PopulationConfig, ci: np.ndarray
+) -> dict[str, Any]:
+    """The person's own device, home IP (geolocating to their country) and, for a share of
+    them, an existing customer id."""
+    n = len(ci)
+    return {
         "device_id": S.hex_ids(rng, n, "d-", 8),
         "idfv": S.uuids(rng, n),
         "device_kind": rng.integers(0, 20, n).astype(np.int32),
@@ -251,13 +348,7 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
             S.hex_ids(rng, n, "c-", 5),
             pa.nulls(n, pa.string()),
         ),
-        "latent_age": age,
-        "latent_true_income": true_income,
-        "latent_credit_quality": q,
-        "latent_noise": rng.normal(0, 1, n),
-        "latent_rooted": rng.random(n) < 0.02,
     }
-    return cols
 
 
 def income_estimates(
