@@ -8,6 +8,14 @@ registry service, while still telling a reader exactly which schema wrote each
 message -- which is what makes schema evolution safe: a reader resolves the
 writer's schema by fingerprint from the current and historical ``.avsc``
 files and projects it onto its own.
+
+Until 2026-12 our header carried the fingerprint byte-reversed (big-endian); Apache
+Avro's Java ``BinaryMessageDecoder`` rejected those messages and ours rejected its. We
+now write the specification's order and, during a transition window (until 2027-03-31,
+long enough for every topic's retention to roll over), still read the old one: a
+fingerprint that is unknown in little-endian order but known byte-reversed is accepted.
+``accept_legacy_fingerprints(False)`` (``LOANRISK_ACCEPT_LEGACY_FINGERPRINT=false``)
+turns that off.
 """
 
 from __future__ import annotations
@@ -47,10 +55,26 @@ def load_schema_file(path: Path) -> dict[str, Any]:
     return parsed
 
 
+_LEGACY = {"accept": True}
+
+
+def accept_legacy_fingerprints(accept: bool) -> None:
+    """Whether decoders still take the pre-2026-12 byte-reversed fingerprint."""
+    _LEGACY["accept"] = accept
+
+
 def schema_fingerprint(parsed: Mapping[str, Any]) -> int:
-    """CRC-64-AVRO fingerprint of the schema's parsing canonical form."""
+    """CRC-64-AVRO fingerprint (the 64-bit value) of the schema's parsing canonical form.
+
+    fastavro returns the fingerprint as the hex of its little-endian bytes, not of the
+    number: read those bytes little-endian to get the value the specification defines.
+    """
     canonical = to_parsing_canonical_form(dict(parsed))
-    return int(fingerprint(canonical, "CRC-64-AVRO"), 16)
+    return int.from_bytes(bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")), "little")
+
+
+def _byte_reversed(fp: int) -> int:
+    return int.from_bytes(fp.to_bytes(8, "little"), "big")
 
 
 class AvroCodec:
@@ -83,6 +107,24 @@ class AvroCodec:
             raise EncodeError(f"record does not match {self.name}: {exc}") from exc
         return buf.getvalue()
 
+    def _writer_for(self, fp: int) -> tuple[Any, Any]:
+        """(writer schema, reader schema or None) for a header's fingerprint."""
+        if fp == self.fingerprint:
+            return self._write_schema, None
+        found = self._writers.get(fp)
+        if found is not None:
+            return found, self._write_schema
+        if _LEGACY["accept"]:
+            legacy = _byte_reversed(fp)
+            if legacy == self.fingerprint:
+                return self._write_schema, None
+            if legacy in self._writers:
+                return self._writers[legacy], self._write_schema
+        raise DecodeError(
+            f"unknown writer schema fingerprint {fp:016x} for {self.name}; "
+            "add that schema version to schemas/avro/history/",
+        )
+
     def decode(self, data: bytes | None) -> dict[str, Any]:
         """Decode one message; raise DecodeError (never anything else) on bad bytes."""
         if data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
@@ -90,18 +132,7 @@ class AvroCodec:
                 f"not an Avro single-object message for {self.name} "
                 "(missing C3 01 header); the producer must use the project codec",
             )
-        (fp,) = _FP.unpack_from(data, 2)
-        if fp == self.fingerprint:
-            writer = self._write_schema
-            reader = None
-        else:
-            found = self._writers.get(fp)
-            if found is None:
-                raise DecodeError(
-                    f"unknown writer schema fingerprint {fp:016x} for {self.name}; "
-                    "add that schema version to schemas/avro/history/",
-                )
-            writer, reader = found, self._write_schema
+        writer, reader = self._writer_for(_FP.unpack_from(data, 2)[0])
         buf = io.BytesIO(data)
         buf.seek(HEADER_LEN)
         try:

@@ -33,7 +33,7 @@ Encoder = Callable[[Mapping[str, Any]], bytes]
 # the BehaviourBatch schema the column-wise encoder below writes (fields in this order:
 # batch_id, session_id, sent_at, events[event_id, session_id, event_time, event_type,
 # page?, field?, inter_key_ms?, chars?])
-BEHAVIOUR_FINGERPRINT = 0x874452EA2B8F4688
+BEHAVIOUR_FINGERPRINT = 0x88468F2BEA524487
 
 
 def header(schema_name: str) -> bytes:

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="at_least_once (default) or exactly_once (Kafka transactions)")
     redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
 
+    # --- wire format ---------------------------------------------------------------
+    accept_legacy_fingerprint: bool = Field(
+        default=True, description="also read the pre-2026-12 byte-reversed schema fingerprint "
+        "(transition window until 2027-03-31; false refuses such messages as dead letters)")
+
     # --- sink and queries --------------------------------------------------------
     dead_letter_payload_days: int = Field(
         default=30, ge=0, description="days the sink keeps a dead letter's original bytes in "
@@ -113,4 +118,9 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings of this process; also applies the process-wide wire-format choice."""
+    from schemas.codec import accept_legacy_fingerprints
+
+    settings = Settings()
+    accept_legacy_fingerprints(settings.accept_legacy_fingerprint)
+    return settings
