@@ -314,7 +314,7 @@ class FaultPipeline:
 
 # --- models -----------------------------------------------------------------------------------
 def train_artifact(workdir: Path, version: str, *, name: str = "pd", seed: int = 1,
-                   rounds: int = 20, rows: int = 2000) -> Path:
+                   rounds: int = 20, rows: int = 1500, folds: int = 2) -> Path:
     """A small real LightGBM ``name`` model (pd or fraud) trained on
     ``records.training_frame``, written as an artifact directory."""
     from features.spec import FEATURE_SPEC
@@ -328,7 +328,7 @@ def train_artifact(workdir: Path, version: str, *, name: str = "pd", seed: int =
         columns=[c for c in ("label_default", "label_fraud") if c != label])
     ds = frame_to_dataset(frame, label, "event_time", features=FEATURE_SPEC.names)
     cfg = TrainConfig(name=name, model="lightgbm", seed=seed, num_boost_round=rounds,
-                      feature_spec_version=FEATURE_SPEC.version)
+                      folds=folds, feature_spec_version=FEATURE_SPEC.version)
     path: Path = write_artifact(workdir / version, train(ds, cfg), ds, cfg, version=version)
     return path
 

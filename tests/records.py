@@ -1,10 +1,17 @@
-"""Small, valid example records for every schema, for tests to start from."""
+"""Small, valid example records for every schema, and the generated data sets tests share
+(simulated traffic, a training frame), for tests to start from."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+#: decision fields that differ between two runs deciding the same inputs
+VOLATILE_DECISION_FIELDS = ("decided_at", "timings_us", "worker")
 
 
 def application(**overrides: Any) -> dict[str, Any]:
@@ -49,6 +56,15 @@ def behaviour_event(**overrides: Any) -> dict[str, Any]:
     return rec
 
 
+def behaviour_batch(events: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+    """One SDK flush carrying ``events`` (the shape of the behaviour topic)."""
+    rec: dict[str, Any] = {"batch_id": "batch-1", "session_id": events[0]["session_id"],
+                           "sent_at": max(e["event_time"] for e in events) + 1_000,
+                           "events": events}
+    rec.update(overrides)
+    return rec
+
+
 def performance(**overrides: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "event_id": "perf-1", "loan_id": "loan-1", "application_id": "app-1",
@@ -73,3 +89,46 @@ def decision(**overrides: Any) -> dict[str, Any]:
     }
     rec.update(overrides)
     return rec
+
+
+def stable(decision_record: dict[str, Any]) -> dict[str, Any]:
+    """A decision without the fields that legitimately differ from run to run."""
+    return {k: v for k, v in decision_record.items() if k not in VOLATILE_DECISION_FIELDS}
+
+
+def live_traffic(n: int, seed: int = 11, start_ms: int = T0
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(applications, device events, behaviour events) of ``n`` simulated applicants."""
+    from simulator.config import SimConfig
+    from simulator.live import LiveGenerator
+
+    gen = LiveGenerator(SimConfig(), seed, start_ms, rate=50)
+    apps: list[dict[str, Any]] = []
+    dev: list[dict[str, Any]] = []
+    beh: list[dict[str, Any]] = []
+    while len(apps) < n:
+        for topic, _key, rec in gen.next_application():
+            if topic == "loan.applications.v1":
+                apps.append(rec)
+            elif topic == "device.events.v1":
+                dev.append(rec)
+            else:
+                beh.extend(rec["events"])
+    return apps, dev, beh
+
+
+def training_frame(n: int, seed: int) -> pd.DataFrame:
+    """Feature-spec columns with default and fraud labels driven by bureau score and
+    velocity, so a model trained on it scores applications differently."""
+    from features.spec import FEATURE_SPEC
+
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({name: rng.random(n) for name in FEATURE_SPEC.names})
+    df["bureau_score"] = rng.normal(680, 60, n)
+    df["vel_device_apps_24h"] = rng.poisson(0.5, n).astype(float)
+    z = -2.5 - (df["bureau_score"] - 680) / 40 + 0.8 * df["vel_device_apps_24h"]
+    df["label_default"] = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    zf = -4.0 + 1.5 * df["vel_device_apps_24h"]
+    df["label_fraud"] = (rng.random(n) < 1 / (1 + np.exp(-zf))).astype(int)
+    df["event_time"] = np.arange(n) * 60_000 + 1_700_000_000_000
+    return df

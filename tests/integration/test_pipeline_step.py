@@ -7,30 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from models.registry import Registry
 from schemas import codec_for
-from simulator.config import SimConfig
-from simulator.live import LiveGenerator
 from streams.settings import Settings
 from streams.worker.compose import build_pipeline
 from streams.worker.pipeline import DecisionPipeline
+from tests.harness import train_artifact
+from tests.records import live_traffic, stable
 
 pytestmark = pytest.mark.integration
-
-VOLATILE = ("decided_at", "timings_us", "worker")
-
-
-def _traffic(n: int, seed: int = 11) -> tuple[list[dict], list[dict], list[dict]]:
-    gen = LiveGenerator(SimConfig(), seed, 1_767_225_600_000, rate=50)
-    apps, dev, beh = [], [], []
-    while len(apps) < n:
-        for topic, _key, rec in gen.next_application():
-            if topic == "loan.applications.v1":
-                apps.append(rec)
-            elif topic == "device.events.v1":
-                dev.append(rec)
-            else:
-                beh.extend(rec["events"])
-    return apps, dev, beh
 
 
 def _pipeline(redis_url: str, tmp_path: Path, prefix: str) -> DecisionPipeline:
@@ -39,14 +24,24 @@ def _pipeline(redis_url: str, tmp_path: Path, prefix: str) -> DecisionPipeline:
     return build_pipeline(settings)
 
 
-def _stable(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in VOLATILE}
+@pytest.fixture(scope="module")
+def champions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Artifacts of a small real PD and fraud model (trained once for the module)."""
+    work = tmp_path_factory.mktemp("champions")
+    return [train_artifact(work, "pd-step", name="pd", seed=3),
+            train_artifact(work, "fraud-step", name="fraud", seed=4)]
+
+
+def _promote(state_dir: Path, artifacts: list[Path]) -> None:
+    reg = Registry(state_dir / "models")
+    for artifact in artifacts:
+        reg.promote(reg.register(artifact), "champion")
 
 
 def test_every_application_is_decided_with_versions_and_redelivery_is_identical(
     redis_client, redis_url: str, tmp_path: Path
 ) -> None:
-    apps, dev, beh = _traffic(60)
+    apps, dev, beh = live_traffic(60)
     p = _pipeline(redis_url, tmp_path, "step1")
     p.features.ingest_session_events(dev, beh)
     first = p.decide_batch(apps[:40]) + p.decide_batch(apps[40:])
@@ -68,7 +63,7 @@ def test_every_application_is_decided_with_versions_and_redelivery_is_identical(
 
 def test_a_repeat_inside_one_batch_gets_the_same_decision(redis_client, redis_url: str,
                                                           tmp_path: Path) -> None:
-    apps, _dev, _beh = _traffic(5, seed=12)
+    apps, _dev, _beh = live_traffic(5, seed=12)
     p = _pipeline(redis_url, tmp_path, "step2")
     out = p.decide_batch([*apps, apps[2], apps[0]])
     assert out[5].decision_bytes == out[2].decision_bytes and out[5].redelivered
@@ -76,20 +71,28 @@ def test_a_repeat_inside_one_batch_gets_the_same_decision(redis_client, redis_ur
     assert p.anomaly is not None and p.anomaly.n_learned == 5  # learned once per application
 
 
-def test_same_inputs_and_versions_give_the_same_decisions(redis_client, redis_url: str,
-                                                          tmp_path: Path) -> None:
-    apps, dev, beh = _traffic(40, seed=13)
+def test_same_inputs_and_versions_give_the_same_decisions(
+    redis_client, redis_url: str, tmp_path: Path, champions: list[Path]
+) -> None:
+    apps, dev, beh = live_traffic(40, seed=13)
     runs = []
-    for prefix in ("det-a", "det-b"):  # fresh state each time
+    for prefix in ("det-a", "det-b"):  # fresh state each time, the same models
+        _promote(tmp_path / prefix, champions)
         p = _pipeline(redis_url, tmp_path / prefix, prefix)
         p.features.ingest_session_events(dev, beh)
-        runs.append([_stable(d.decision) for d in p.decide_batch(apps)])
+        runs.append([stable(d.decision) for d in p.decide_batch(apps)])
+    for d in runs[0]:  # really scored by both models and the anomaly model
+        assert d["pd"] is not None and d["fraud_probability"] is not None, d
+        assert d["anomaly_score"] is not None
+        assert (d["versions"]["model_pd"], d["versions"]["model_fraud"]) == (
+            "pd-step", "fraud-step")
+    assert len({d["pd"] for d in runs[0]}) > 1, "every application got the same score"
     assert runs[0] == runs[1]
 
 
 def test_redis_unreachable_decides_review_with_the_reason(redis_client, redis_url: str,
                                                            tmp_path: Path) -> None:
-    apps, _dev, _beh = _traffic(8, seed=14)
+    apps, _dev, _beh = live_traffic(8, seed=14)
     p = _pipeline("redis://127.0.0.1:1/0", tmp_path, "down")  # nothing listens on port 1
     p.retries = (0.01, 0.01)
     started = time.monotonic()

@@ -19,6 +19,7 @@ from tests import records
         ("loan_application", records.application()),
         ("device_event", records.device_event()),
         ("behaviour_event", records.behaviour_event()),
+        ("behaviour_batch", records.behaviour_batch([records.behaviour_event()])),
         ("loan_performance", records.performance()),
         ("decision", records.decision()),
     ],
@@ -119,8 +120,8 @@ def test_behaviour_batch_inlines_exactly_the_behaviour_event_record() -> None:
     event = json.loads((SCHEMA_DIR / "behaviour_event.avsc").read_text())
     inlined = next(f for f in batch["fields"] if f["name"] == "events")["type"]["items"]
     assert inlined == event
-    rec = {"batch_id": "b1", "session_id": "s1", "sent_at": records.T0,
-           "events": [records.behaviour_event(), records.behaviour_event(event_id="beh-2")]}
+    rec = records.behaviour_batch([records.behaviour_event(),
+                                   records.behaviour_event(event_id="beh-2")])
     assert codec_for("behaviour_batch").decode(codec_for("behaviour_batch").encode(rec)) == rec
 
 
