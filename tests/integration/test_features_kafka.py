@@ -1,82 +1,130 @@
 """End to end through the real Kafka: a fraud ring's applications and sessions are
-produced as Avro to the project's topics, consumed back, and fed to the engine the
-way a worker does; the ring's later applications show higher velocity."""
+produced as Avro to the project's topics, consumed back, and handed to the worker's own
+core (decode, fold the sessions into Redis, decide) poll by poll, in the order consumed,
+exactly as the worker loop does. Every vector must count what was processed before it;
+an application after the ring sees the whole ring."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
 
-from features.engine import FeatureEngine
 from features.synthetic import T0, application, behaviour_event, device_event
 from schemas import codec_for
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS
+from streams import kafka
+from streams.settings import Settings
+from streams.worker.core import Inbound, WorkerCore
+from tests.harness import Message, publish
+from tests.records import behaviour_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCHEMA = {APPLICATIONS.name: "loan_application", DEVICE_EVENTS.name: "device_event",
           BEHAVIOUR_EVENTS.name: "behaviour_batch"}  # behaviour travels as SDK flushes
+RING_IP = "185.1.1.1"
 
 
-def test_fraud_ring_velocity_rises_through_kafka(kafka_bootstrap: str, redis_client: Any) -> None:
-    run = uuid.uuid4().hex[:8]
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
-    ring_devices, ring_phones = [f"{run}-rdev{i}" for i in range(2)], [f"+44700{run[:4]}{i}"
-                                                                       for i in range(2)]
-    n = 8
-    for i in range(n):
-        sid, t = f"{run}-s{i}", T0 + i * 5 * 60_000  # one application every 5 minutes
-        dev = ring_devices[i % 2]
-        sent = [
-            (DEVICE_EVENTS.name, sid, device_event(f"{run}-d{i}", sid, t - 30_000,
-                                                   device_id=dev, ip="185.1.1.1", emulator=True)),
-            (BEHAVIOUR_EVENTS.name, sid, {
-                "batch_id": f"{run}-bb{i}", "session_id": sid, "sent_at": t - 19_000,
-                "events": [behaviour_event(f"{run}-b{i}-{j}", sid, t - 20_000 + j, "PASTE")
-                           for j in range(3)]}),
-            (APPLICATIONS.name, f"{run}-a{i}", application(
-                f"{run}-a{i}", t, national_id=f"{run}ID{i}", device_id=dev,
-                phone=ring_phones[i % 2], email=f"{run}{i}@mail.tm", ip="185.1.1.1",
-                session_id=sid)),
-        ]
-        for topic, key, rec in sent:
-            producer.produce(topic, key=key, value=codec_for(SCHEMA[topic]).encode(rec))
-        producer.flush(10)  # sessions before applications, as a device SDK would send them
-    assert producer.flush(10) == 0
+def _ring_member(run: str, i: int) -> list[Message]:
+    """Session events, then the application, of the ring's i-th applicant (5 min apart)."""
+    sid, t, dev = f"{run}-s{i}", T0 + i * 5 * 60_000, f"{run}-rdev{i % 2}"
+    records = [
+        (DEVICE_EVENTS.name, sid, device_event(f"{run}-d{i}", sid, t - 30_000, device_id=dev,
+                                               ip=RING_IP, emulator=True)),
+        (BEHAVIOUR_EVENTS.name, sid, behaviour_batch(
+            [behaviour_event(f"{run}-b{i}-{j}", sid, t - 20_000 + j, "PASTE") for j in range(3)],
+            batch_id=f"{run}-bb{i}")),
+        (APPLICATIONS.name, f"{run}-a{i}", application(
+            f"{run}-a{i}", t, national_id=f"{run}ID{i}", device_id=dev,
+            phone=f"+44700{run[:4]}{i % 2}", email=f"{run}{i}@mail.tm", ip=RING_IP,
+            session_id=sid)),
+    ]
+    return [(topic, key.encode(), codec_for(SCHEMA[topic]).encode(rec), None)
+            for topic, key, rec in records]
 
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"feat-{run}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe(list(SCHEMA))
-    engine = FeatureEngine(redis_client, b"kafka-test-key", prefix=f"k{run}")
-    apps: list[dict[str, Any]] = []
+
+class Processed:
+    """What the worker core did, in order: each application's vector, and which sessions
+    had been folded into Redis when it was decided."""
+
+    def __init__(self) -> None:
+        self.apps: list[dict[str, Any]] = []
+        self.vectors: dict[str, dict[str, float | None]] = {}
+        self.sessions_before: dict[str, set[str]] = {}
+        self.devices_seen: set[str] = set()
+        self.behaviour_seen: set[str] = set()
+
+    def step(self, core: WorkerCore, messages: list[Inbound]) -> None:
+        """One poll, as ``kafka_loop`` handles it: sort, fold state, decide in order."""
+        batch = core.sort(messages)
+        core.fold_state(batch)
+        self.devices_seen |= {e["session_id"] for e in batch.device}
+        self.behaviour_seen |= {e["session_id"] for e in batch.behaviour}
+        fv_codec = codec_for("feature_vector")
+        for app, d in zip(batch.applications, core.decide(batch.applications), strict=True):
+            fv = fv_codec.decode(d.features_bytes)
+            self.apps.append(app)
+            self.vectors[app["application_id"]] = dict(zip(fv["names"], fv["values"],
+                                                           strict=True))
+            self.sessions_before[app["application_id"]] = {
+                s for s in self.devices_seen if s in self.behaviour_seen}
+
+
+def _consume_into(core: WorkerCore, processed: Processed, consumer: Any, run: str,
+                  n_apps: int) -> None:
     deadline = time.monotonic() + 60
-    while len(apps) < n and time.monotonic() < deadline:
-        msgs = consumer.consume(500, timeout=0.5)
-        dev, beh = [], []
-        pending = []
-        for m in msgs:
-            if m.error() is not None or not (m.key() or b"").startswith(run.encode()):
-                continue  # other tests' messages on the shared topics (some are garbage)
-            rec = codec_for(SCHEMA[m.topic()]).decode(m.value())
-            if m.topic() == BEHAVIOUR_EVENTS.name:
-                beh.extend(rec["events"])
-            else:
-                {DEVICE_EVENTS.name: dev, APPLICATIONS.name: pending}[m.topic()].append(rec)
-        engine.ingest_session_events(dev, beh)  # one batched call per poll
-        apps.extend(pending)
-    consumer.close()
-    assert len(apps) == n
-    # partitions interleave arbitrarily; score in event-time order as a worker's short
-    # reordering buffer would (late ones are covered by test_features_engine)
-    apps.sort(key=lambda a: a["event_time"])
-    feats = {a["application_id"]: f for a, f in zip(apps, engine.compute_many(apps), strict=True)}
-    first, last = feats[f"{run}-a0"], feats[f"{run}-a{n - 1}"]
-    assert first["vel_ip_apps_1h"] == 1.0 and last["vel_ip_apps_1h"] == 8.0
-    assert last["vel_device_apps_1h"] > first["vel_device_apps_1h"]
-    assert last["dist_ids_per_device_24h"] == 4.0 and first["dist_ids_per_device_24h"] == 1.0
-    assert last["graph_linked_ids_30d"] == n - 1 and first["graph_linked_ids_30d"] == 0.0
-    assert last["sess_paste_count"] == 3.0 and last["sess_emulator"] == 1.0
+    while len(processed.apps) < n_apps and time.monotonic() < deadline:
+        mine = [Inbound(m.topic(), m.key(), m.value(), m.partition(), m.offset())
+                for m in consumer.consume(500, timeout=0.5)
+                # other tests' messages share the topics (some are garbage on purpose)
+                if m.error() is None and (m.key() or b"").startswith(run.encode())]
+        processed.step(core, mine)
+    assert len(processed.apps) == n_apps, "the ring's applications were not all consumed"
+
+
+def _expected(processed: Processed, x: dict[str, Any]) -> dict[str, float]:
+    """The oracle: ring applications processed up to ``x`` whose event time is not later."""
+    upto = processed.apps[:processed.apps.index(x) + 1]
+    seen = [a for a in upto if a["event_time"] <= x["event_time"]]
+    same_device = [a for a in seen if a["device_id"] == x["device_id"]]
+    return {"vel_ip_apps_1h": float(len(seen)), "vel_device_apps_1h": float(len(same_device)),
+            "dist_ids_per_device_24h": float(len({a["national_id"] for a in same_device})),
+            "graph_linked_ids_30d": float(len(seen) - 1)}
+
+
+def test_fraud_ring_features_through_kafka_count_what_the_worker_processed(
+        kafka_bootstrap: str, redis_client: Any, redis_url: str, tmp_path: Path) -> None:
+    run, n = uuid.uuid4().hex[:8], 8
+    settings = Settings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                        redis_prefix=f"k{run}", state_dir=tmp_path, hash_key="kafka-test")
+    core = WorkerCore(settings, dead_letter_out=lambda _k, _v: None)
+    consumer = kafka.consumer(kafka_bootstrap, f"feat-{run}",
+                              {"auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(list(SCHEMA))
+    processed = Processed()
+    try:
+        publish(kafka_bootstrap, [m for i in range(n) for m in _ring_member(run, i)])
+        _consume_into(core, processed, consumer, run, n)
+        # one more applicant of the ring, sent once the ring has been processed
+        publish(kafka_bootstrap, _ring_member(run, n))
+        _consume_into(core, processed, consumer, run, n + 1)
+    finally:
+        consumer.close()
+        core.follower.close()
+        core.releases.close()
+
+    for app in processed.apps:
+        got, app_id = processed.vectors[app["application_id"]], app["application_id"]
+        want = _expected(processed, app)
+        assert {k: got[k] for k in want} == want, app_id
+        if app["session_id"] in processed.sessions_before[app_id]:  # folded before deciding
+            assert (got["sess_paste_count"], got["sess_emulator"]) == (3.0, 1.0), app_id
+            assert got["sess_behaviour_missing"] == 0.0, app_id
+    last = processed.vectors[f"{run}-a{n}"]
+    assert processed.apps[-1]["application_id"] == f"{run}-a{n}"
+    assert last["vel_ip_apps_1h"] == n + 1 and last["graph_linked_ids_30d"] == n
+    assert last["dist_ids_per_device_24h"] == n // 2 + 1  # its device: every other member
