@@ -38,9 +38,10 @@ def test_publish_then_rebuild_converges(kafka_bootstrap: str) -> None:
 
 
 def test_cli_add_hashes_national_id(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
     from features.identity import hash_identifier
+    from streams import kafka
     from streams.cli import app
 
     clear = f"QQ{uuid.uuid4().int % 10**6:06d}C"
@@ -57,8 +58,8 @@ def test_cli_add_hashes_national_id(kafka_bootstrap: str, monkeypatch: pytest.Mo
     assert [h.label for h in hits] == [f"BLOCK:NATIONAL_ID_HASH:{expected}"]
 
     # the clear value appears nowhere on the topic, in keys or values
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = kafka.consumer(kafka_bootstrap, uuid.uuid4().hex,
+                              {"auto.offset.reset": "earliest", "enable.auto.commit": False})
     _, high = consumer.get_watermark_offsets(TopicPartition("risk.lists.v1", 0), timeout=10)
     consumer.assign([TopicPartition("risk.lists.v1", 0, 0)])
     seen = 0

@@ -6,6 +6,9 @@ import datetime as dt
 
 import pytest
 
+from sinks.rows import DECISION_COLUMNS, decision_row
+from tests import records
+
 pytestmark = pytest.mark.integration
 
 
@@ -17,24 +20,14 @@ def test_redis_round_trip(redis_client) -> None:
 
 
 def _decision_row(app_id: str, decided_ms: int, decision: str) -> list:
-    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    return [app_id, t, t + dt.timedelta(milliseconds=decided_ms), "PERSONAL_LOAN", decision,
-            0.05, 0.01, 0.3, 640.0, "B", None, None, None, None, [], [], [], [],
-            {"model_pd": "pd-1"}, {"score": 30.0}, None, None, None, {}, "w1"]
-
-
-DECISION_COLUMNS = [
-    "application_id", "event_time", "decided_at", "product", "decision", "pd",
-    "fraud_probability", "anomaly_score", "scorecard_points", "risk_grade", "offer_amount",
-    "offer_term_months", "offer_apr", "offer_price_tier", "reason_codes", "reason_texts",
-    "list_hits", "rule_hits", "versions", "timings_us", "shadow_decision", "shadow_pd",
-    "shadow_fraud_probability", "shadow_versions", "worker",
-]
+    """A sink row of ``records.decision`` decided ``decided_ms`` after its event time."""
+    return decision_row(records.decision(application_id=app_id, decision=decision,
+                                         decided_at=records.T0 + decided_ms))
 
 
 def test_clickhouse_insert_and_query(clickhouse_client) -> None:
     rows = [_decision_row("ch-1", 12, "APPROVE"), _decision_row("ch-2", 15, "DECLINE")]
-    clickhouse_client.insert("decisions", rows, column_names=DECISION_COLUMNS)
+    clickhouse_client.insert("decisions", rows, column_names=list(DECISION_COLUMNS))
     result = clickhouse_client.query(
         "SELECT application_id, decision, latency_ms, versions['model_pd'] FROM decisions "
         "WHERE application_id IN ('ch-1', 'ch-2') ORDER BY application_id"
@@ -44,8 +37,8 @@ def test_clickhouse_insert_and_query(clickhouse_client) -> None:
 
 def test_a_redelivered_decision_counts_once_for_analysts(clickhouse_client) -> None:
     row = _decision_row("dup-1", 20, "REVIEW")
-    clickhouse_client.insert("decisions", [row], column_names=DECISION_COLUMNS)
-    clickhouse_client.insert("decisions", [row], column_names=DECISION_COLUMNS)
+    clickhouse_client.insert("decisions", [row], column_names=list(DECISION_COLUMNS))
+    clickhouse_client.insert("decisions", [row], column_names=list(DECISION_COLUMNS))
     raw = clickhouse_client.query(
         "SELECT count() FROM decisions WHERE application_id = 'dup-1'").result_rows[0][0]
     latest = clickhouse_client.query(
@@ -85,7 +78,7 @@ def test_labels_view_defines_default_and_fraud(clickhouse_client) -> None:
 def test_vintage_and_roll_rate_views(clickhouse_client) -> None:
     t = dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
     clickhouse_client.insert("decisions", [_decision_row(f"vin-{i}", 5, "APPROVE")
-                                           for i in range(2)], column_names=DECISION_COLUMNS)
+                                           for i in range(2)], column_names=list(DECISION_COLUMNS))
     cols = ["event_id", "loan_id", "application_id", "event_time", "month_on_book",
             "days_past_due", "balance", "status"]
     # vin-0: current, 30, 60 (bad at mob 3); vin-1: current for 3 months
@@ -132,8 +125,6 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
     """apply_ddl migrates a `decisions` table created before `age_band` existed (and the
     views made then), and `approval_by_age_band` computes the adverse impact ratio."""
     from sinks.ddl import apply_ddl
-    from sinks.rows import DECISION_COLUMNS as SINK_COLUMNS
-    from sinks.rows import decision_row
 
     clickhouse_client.command("ALTER TABLE decisions DROP COLUMN IF EXISTS age_band")
     clickhouse_client.command(
@@ -149,7 +140,7 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
                 "decided_at": t + 5,
                 "product": "BNPL", "decision": "APPROVE" if i < approved else "DECLINE",
                 "pd": 0.05, "age_band": band}))
-    clickhouse_client.insert("decisions", rows, column_names=list(SINK_COLUMNS))
+    clickhouse_client.insert("decisions", rows, column_names=list(DECISION_COLUMNS))
     got = {r[0]: r[1:] for r in clickhouse_client.query(
         "SELECT age_band, approval_rate, adverse_impact_ratio, below_four_fifths "
         "FROM approval_by_age_band WHERE month = '2035-04-01' AND product = 'BNPL'").result_rows}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,9 @@ from decisions.rules import DEFAULT_RULES_PATH, RuleStore
 from features.spec import FEATURE_SPEC
 from models.slots import ModelSlots
 from streams.control.releases import publish_release, release_record, releases_follower
+from tests.harness import poll_until
 
 pytestmark = pytest.mark.integration
-
-
-def _poll_until(follower, cond, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not cond():
-        follower.poll()
-        time.sleep(0.1)
-    assert cond()
 
 
 def test_rules_release_takes_effect_and_an_invalid_one_is_refused(
@@ -38,12 +30,12 @@ def test_rules_release_takes_effect_and_an_invalid_one_is_refused(
 
     text = DEFAULT_RULES_PATH.read_text().replace("version:", "version: 9.9.9 #", 1)
     publish_release(kafka_bootstrap, release_record("RULES", "new", text, "test"))
-    _poll_until(follower, lambda: store.current.version != before)
+    poll_until(follower, lambda: store.current.version != before)
     released = store.current.version
 
     bad = text + "\n  - {id: BROKEN, condition: 'nonsense >>> 1', action: decline}\n"
     publish_release(kafka_bootstrap, release_record("RULES", "bad", bad, "test"))
-    _poll_until(follower, lambda: store.last_error is not None)
+    poll_until(follower, lambda: store.last_error is not None)
     assert store.current.version == released  # the previous release stays active
 
     # a restarted worker rebuilds from the compacted topic: the latest valid state wins
@@ -64,7 +56,7 @@ def test_model_roles_release_names_versions_to_serve(kafka_bootstrap: str,
     roles = {"champion": {"pd": "pd-does-not-exist"}}
     publish_release(kafka_bootstrap,
                     release_record("MODEL_ROLES", "x", json.dumps(roles), "test"))
-    _poll_until(follower, lambda: slots.last_error is not None)
+    poll_until(follower, lambda: slots.last_error is not None)
     assert "pd-does-not-exist" in slots.last_error  # named, and nothing half-loaded
     assert slots.current.pd is None
     follower.close()
@@ -90,7 +82,7 @@ def test_policy_release_changes_cutoffs_without_restart(kafka_bootstrap: str, tm
         "pd: {approve_below: 0.05, decline_at: 0.07}")
     assert stricter.count("2025.07.1") == 1 and "approve_below: 0.05" in stricter
     publish_release(kafka_bootstrap, release_record("POLICY", "2025.07.1", stricter, "test"))
-    _poll_until(follower, lambda: engine.policy.version.startswith("2025.07.1"))
+    poll_until(follower, lambda: engine.policy.version.startswith("2025.07.1"))
     rec = engine.decide(app, {}, scores, {})
     assert rec["decision"] == "DECLINE" and rec["versions"]["policy"].startswith("2025.07.1")
 
@@ -100,7 +92,7 @@ def test_policy_release_changes_cutoffs_without_restart(kafka_bootstrap: str, tm
     publish_release(kafka_bootstrap, release_record("POLICY", "bad", only_cards, "test"))
     publish_release(kafka_bootstrap, release_record("RULES", "marker",
                                                     DEFAULT_RULES_PATH.read_text(), "test"))
-    _poll_until(follower, lambda: follower.applied >= seen + 2)
+    poll_until(follower, lambda: follower.applied >= seen + 2)
     assert engine.policy.version.startswith("2025.07.1")  # the valid release stays
     assert "policy release bad rejected" in caplog.text and "PERSONAL_LOAN" in caplog.text
     follower.close()

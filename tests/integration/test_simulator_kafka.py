@@ -11,14 +11,13 @@ from schemas import codec_for
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS
 from simulator.config import SimConfig
 from simulator.live import LiveGenerator
+from streams import kafka
 from streams.ops.live_traffic import run_live
 
 pytestmark = pytest.mark.integration
 
 
 def test_live_publishes_valid_avro_that_consumes_back(kafka_bootstrap: str) -> None:
-    from confluent_kafka import Consumer
-
     seed = uuid.uuid4().int % 1_000_000
     cfg = SimConfig()
     truth: list[dict] = []
@@ -31,13 +30,8 @@ def test_live_publishes_valid_avro_that_consumes_back(kafka_bootstrap: str) -> N
     gen = LiveGenerator(cfg, seed, 0, rate=100)  # ids do not depend on the start time
     generated = {gen.next_application()[-1][1] for _ in range(4 * stats.applications)}
     assert expected <= generated
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"t-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-        }
-    )
+    consumer = kafka.consumer(kafka_bootstrap, f"t-{uuid.uuid4()}",
+                              {"auto.offset.reset": "earliest"})
     consumer.subscribe([APPLICATIONS.name, BEHAVIOUR_EVENTS.name])
     seen: set[str] = set()
     batches = 0

@@ -7,24 +7,21 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
 
 from schemas import codec_for
 from schemas.topics import DECISIONS
 from streams.sink.writer import ClickHouseSink, clickhouse_insert
 from tests import records
+from tests.harness import publish
 
 pytestmark = pytest.mark.integration
 
 
 def _publish_decisions(bootstrap: str, ids: list[str], copies: int = 1) -> None:
     codec = codec_for("decision")
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for _ in range(copies):
-        for app_id in ids:
-            producer.produce(DECISIONS.name, codec.encode(records.decision(application_id=app_id)),
-                             app_id.encode())
-    assert producer.flush(30) == 0
+    publish(bootstrap, [(DECISIONS.name, app_id.encode(),
+                         codec.encode(records.decision(application_id=app_id)), None)
+                        for _ in range(copies) for app_id in ids])
 
 
 def _count(client, prefix: str, table: str = "decisions_latest") -> int:
