@@ -15,6 +15,7 @@ Python loops.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,13 +53,30 @@ def make_sessions(
     rng: np.random.Generator, a: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Behaviour and device event columns for the applications ``a``; sets ``a["event_time"]``
-    to submit + network delay (arrival times become submit times)."""
+    to submit + network delay (arrival times become submit times).
+
+    The steps draw from ``rng`` in a fixed order (the same seed gives the same world)."""
     n = len(a["fraud_type"])
     ft = a["fraud_type"]
     bot = ft == "bot"
     fraudster = np.isin(ft, ["third_party", "synthetic", "ring"])
-    nf, nb = len(V.FIELDS), len(_BLOCKS)
-    # --- per (application, field) counts ----------------------------------------
+    ev = _form_walk(*_field_counts(rng, bot, fraudster))
+    keys, z = _keystrokes(rng, ev, a["latent_age"], bot, fraudster)
+    gaps = _gaps(rng, z, ev, keys, bot, fraudster)
+    del z
+    etime, start, submit_ms = _event_times(gaps, ev, a["event_time"])
+    a["event_time"] = submit_ms + rng.integers(40, 400, n)
+    behaviour = _behaviour_columns(a["session_id"], ev, keys, etime)
+    device = _device_events(rng, a, start)
+    return behaviour, device
+
+
+def _field_counts(
+    rng: np.random.Generator, bot: np.ndarray, fraudster: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (application, field): pasted or not and keystroke bursts; per (application,
+    block): the number of events (FIELD_FOCUS + paste + bursts + corrections for a field)."""
+    n, nf, nb = len(bot), len(V.FIELDS), len(_BLOCKS)
     p_paste = np.where(bot, 0.85, np.where(fraudster, 0.35, 0.04))[:, None] * np.ones((1, nf))
     p_paste[:, FIELD_NAMES.index("email")] *= 2.0
     paste = rng.random((n, nf)) < np.minimum(p_paste, 0.95)
@@ -67,9 +85,32 @@ def make_sessions(
     corr = rng.poisson(lam * np.ones((1, nf)))
     counts = np.ones((n, nb), dtype=np.int64)
     counts[:, FIELD_BLOCKS] = 1 + paste + bursts + corr
-    # --- flatten to one row per event (segment = one block of one application) ----
+    return counts, paste, bursts
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The form walk flattened to one entry per event (segment = one block of one app)."""
+
+    per_app: np.ndarray  # events per application
+    app: np.ndarray  # application row of each event
+    blk: np.ndarray  # form block of each event
+    kind: np.ndarray  # block kind (0 page, 1 field, 2 submit)
+    fidx: np.ndarray  # field index (0 if not a field)
+    bursts: np.ndarray  # keystroke bursts of the event's field
+    etype: np.ndarray  # event type code
+
+    @property
+    def total(self) -> int:
+        return len(self.app)
+
+
+def _form_walk(counts: np.ndarray, paste: np.ndarray, bursts: np.ndarray) -> _Walk:
+    """Flatten the per-block event counts: a block's first event is its PAGE_VIEW,
+    FIELD_FOCUS or SUBMIT; a field's next ones its PASTE, KEYSTROKE bursts, CORRECTIONs."""
     # Small dtypes and in-place arithmetic throughout: the cost here is touching fresh
     # memory (millions of events), not arithmetic.
+    n, nb = counts.shape
     per_app = counts.sum(axis=1)
     total = int(per_app.sum())
     c = counts.ravel()
@@ -83,82 +124,123 @@ def make_sessions(
     seg_bursts[:, FIELD_BLOCKS] = bursts
     fp = np.repeat(seg_paste.ravel(), c)
     fb = np.repeat(seg_bursts.ravel(), c)
-    kind = _KIND8[blk]
-    fidx = _FIELD8[blk]
     etype = np.where(
         j == 0,
         _FIRST8[blk],
         np.where(j <= fp, _I8[PASTE], np.where(j <= fp + fb, _I8[KEY], _I8[CORR])),
     )
-    del j
-    # --- timings ------------------------------------------------------------------
-    age = a["latent_age"]
+    return _Walk(per_app, app, blk, _KIND8[blk], _FIELD8[blk], fb, etype)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The KEYSTROKE events: their rows, characters typed and mean gap between keys (ms)."""
+
+    rows: np.ndarray
+    chars: np.ndarray
+    inter_key_ms: np.ndarray
+
+
+def _keystrokes(
+    rng: np.random.Generator,
+    ev: _Walk,
+    age: np.ndarray,
+    bot: np.ndarray,
+    fraudster: np.ndarray,
+) -> tuple[_Keys, np.ndarray]:
+    """Characters and key gaps of each keystroke burst: older applicants type slower, bots
+    at a constant pace. Also returns the normal-draw buffer, for ``_gaps`` to reuse."""
+    n = len(bot)
     base_key = np.where(bot, 12.0, 150.0 + 2.5 * (age - 30) * (age > 30)) * np.where(
         bot, 1.0, rng.lognormal(0, 0.2, n)
     )
     key_sd = np.where(bot, 0.01, np.where(fraudster, 0.35, 0.25))
-    is_key = etype == KEY
-    is_paste = etype == PASTE
     # keystroke values only matter on KEYSTROKE rows; the three normal streams are still
     # drawn in full (one buffer), so every seed gives the same world as before
-    ki = np.flatnonzero(is_key)
-    app_k = app[ki]
-    z = rng.standard_normal(total)
+    ki = np.flatnonzero(ev.etype == KEY)
+    app_k = ev.app[ki]
+    z = rng.standard_normal(ev.total)
     # lognormal(0, 0.2) drawn as exp(0.2 * z): the same stream, several times faster
     jitter_k = np.exp(0.2 * z[ki])
-    chars_k = np.maximum(1, np.round(FIELD_LEN[fidx[ki]] / np.maximum(fb[ki], 1) * jitter_k))
-    del fb, jitter_k
+    chars_k = np.maximum(
+        1, np.round(FIELD_LEN[ev.fidx[ki]] / np.maximum(ev.bursts[ki], 1) * jitter_k)
+    )
+    del jitter_k
     rng.standard_normal(out=z)
     ik_k = base_key[app_k] * np.exp(key_sd[app_k] * z[ki])
-    del app_k
-    # log-normal gaps (ms) before each event, by event type; hesitation scales human pauses
-    who = np.where(bot, 2, np.where(fraudster, 1, 0)).astype(np.int8)[app]
+    return _Keys(ki, chars_k, ik_k), z
+
+
+def _gaps(
+    rng: np.random.Generator,
+    z: np.ndarray,
+    ev: _Walk,
+    keys: _Keys,
+    bot: np.ndarray,
+    fraudster: np.ndarray,
+) -> np.ndarray:
+    """Whole milliseconds before each event: log-normal by event type and who is applying
+    (hesitation scales human pauses); a burst takes chars x key gap. Overwrites ``z``."""
+    who = np.where(bot, 2, np.where(fraudster, 1, 0)).astype(np.int8)[ev.app]
     who *= len(EVENT_TYPES)
-    who += etype
+    who += ev.etype
     rng.standard_normal(out=z)
     z *= _SD3[who]
     z += _MU3[who]
     np.exp(z, out=z)
     z *= _HES3[who]
     del who
-    z[ki] = chars_k * ik_k
+    z[keys.rows] = keys.chars * keys.inter_key_ms
     np.round(z, out=z)
-    cum = z.astype(np.int64)
-    del z
+    return z.astype(np.int64)
+
+
+def _event_times(
+    gaps: np.ndarray, ev: _Walk, arrival: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(event times, session starts, submit times): each session ends at its arrival time
+    and starts its total duration before. Reuses ``gaps``' memory for the event times."""
+    per_app = ev.per_app
+    cum = gaps
     app_first = np.cumsum(per_app) - per_app
     first_gap = cum[app_first]
     np.cumsum(cum, out=cum)
     app_end = np.cumsum(per_app) - 1
     app_total = cum[app_end] - np.concatenate([[0], cum[app_end[:-1]]])
     offset = cum[app_first] - first_gap  # cumsum before each app's first event
-    arrival = a["event_time"]
     start = arrival - app_total
-    cum += (start - offset)[app]
-    etime = cum
-    submit_ms = etime[app_end]
-    a["event_time"] = submit_ms + rng.integers(40, 400, n)
-    seq = _run_positions(per_app, total)
+    cum += (start - offset)[ev.app]
+    return cum, start, cum[app_end]
+
+
+def _behaviour_columns(
+    session_ids: pa.Array, ev: _Walk, keys: _Keys, etime: np.ndarray
+) -> dict[str, Any]:
+    """The behaviour event columns (ids, times, type, page, field, key gap, chars)."""
+    total = ev.total
+    is_key = ev.etype == KEY
+    is_paste = ev.etype == PASTE
+    seq = _run_positions(ev.per_app, total)
     ik = np.zeros(total)
-    ik[ki] = np.round(ik_k, 1)
+    ik[keys.rows] = np.round(keys.inter_key_ms, 1)
     chars = np.zeros(total, np.int32)
-    chars[ki] = chars_k
+    chars[keys.rows] = keys.chars
     pi = np.flatnonzero(is_paste)
-    chars[pi] = FIELD_LEN[fidx[pi]]
-    del ki, pi, ik_k, chars_k
-    event_id, session_id = _event_and_session_ids(a["session_id"], app, seq)
-    del app, seq
+    chars[pi] = FIELD_LEN[ev.fidx[pi]]
+    del pi
+    event_id, session_id = _event_and_session_ids(session_ids, ev.app, seq)
+    del seq
     behaviour = {
         "event_id": event_id,
         "session_id": session_id,
         "event_time": etime,
-        "event_type": _dict(EVENT_TYPES, etype, None),
-        "page": _dict(V.PAGES, _PAGE8[blk], kind != 0),
+        "event_type": _dict(EVENT_TYPES, ev.etype, None),
+        "page": _dict(V.PAGES, _PAGE8[ev.blk], ev.kind != 0),
         "inter_key_ms": pa.array(ik, pa.float64(), mask=~is_key),
         "chars": pa.array(chars, pa.int32(), mask=~(is_key | is_paste)),
     }
-    behaviour["field"] = _dict(FIELD_NAMES, fidx, kind != 1)
-    device = _device_events(rng, a, start)
-    return behaviour, device
+    behaviour["field"] = _dict(FIELD_NAMES, ev.fidx, ev.kind != 1)
+    return behaviour
 
 
 def _run_positions(lengths: np.ndarray, total: int) -> np.ndarray:
