@@ -21,7 +21,8 @@ rules:
 """
 
 
-def test_history_shadow_and_backtest(clickhouse_client) -> None:  # type: ignore[no-untyped-def]
+def test_history_shadow_and_backtest(clickhouse_client, sink_owned_state,  # type: ignore[no-untyped-def]
+                                     tmp_path) -> None:
     t = datetime(2031, 5, 1, 12, tzinfo=UTC)
     rows = [  # id, decision, shadow, velocity, dpd (None = not booked)
         ("h1", "APPROVE", "APPROVE", 1.0, 90),
@@ -65,3 +66,25 @@ def test_history_shadow_and_backtest(clickhouse_client) -> None:  # type: ignore
     r = res.per_rule.set_index("rule_id")
     assert r.loc["V", "hits"] == 2  # h2, h3
     assert r.loc["V", "bad_rate"] == pytest.approx(0.0) and r.loc["V", "bad_labelled"] == 1
+
+    # the same history through the CLI, reaching the store through the sink's query server
+    import json
+
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    window = ["--since", "2031-05-01", "--until", "2031-05-02"]
+    shadow = CliRunner().invoke(app, ["shadow", "report", "--on", "clickhouse", *window,
+                                      "--json"])
+    assert shadow.exit_code == 0, shadow.output
+    figures = json.loads(shadow.stdout)
+    assert figures["applications"] == 4 and figures["matrix"]["APPROVE"]["DECLINE"] == 1
+    assert figures["approvals"]["champion"]["bad_rate"] == pytest.approx(0.5)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    bt = CliRunner().invoke(app, ["rules", "backtest", str(rules), "--on", "clickhouse",
+                                  *window, "--rules-only", "--json"])
+    assert bt.exit_code == 0, bt.output
+    by_rule = {r["rule_id"]: r for r in json.loads(bt.stdout)["rules"]}
+    assert by_rule["V"]["hits"] == 2 and by_rule["V"]["bad_labelled"] == 1
