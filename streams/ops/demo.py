@@ -57,9 +57,13 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
     # traffic, not whatever an earlier session left unconsumed on this machine.
     settings = settings.model_copy(update={"worker_group": f"loanrisk-demo-{int(time.time())}",
                                            "worker_offset_reset": "latest"})
+    from streams.ops import services
+
     stack = LocalStack(settings)
     say("[bold]1/6[/] services: Kafka (KRaft), Redis, ClickHouse (chDB)")
+    already_running = services.running_locally(settings)
     stack.up()
+    started = services.running_locally(settings) - already_running
     try:
         say("[bold]2/6[/] champion models")
         if not ensure_champions(settings, say=say):
@@ -101,9 +105,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         return summary
     finally:
         stack.stop_all()
-        from streams.ops import services
-
-        services.down(settings)
+        services.down(settings, only=started)  # what was running before stays running
 
 
 def summarise(port: int, truth: Any) -> dict[str, Any]:

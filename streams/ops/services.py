@@ -39,13 +39,24 @@ def up(settings: Settings) -> list[ServiceStatus]:
     return status(settings, apply_schema=True)
 
 
-def down(settings: Settings) -> list[str]:
+def down(settings: Settings, only: set[str] | None = None) -> list[str]:
+    """Stop the local services (``only``: just those, e.g. the ones a demo started)."""
     stopped = []
-    if redis_node(settings).stop():
+    if (only is None or "redis" in only) and redis_node(settings).stop():
         stopped.append("redis")
-    if kafka_node(settings).stop():
+    if (only is None or "kafka" in only) and kafka_node(settings).stop():
         stopped.append("kafka")
     return stopped
+
+
+def running_locally(settings: Settings) -> set[str]:
+    """The local services already running (by their pid files; opens no store)."""
+    running = set()
+    if not settings.kafka_bootstrap and kafka_node(settings).process.pid() is not None:
+        running.add("kafka")
+    if not settings.redis_url and redis_node(settings).process.pid() is not None:
+        running.add("redis")
+    return running
 
 
 def status(settings: Settings, apply_schema: bool = False) -> list[ServiceStatus]:
@@ -97,6 +108,9 @@ def _clickhouse(settings: Settings, apply_schema: bool) -> ServiceStatus:
     from streams.clients import clickhouse_client
 
     dsn = settings.clickhouse
+    owned = _owned_store(settings)
+    if owned is not None:
+        return owned
     try:
         client = clickhouse_client(settings)
         version = client.query("SELECT version()").result_rows[0][0]
@@ -105,10 +119,30 @@ def _clickhouse(settings: Settings, apply_schema: bool) -> ServiceStatus:
         return ServiceStatus("clickhouse", True, f"{_redact(dsn)} (ClickHouse {version})")
     except Exception as exc:
         msg = str(exc)
-        if "lock" in msg.lower():
-            return ServiceStatus("clickhouse", True, f"{_redact(dsn)}: in use by its owner "
-                                 "process (the sink); query it with `loanrisk sql`")
+        if dsn.startswith("chdb://") and ("lock" in msg.lower() or "EmbeddedServer" in msg):
+            return ServiceStatus("clickhouse", True, f"{_redact(dsn)}: in use by another "
+                                 "process that opened the embedded store")
         return ServiceStatus("clickhouse", False, f"{_redact(dsn)}: {msg[:300]}")
+
+
+def _owned_store(settings: Settings) -> ServiceStatus | None:
+    """The embedded store while a sink owns it: healthy if the owner answers (it applied
+    the schema when it started); None when nobody owns it."""
+    from streams.sink.query_server import OwnerClient, owner_port
+
+    if not settings.clickhouse.startswith("chdb://"):
+        return None
+    port = owner_port(settings.state_dir / "clickhouse.owner")
+    if port is None:
+        return None
+    where = _redact(settings.clickhouse)
+    try:
+        version = OwnerClient(port, timeout_s=10).query("SELECT version()").result_rows[0][0]
+    except Exception as exc:
+        return ServiceStatus("clickhouse", False, f"{where}: owned by the sink on port {port}, "
+                             f"which does not answer ({exc}); restart `loanrisk sink`")
+    return ServiceStatus("clickhouse", True, f"{where} (ClickHouse {version}), owned by the "
+                         f"sink (queries through port {port}: `loanrisk sql`)")
 
 
 def _redact(dsn: str) -> str:
