@@ -20,7 +20,7 @@ import gc
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 N_APPS = 3000
 N_RULES = 50
@@ -131,6 +131,7 @@ def main() -> None:
     from decisions.policy import Policy
     from decisions.rules import RuleSet, RuleStore
     from features.spec import FEATURE_SPEC
+    from schemas.records import Decision, LoanApplication, Scores
 
     rng = random.Random(11)
     names = list(FEATURE_SPEC.names)
@@ -143,9 +144,10 @@ def main() -> None:
     pd_model, fraud_model, anomaly = _models(names, rng)
 
     products = ["CREDIT_CARD", "PERSONAL_LOAN", "BNPL"]
-    apps, feats = [], []
+    apps: list[LoanApplication] = []
+    feats = []
     for i in range(N_APPS):
-        apps.append({
+        apps.append(cast(LoanApplication, {  # the fields the engine reads
             "application_id": f"a{i}", "event_time": 1_700_000_000_000 + i,
             "product": products[i % 3], "annual_income": rng.uniform(12e3, 150e3),
             "monthly_debt_payments": rng.uniform(0, 1500),
@@ -157,25 +159,25 @@ def main() -> None:
             "email": f"u{i}@x.com" if i % 100 == 7 else f"a{i}@y.com",
             "phone": f"+4471111{i:05d}", "device_id": f"app-d{i}",
             "ip": f"100.{i % 64}.{i % 200}.9" if i % 100 == 3 else f"10.{i % 200}.{i % 250}.1",
-        })
+        }))
         feats.append(_feature_row(rng))
     hashed = [{"NATIONAL_ID_HASH": f"h{i:023x}"} for i in range(N_APPS)]
     versions = {"model_pd": pd_model.version, "model_fraud": fraud_model.version,
                 "anomaly": anomaly.version, "feature_spec": FEATURE_SPEC.version}
     to_array = FEATURE_SPEC.to_array
 
-    def step(eng: DecisionEngine, i: int) -> dict[str, Any]:
+    def step(eng: DecisionEngine, i: int) -> Decision:
         f = feats[i]
         x = to_array(f)
         pd = pd_model.score(x)
-        scores: dict[str, Any] = {
+        scores: Scores = {
             "pd": pd, "fraud_probability": fraud_model.score(x),
             "anomaly_score": anomaly.score_and_learn(f),
             "scorecard_points": pd_model.points_for_pd(pd),
-            # TreeSHAP reasons: computed by the engine only for declines and reviews
-            "reasons": lambda _fraud_driven: [(r.code, r.text) for r in pd_model.reasons(x)],
         }
-        return eng.decide(apps[i], f, scores, versions, hashed[i])
+        # TreeSHAP reasons: computed by the engine only for declines and reviews
+        return eng.decide(apps[i], f, scores, versions, hashed[i], model_reasons=lambda _fraud:
+                          [(r.code, r.text) for r in pd_model.reasons(x)])
 
     def timed(fn: Callable[[int], Any]) -> list[float]:
         for i in range(300):  # warm-up
@@ -191,13 +193,14 @@ def main() -> None:
         gc.unfreeze()
         return out
 
-    scores0 = [{"pd": 0.03, "fraud_probability": 0.02, "anomaly_score": 0.3,
-                "scorecard_points": 650.0, "reasons": [("F-X", "x")]} for _ in range(N_APPS)]
+    scores0: list[Scores] = [{"pd": 0.03, "fraud_probability": 0.02, "anomaly_score": 0.3,
+                              "scorecard_points": 650.0} for _ in range(N_APPS)]
     full = timed(lambda i: step(engine, i))
     x0 = to_array(feats[0])
     shap = timed(lambda i: pd_model.reasons(x0))
     base = timed(lambda i: step(empty, i))
-    eng_only = timed(lambda i: engine.decide(apps[i], feats[i], scores0[i], versions, hashed[i]))
+    eng_only = timed(lambda i: engine.decide(apps[i], feats[i], scores0[i], versions, hashed[i],
+                                             model_reasons=lambda _fraud: [("F-X", "x")]))
     ctxs = [ruleset.context_for(apps[i], feats[i], scores0[i]) for i in range(N_APPS)]
     cel_rules = timed(lambda i: ruleset.evaluate(ctxs[i]))
     py_rules = timed(lambda i: [f for f in lambdas if f(ctxs[i])])

@@ -13,9 +13,11 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+
+from schemas.records import LoanApplication
 
 RATE = 2000.0
 N_APPS = 20_000
@@ -28,7 +30,7 @@ def _pct(us: np.ndarray) -> str:
     return f"p50 {p50:7.1f} us  p99 {p99:7.1f} us  p99.9 {p999:7.1f} us"
 
 
-def _naive(client: Any, apps: list[dict[str, Any]], key: bytes) -> np.ndarray:
+def _naive(client: Any, apps: list[LoanApplication], key: bytes) -> np.ndarray:
     """Velocity counts only, one command per window per identifier (no script, no pipeline)."""
     from features.identity import KINDS, application_identifiers
     from features.windows import WINDOWS
@@ -93,7 +95,7 @@ def main() -> None:
             key = b"bench-key"
             events = list(traffic(N_APPS, seed=1, rate_per_s=RATE,
                                   behaviour_per_app=BEHAVIOUR_PER_APP))
-            apps = [r for k, r in events if k == "application"]
+            apps = [cast(LoanApplication, r) for k, r in events if k == "application"]
             beh = [r for k, r in events if k == "behaviour"]
             dev = [r for k, r in events if k == "device"]
 

@@ -14,8 +14,10 @@ Precedence (most severe outcome wins; DECLINE > REVIEW > APPROVE):
    DECLINE (P-AFFORD).
 
 Reason codes: for DECLINE and REVIEW, list reasons, then rule reasons (decline
-before review), then policy reasons, then model reasons, deduplicated, top 4.
-For APPROVE only an affordability-capped offer gives a reason (P-AFFORD-CAP).
+before review), then policy reasons, then model reasons, deduplicated, top 4. Model reasons
+come from the caller's ``model_reasons`` callable, asked only for DECLINE and
+REVIEW (a TreeSHAP pass is not paid on approvals). For APPROVE only an
+affordability-capped offer gives a reason (P-AFFORD-CAP).
 
 Determinism: the outcome depends only on the inputs, the rule set and the
 policy (both versioned in ``versions``); list expiry is judged at the
@@ -25,17 +27,29 @@ application's event time unless ``now_ms`` is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from decisions.fairness import age_band
 from decisions.lists import ListHit, ListIndex
-from decisions.policy import Policy, grade_for_pd, grade_for_score, make_offer
+from decisions.policy import Policy, ProductPolicy, grade_for_pd, grade_for_score, make_offer
 from decisions.rules import RuleHit, RuleSet, RuleStore
+from schemas.records import (
+    Decision,
+    DecisionOutcome,
+    LoanApplication,
+    ModelReasons,
+    Offer,
+    ReasonCode,
+    ReasonSource,
+    Scores,
+)
 
-APPROVE, REVIEW, DECLINE = "APPROVE", "REVIEW", "DECLINE"
-_RANK = {APPROVE: 0, REVIEW: 1, DECLINE: 2}
+APPROVE: Final = "APPROVE"
+REVIEW: Final = "REVIEW"
+DECLINE: Final = "DECLINE"
+_RANK: dict[DecisionOutcome, int] = {APPROVE: 0, REVIEW: 1, DECLINE: 2}
 MAX_REASONS = 4
 
 # Adverse-action style texts for list and policy reasons (what an applicant may be told).
@@ -53,15 +67,18 @@ POLICY_TEXTS: dict[str, str] = {
     "P-NO-FILE": "No credit file found at the credit reference agency",
 }
 
+#: one policy finding: the outcome it asks for at least, and its reason code
+Finding = tuple[DecisionOutcome, str]
+
 
 @dataclass(slots=True)
 class Outcome:
     """The pure result of one decision pass (champion or challenger)."""
 
-    decision: str
+    decision: DecisionOutcome
     risk_grade: str | None
-    offer: dict[str, Any] | None
-    reasons: list[dict[str, str]]
+    offer: Offer | None
+    reasons: list[ReasonCode]
     rule_hits: list[RuleHit] = field(default_factory=list)
 
 
@@ -72,8 +89,12 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def _reason(code: str, source: str, text: str | None = None) -> dict[str, str]:
+def _reason(code: str, source: ReasonSource, text: str | None = None) -> ReasonCode:
     return {"code": code, "text": text or POLICY_TEXTS[code], "source": source}
+
+
+def _worst(outcomes: Iterable[DecisionOutcome]) -> DecisionOutcome:
+    return max(outcomes, key=_RANK.__getitem__, default=APPROVE)
 
 
 def decide_outcome(
@@ -84,96 +105,131 @@ def decide_outcome(
     scores: Mapping[str, Any],
     list_hits: Sequence[ListHit],
     rule_hits: list[RuleHit] | None = None,
+    model_reasons: ModelReasons | None = None,
 ) -> Outcome:
-    """Lists -> rules -> policy for one application; pure (no I/O, no clock).
+    """Lists -> rules -> policy -> offer -> reasons for one application; pure (no I/O, no clock).
 
-    ``rule_hits``: already-evaluated hits of the enabled rules (backtests),
-    else the rules are evaluated here.
+    ``application`` and ``scores`` are a LoanApplication and Scores from the worker, or
+    one history row in a backtest (hence plain mappings). ``rule_hits``: already-evaluated
+    hits of the enabled rules (backtests), else the rules are evaluated here.
+    ``model_reasons``: asked only for a DECLINE or REVIEW that the models must explain.
     """
     pp = policy.for_product(str(application["product"]))
-    pd = _num(scores.get("pd"))
-    grade = grade_for_pd(pp, pd) if pd is not None else None
+    # 1. lists: a block ends it; an allow sets the fraud rules and cutoff aside
     if any(h.list_type == "BLOCK" for h in list_hits):
-        reasons = [_reason("L-BLOCK", "LIST")]
-        return Outcome(DECLINE, grade, None, reasons)
+        pd = _num(scores.get("pd"))
+        grade = grade_for_pd(pp, pd) if pd is not None else None
+        return Outcome(DECLINE, grade, None, [_reason("L-BLOCK", "LIST")])
     allowed = any(h.list_type == "ALLOW" for h in list_hits)
+    # 2. rules, 3. policy: the most severe outcome any of them asks for
+    hits = _rule_hits(ruleset, application, features, scores, allowed, rule_hits)
+    grade, findings = _policy_findings(pp, application, scores, allowed)
+    decision = _worst([*(_RULE_OUTCOME[h.action] for h in hits), *(o for o, _ in findings)])
+    # 4. offer: an approval stands only with an affordable one
+    if decision == APPROVE:
+        return _approval(pp, grade, application, hits)
+    # 5. reasons for the adverse action
+    return Outcome(decision, grade, None, _adverse_reasons(hits, findings, model_reasons), hits)
 
-    # Rules
-    if rule_hits is None:
-        ctx = ruleset.context_for(application, features, scores)
-        hits = ruleset.evaluate(ctx, ("fraud",) if allowed else ())
-    else:
-        hits = [h for h in rule_hits if not (allowed and h.category == "fraud")]
-    decision = APPROVE
-    rule_reasons: list[dict[str, str]] = []
-    for h in hits:
-        if h.action == "decline":
-            decision = DECLINE
-        elif h.action == "review" and decision == APPROVE:
-            decision = REVIEW
-        if h.action != "flag":
-            rule_reasons.append(_reason(h.reason_code, "RULE", h.reason_text))
 
-    # Policy: (rank, code) pairs, most severe first after sorting
-    pol: list[tuple[str, str]] = []
-    fraud = _num(scores.get("fraud_probability"))
-    if not allowed and fraud is not None:
-        if fraud >= pp.fraud.decline_at:
-            pol.append((DECLINE, "P-FRAUD-DECLINE"))
-        elif fraud >= pp.fraud.review_at:
-            pol.append((REVIEW, "P-FRAUD-REVIEW"))
+# --- rules -----------------------------------------------------------------------------
+_RULE_OUTCOME: dict[str, DecisionOutcome] = {"decline": DECLINE, "review": REVIEW,
+                                             "flag": APPROVE}
+
+
+def _rule_hits(
+    ruleset: RuleSet, application: Mapping[str, Any], features: Mapping[str, float | None],
+    scores: Mapping[str, Any], allowed: bool, given: list[RuleHit] | None,
+) -> list[RuleHit]:
+    """The rule hits that count: an allow-list hit sets the fraud rules aside."""
+    if given is not None:
+        return [h for h in given if not (allowed and h.category == "fraud")]
+    ctx = ruleset.context_for(application, features, scores)
+    return ruleset.evaluate(ctx, ("fraud",) if allowed else ())
+
+
+# --- policy ----------------------------------------------------------------------------
+def _policy_findings(
+    pp: ProductPolicy, application: Mapping[str, Any], scores: Mapping[str, Any], allowed: bool,
+) -> tuple[str | None, list[Finding]]:
+    """The risk grade and the policy findings, most severe first (stable within a rank)."""
+    pd = _num(scores.get("pd"))
+    findings = [] if allowed else _fraud_findings(pp, _num(scores.get("fraud_probability")))
     if pd is not None:
-        if pd >= pp.pd.decline_at:
-            pol.append((DECLINE, "P-PD-DECLINE"))
-        elif pd >= pp.pd.approve_below:
-            pol.append((REVIEW, "P-PD-REVIEW"))
+        grade: str | None = grade_for_pd(pp, pd)
+        findings += _pd_findings(pp, pd)
     else:  # cold start: no PD model -> bureau-score policy
-        bureau = _num(application.get("bureau_score"))
-        cs = pp.cold_start
-        if bureau is None:
-            pol.append((REVIEW, "P-NO-FILE"))
-        else:
-            grade = grade_for_score(pp, bureau)
-            if bureau < cs.decline_below:
-                pol.append((DECLINE, "P-COLD-DECLINE"))
-            elif bureau < cs.approve_at:
-                pol.append((REVIEW, "P-COLD-REVIEW"))
+        grade, cold = _cold_start(pp, _num(application.get("bureau_score")))
+        findings += cold
     anomaly = _num(scores.get("anomaly_score"))
     if anomaly is not None and anomaly >= pp.anomaly_review_at:
-        pol.append((REVIEW, "P-ANOMALY"))
-    for outcome, _ in pol:
-        if _RANK[outcome] > _RANK[decision]:
-            decision = outcome
-    pol.sort(key=lambda p: -_RANK[p[0]])
-    policy_reasons = [_reason(code, "POLICY") for _, code in pol]
+        findings.append((REVIEW, "P-ANOMALY"))
+    findings.sort(key=lambda f: -_RANK[f[0]])
+    return grade, findings
 
-    offer: dict[str, Any] | None = None
-    if decision == APPROVE:
-        made = make_offer(pp, grade or "E", dict(application))
-        if made is None:
-            return Outcome(DECLINE, grade, None, [_reason("P-AFFORD", "POLICY")], hits)
-        offer = made.record()
-        reasons = [_reason("P-AFFORD-CAP", "POLICY")] if made.capped_by_affordability else []
-        return Outcome(APPROVE, grade, offer, reasons, hits)
 
-    reasons = rule_reasons + policy_reasons
-    model_reasons = scores.get("reasons")
-    if callable(model_reasons):  # computed only now, for declines and reviews (TreeSHAP)
+def _fraud_findings(pp: ProductPolicy, fraud: float | None) -> list[Finding]:
+    if fraud is None:
+        return []
+    if fraud >= pp.fraud.decline_at:
+        return [(DECLINE, "P-FRAUD-DECLINE")]
+    if fraud >= pp.fraud.review_at:
+        return [(REVIEW, "P-FRAUD-REVIEW")]
+    return []
+
+
+def _pd_findings(pp: ProductPolicy, pd: float) -> list[Finding]:
+    if pd >= pp.pd.decline_at:
+        return [(DECLINE, "P-PD-DECLINE")]
+    if pd >= pp.pd.approve_below:
+        return [(REVIEW, "P-PD-REVIEW")]
+    return []
+
+
+def _cold_start(pp: ProductPolicy, bureau: float | None) -> tuple[str | None, list[Finding]]:
+    """Grade and findings from the bureau score alone; no bureau file means REVIEW."""
+    if bureau is None:
+        return None, [(REVIEW, "P-NO-FILE")]
+    grade = grade_for_score(pp, bureau)
+    if bureau < pp.cold_start.decline_below:
+        return grade, [(DECLINE, "P-COLD-DECLINE")]
+    if bureau < pp.cold_start.approve_at:
+        return grade, [(REVIEW, "P-COLD-REVIEW")]
+    return grade, []
+
+
+# --- offer -----------------------------------------------------------------------------
+def _approval(pp: ProductPolicy, grade: str | None, application: Mapping[str, Any],
+              hits: list[RuleHit]) -> Outcome:
+    """An approval needs an affordable offer at or above the product minimum (P-AFFORD)."""
+    made = make_offer(pp, grade or "E", application)
+    if made is None:
+        return Outcome(DECLINE, grade, None, [_reason("P-AFFORD", "POLICY")], hits)
+    reasons = [_reason("P-AFFORD-CAP", "POLICY")] if made.capped_by_affordability else []
+    return Outcome(APPROVE, grade, made.record(), reasons, hits)
+
+
+# --- reasons ---------------------------------------------------------------------------
+def _adverse_reasons(hits: list[RuleHit], findings: list[Finding],
+                     model_reasons: ModelReasons | None) -> list[ReasonCode]:
+    """Rule reasons, policy reasons, then the driving model's reasons; the top distinct ones."""
+    reasons = [_reason(h.reason_code, "RULE", h.reason_text) for h in hits if h.action != "flag"]
+    reasons += [_reason(code, "POLICY") for _, code in findings]
+    if model_reasons is not None:  # computed only now, for declines and reviews (TreeSHAP)
         fraud_driven = any(h.category == "fraud" and h.action != "flag" for h in hits) or any(
-            code.startswith("P-FRAUD") for _, code in pol)
-        model_reasons = model_reasons(fraud_driven)
-    for code, text in model_reasons or ():
-        reasons.append({"code": str(code), "text": str(text), "source": "MODEL"})
-    return Outcome(decision, grade, None, _top(reasons), hits)
+            code.startswith("P-FRAUD") for _, code in findings)
+        reasons += [{"code": str(code), "text": str(text), "source": "MODEL"}
+                    for code, text in model_reasons(fraud_driven)]
+    return _top(reasons)
 
 
-def _top(reasons: list[dict[str, str]]) -> list[dict[str, str]]:
+def _top(reasons: list[ReasonCode]) -> list[ReasonCode]:
     """The first MAX_REASONS distinct reasons. A model reason whose text a rule, list or
     policy reason already gives is dropped too: an applicant should not read the same
     reason twice (e.g. a DTI rule and the DTI feature), and the slot goes to the next one."""
     seen_codes: set[str] = set()
     seen_texts: set[str] = set()
-    out: list[dict[str, str]] = []
+    out: list[ReasonCode] = []
     for r in reasons:
         if r["code"] in seen_codes or r["text"] in seen_texts:
             continue
@@ -203,15 +259,16 @@ class DecisionEngine:
 
     def outcome(
         self,
-        application: Mapping[str, Any],
+        application: LoanApplication,
         features: Mapping[str, float | None],
-        scores: Mapping[str, Any],
+        scores: Scores,
         versions: Mapping[str, str],
         *,
         hashed: Mapping[str, str] | None = None,
         now_ms: int | None = None,
         rules: RuleSet | None = None,
         policy: Policy | None = None,
+        model_reasons: ModelReasons | None = None,
     ) -> tuple[Outcome, list[ListHit], dict[str, str]]:
         """Lists -> rules -> policy with the current rules and policy (or the given ones,
         for a challenger): the outcome, the list hits and ``versions`` plus rules/policy."""
@@ -219,34 +276,36 @@ class DecisionEngine:
         pol = policy or self.policy
         when = int(application["event_time"]) if now_ms is None else now_ms
         list_hits = self.lists.check(application, hashed or {}, when)
-        out = decide_outcome(ruleset, pol, application, features, scores, list_hits)
+        out = decide_outcome(ruleset, pol, application, features, scores, list_hits,
+                             model_reasons=model_reasons)
         return out, list_hits, {**versions, "rules": ruleset.version, "policy": pol.version}
 
     def decide(
         self,
-        application: Mapping[str, Any],
+        application: LoanApplication,
         features: Mapping[str, float | None],
-        scores: Mapping[str, Any],
+        scores: Scores,
         versions: Mapping[str, str],
         hashed: Mapping[str, str] | None = None,
         now_ms: int | None = None,
-    ) -> dict[str, Any]:
+        *,
+        model_reasons: ModelReasons | None = None,
+    ) -> Decision:
         """The decision record (decision.avsc) without decided_at, timings_us and worker.
 
-        ``scores``: ``pd``, ``fraud_probability``, ``anomaly_score``,
-        ``scorecard_points`` (each may be None) and ``reasons``: model reason
-        codes as (code, text), most important first -- or a callable
-        ``reasons(fraud_driven: bool)`` returning them, called only for declines and
-        reviews (``fraud_driven``: a fraud rule or fraud cutoff contributed, so the fraud
-        model should explain rather than the PD model). ``hashed``: keyed hashes
-        of identifiers, e.g. {"NATIONAL_ID_HASH": ...}. ``versions``: model
-        and feature-spec versions; rules and policy versions are added here.
+        ``scores``: each may be None. ``model_reasons(fraud_driven)``: the model's reason
+        codes, called only for declines and reviews (see ``ModelReasons``); None gives a
+        decision without model reasons. ``hashed``: keyed hashes of identifiers, e.g.
+        {"NATIONAL_ID_HASH": ...}. ``versions``: model and feature-spec versions; rules
+        and policy versions are added here.
         """
         out, list_hits, all_versions = self.outcome(application, features, scores, versions,
-                                                    hashed=hashed, now_ms=now_ms)
+                                                    hashed=hashed, now_ms=now_ms,
+                                                    model_reasons=model_reasons)
+        event_time = int(application["event_time"])
         return {
             "application_id": application["application_id"],
-            "event_time": int(application["event_time"]),
+            "event_time": event_time,
             "product": str(application["product"]),
             "decision": out.decision,
             "pd": _num(scores.get("pd")),
@@ -260,5 +319,5 @@ class DecisionEngine:
             "rule_hits": [h.rule_id for h in out.rule_hits],
             "versions": all_versions,
             "shadow": None,
-            "age_band": age_band(application.get("date_of_birth"), int(application["event_time"])),
+            "age_band": age_band(application.get("date_of_birth"), event_time),
         }

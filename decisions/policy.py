@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from decisions.errors import PolicyError
+from schemas.records import Offer as OfferRecord
 
 GRADES = ("A", "B", "C", "D", "E")
 DEFAULT_POLICY_PATH = Path(__file__).parent / "policy" / "default.yaml"
@@ -134,7 +136,8 @@ class Offer:
     price_tier: str
     capped_by_affordability: bool
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> OfferRecord:
+        """The decision record's ``offer`` (decision.avsc Offer)."""
         return {"amount": self.amount, "term_months": self.term_months, "apr": self.apr,
                 "price_tier": self.price_tier}
 
@@ -211,14 +214,14 @@ def annuity_factor(apr: float, term_months: int) -> float:
     return r / (1.0 - (1.0 + r) ** -term_months)
 
 
-def affordability_income(application: dict[str, Any]) -> float:
+def affordability_income(application: Mapping[str, Any]) -> float:
     """Annual income for affordability: declared, capped at the bureau's turnover estimate."""
     declared = float(application.get("annual_income") or 0.0)
     estimate = (application.get("bureau") or {}).get("income_estimate")
     return min(declared, float(estimate)) if estimate is not None and estimate > 0 else declared
 
 
-def make_offer(pp: ProductPolicy, grade: str, application: dict[str, Any]) -> Offer | None:
+def make_offer(pp: ProductPolicy, grade: str, application: Mapping[str, Any]) -> Offer | None:
     """The offer for an approval, or None when affordability allows less than the minimum."""
     op = pp.offer
     g = op.by_grade[grade]  # type: ignore[index]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from decisions.engine import APPROVE, DECLINE, REVIEW, DecisionEngine, _num
 from decisions.errors import BacktestError
 from decisions.policy import Policy
 from decisions.rules import RuleSet
+from schemas.records import LoanApplication, Scores, ShadowDecision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,17 +27,20 @@ OUTCOMES = (APPROVE, REVIEW, DECLINE)
 
 def shadow_decide(
     engine: DecisionEngine,
-    application: Mapping[str, Any],
+    application: LoanApplication,
     features: Mapping[str, float | None],
-    challenger_scores: Mapping[str, Any],
+    challenger_scores: Scores,
     challenger_versions: Mapping[str, str],
     *,
     rules: RuleSet | None = None,
     policy: Policy | None = None,
     hashed: Mapping[str, str] | None = None,
     now_ms: int | None = None,
-) -> dict[str, Any]:
-    """The ShadowDecision record: what the challenger would decide (never acted on)."""
+) -> ShadowDecision:
+    """The ShadowDecision record: what the challenger would decide (never acted on).
+
+    No model reasons are asked for: a shadow record carries no reason codes, so no
+    TreeSHAP pass is paid for the challenger."""
     out, _, versions = engine.outcome(application, features, challenger_scores,
                                       challenger_versions, hashed=hashed, now_ms=now_ms,
                                       rules=rules, policy=policy)

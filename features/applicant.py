@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+
+from schemas.records import LoanApplication
 
 Value = float | None
 
@@ -35,7 +35,8 @@ def income_check(declared: float, estimate: float | None) -> dict[str, Value]:
     }
 
 
-def applicant_features(app: Mapping[str, Any]) -> dict[str, Value]:
+def applicant_features(app: LoanApplication) -> dict[str, Value]:
+    """The features of the application's own fields; no state, so also the degraded path's."""
     income = float(app["annual_income"])
     amount = float(app["requested_amount"])
     term = int(app["requested_term_months"])

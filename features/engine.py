@@ -53,6 +53,7 @@ from features.windows import (
     RETENTION_MS,
     WINDOWS,
 )
+from schemas.records import LoanApplication
 
 Value = float | None
 
@@ -128,11 +129,11 @@ class FeatureEngine:
 
     # --- applications ------------------------------------------------------
 
-    def compute(self, application: Mapping[str, Any]) -> dict[str, Value]:
+    def compute(self, application: LoanApplication) -> dict[str, Value]:
         """Record one application and return its features as of its event time."""
         return self.compute_many([application])[0]
 
-    def compute_many(self, applications: Sequence[Mapping[str, Any]]) -> list[dict[str, Value]]:
+    def compute_many(self, applications: Sequence[LoanApplication]) -> list[dict[str, Value]]:
         """Same as ``compute`` on each application in order, in one round trip."""
         if not applications:
             return []
@@ -150,7 +151,7 @@ class FeatureEngine:
         pairs = zip(applications, raw, strict=True)
         return [self._features(app, orjson.loads(r)) for app, r in pairs]
 
-    def _features(self, app: Mapping[str, Any], rec: dict[str, Any]) -> dict[str, Value]:
+    def _features(self, app: LoanApplication, rec: dict[str, Any]) -> dict[str, Value]:
         v: list[float] = rec["v"]
         ids: list[str] = rec["ids"]
         out: dict[str, Value] = {}

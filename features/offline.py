@@ -17,6 +17,7 @@ from typing import Any
 
 from features.engine import FeatureEngine, Value
 from features.errors import FeatureError
+from schemas.records import LoanApplication
 
 APPLICATION_TOPICS = {"loan.applications.v1", "application"}
 DEVICE_TOPICS = {"device.events.v1", "device"}
@@ -45,7 +46,7 @@ def replay(
     """
     beh: list[Mapping[str, Any]] = []
     dev: list[Mapping[str, Any]] = []
-    apps: list[Mapping[str, Any]] = []
+    apps: list[LoanApplication] = []
     frauds: list[tuple[str, int]] = []
     app_sessions: set[str] = set()
     app_devices: set[str] = set()

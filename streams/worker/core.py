@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from decisions.lists import ListIndex
 from schemas import codec_for
+from schemas.records import LoanApplication
 from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, METRICS, PERFORMANCE
 from streams.control.follower import ListsFollower
 from streams.control.releases import releases_follower
@@ -53,7 +54,7 @@ class Inbound:
 class Batch:
     """Consumed messages decoded and sorted by what they feed."""
 
-    applications: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[LoanApplication] = field(default_factory=list)
     device: list[dict[str, Any]] = field(default_factory=list)
     behaviour: list[dict[str, Any]] = field(default_factory=list)
     confirmed: list[tuple[str, int]] = field(default_factory=list)  # (application id, time)
@@ -94,7 +95,7 @@ class WorkerCore:
             if rec is None:
                 continue
             if m.topic == APPLICATIONS.name:
-                batch.applications.append(rec)
+                batch.applications.append(cast(LoanApplication, rec))  # decoded: valid
             elif m.topic == DEVICE_EVENTS.name:
                 batch.device.append(rec)
             elif m.topic == BEHAVIOUR_EVENTS.name:
@@ -130,7 +131,7 @@ class WorkerCore:
             except Exception as exc:
                 log.error("%s failed after retries, continuing without it: %s", what, exc)
 
-    def decide(self, applications: list[dict[str, Any]]) -> list[Decided]:
+    def decide(self, applications: list[LoanApplication]) -> list[Decided]:
         decided = self.pipeline.decide_batch(applications)
         for d in decided:
             if not d.redelivered:

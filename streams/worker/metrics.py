@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from schemas.records import DecisionRecord
+
 ANOMALY_THRESHOLD = 0.8  # an anomaly score above this counts towards the anomaly rate
 
 
@@ -24,13 +26,14 @@ class WorkerStats:
     scored_anomaly: int = 0
     dead_letters: int = 0
 
-    def record(self, decision: dict[str, Any]) -> None:
+    def record(self, decision: DecisionRecord) -> None:
         self.decisions[f"{decision['product']}:{decision['decision']}"] += 1
         self.latencies_ms.append(decision["decided_at"] - decision["event_time"])
-        if decision.get("pd") is not None:
-            self.pds.append(decision["pd"])
-        if decision.get("fraud_probability") is not None:
-            self.frauds.append(decision["fraud_probability"])
+        pd, fraud = decision.get("pd"), decision.get("fraud_probability")
+        if pd is not None:
+            self.pds.append(pd)
+        if fraud is not None:
+            self.frauds.append(fraud)
         a = decision.get("anomaly_score")
         if a is not None:
             self.scored_anomaly += 1

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,8 +37,16 @@ from features.errors import FeatureStateError
 from features.identity import hash_identifier
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
-from models.slots import ModelSlots
-from schemas import codec_for
+from models.slots import ModelSet, ModelSlots
+from schemas import AvroCodec, codec_for
+from schemas.records import (
+    Decision,
+    DecisionRecord,
+    LoanApplication,
+    ReasonCode,
+    Scores,
+    ShadowDecision,
+)
 from streams.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -56,7 +64,7 @@ except PackageNotFoundError:  # running from a source tree without install
 @dataclass
 class Decided:
     application_id: str
-    decision: dict[str, Any]
+    decision: DecisionRecord
     decision_bytes: bytes
     features_bytes: bytes
     redelivered: bool = False
@@ -74,8 +82,8 @@ class DecisionPipeline:
     retries: Sequence[float] = (0.05, 0.15, 0.3)
     sleep: Callable[[float], None] = time.sleep
     degraded_count: int = 0
-    _dec_codec: Any = field(init=False, repr=False)
-    _fv_codec: Any = field(init=False, repr=False)
+    _dec_codec: AvroCodec = field(init=False, repr=False)
+    _fv_codec: AvroCodec = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._dec_codec = codec_for("decision")
@@ -83,7 +91,7 @@ class DecisionPipeline:
         self._prefix = self.features.prefix
 
     # --- the step ------------------------------------------------------------
-    def decide_batch(self, applications: Sequence[dict[str, Any]]) -> list[Decided]:
+    def decide_batch(self, applications: Sequence[LoanApplication]) -> list[Decided]:
         """Decide every application of the batch, in order."""
         if not applications:
             return []
@@ -100,15 +108,15 @@ class DecisionPipeline:
         feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
 
         out: list[Decided] = []
-        new: list[tuple[dict[str, Any], Decided]] = []
+        new: list[tuple[LoanApplication, Decided]] = []
         done: dict[str, Decided] = {}
         it = iter(vectors or [])
         for app in applications:
             app_id = app["application_id"]
             if app_id in memo:
                 dec_b, fv_b = memo[app_id]
-                out.append(Decided(app_id, self._dec_codec.decode(dec_b), dec_b, fv_b,
-                                   redelivered=True))
+                record = cast(DecisionRecord, self._dec_codec.decode(dec_b))
+                out.append(Decided(app_id, record, dec_b, fv_b, redelivered=True))
                 continue
             if app_id in done:
                 first = done[app_id]
@@ -126,18 +134,18 @@ class DecisionPipeline:
         self._memo_put(new)
         return out
 
-    def _decide_one(self, app: dict[str, Any], values: dict[str, float | None],
+    def _decide_one(self, app: LoanApplication, values: dict[str, float | None],
                     feat_us: float, degraded: bool) -> Decided:
         t1 = time.perf_counter()
         models = self.models.current
         x = FEATURE_SPEC.to_array(values)
-        scores: dict[str, Any] = {
-            "pd": models.pd.score(x) if models.pd else None,
-            "fraud_probability": models.fraud.score(x) if models.fraud else None,
-            "scorecard_points": None, "anomaly_score": None, "reasons": [],
+        scores: Scores = {
+            "pd": None, "fraud_probability": models.fraud.score(x) if models.fraud else None,
+            "scorecard_points": None, "anomaly_score": None,
         }
         if models.pd is not None:
-            scores["scorecard_points"] = models.pd.points_for_pd(scores["pd"])
+            scores["pd"] = pd = models.pd.score(x)
+            scores["scorecard_points"] = models.pd.points_for_pd(pd)
         t2 = time.perf_counter()
         if self.anomaly is not None:
             scores["anomaly_score"] = (self.anomaly.score_one(values) if degraded
@@ -153,48 +161,45 @@ class DecisionPipeline:
             versions["anomaly"] = self.anomaly.version
         # reason codes are only needed for adverse action: the engine pays for TreeSHAP
         # only on declines and reviews, with the model that drove the outcome
-        scores["reasons"] = partial(self._model_reasons, models, x)
-        record = self.decider.decide(app, values, scores, versions, hashed=hashed)
+        decision = self.decider.decide(app, values, scores, versions, hashed=hashed,
+                                       model_reasons=partial(_model_reasons, models, x))
         if degraded:
-            record = _force_review(record)
+            decision = _force_review(decision)
             self.degraded_count += 1
         if models.has_challenger:
-            record["shadow"] = self._shadow(app, values, x, scores, hashed)
+            decision["shadow"] = self._shadow(app, values, x, scores, hashed)
         t4 = time.perf_counter()
-        record["decided_at"] = int(time.time() * 1000)
-        record["worker"] = self.worker_id
-        record["timings_us"] = {
-            "features": round(feat_us, 1), "score": round((t2 - t1) * 1e6, 1),
-            "anomaly": round((t3 - t2) * 1e6, 1), "decide": round((t4 - t3) * 1e6, 1),
+        record: DecisionRecord = {
+            **decision,
+            "decided_at": int(time.time() * 1000),
+            "worker": self.worker_id,
+            "timings_us": {
+                "features": round(feat_us, 1), "score": round((t2 - t1) * 1e6, 1),
+                "anomaly": round((t3 - t2) * 1e6, 1), "decide": round((t4 - t3) * 1e6, 1),
+            },
         }
         fv = feature_record(app, values)
         return Decided(app["application_id"], record, self._dec_codec.encode(record),
                        self._fv_codec.encode(fv), degraded=degraded)
 
-    @staticmethod
-    def _model_reasons(models: Any, x: np.ndarray, fraud_driven: bool
-                       ) -> list[tuple[str, str]]:
-        """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud rule or
-        cutoff drove it, otherwise PD (one explanation per adverse action)."""
-        model = (models.fraud if fraud_driven else models.pd) or models.pd or models.fraud
-        if model is None:
-            return []
-        return [(r.code, r.text) for r in model.reasons(x, k=4)]
-
-    def _shadow(self, app: dict[str, Any], values: dict[str, float | None], x: np.ndarray,
-                scores: dict[str, Any], hashed: dict[str, str]) -> dict[str, Any]:
+    def _shadow(self, app: LoanApplication, values: dict[str, float | None], x: np.ndarray,
+                scores: Scores, hashed: dict[str, str]) -> ShadowDecision:
+        """The challenger's decision on the champion's features, anomaly score and lists."""
         models = self.models.current
         ch_pd = models.challenger_pd or models.pd
         ch_fraud = models.challenger_fraud or models.fraud
-        ch_scores = dict(scores, reasons=[])  # a shadow record carries no reason codes
-        ch_scores["pd"] = ch_pd.score(x) if ch_pd else None
-        ch_scores["fraud_probability"] = ch_fraud.score(x) if ch_fraud else None
+        ch_scores: Scores = {
+            "pd": ch_pd.score(x) if ch_pd else None,
+            "fraud_probability": ch_fraud.score(x) if ch_fraud else None,
+            "scorecard_points": scores["scorecard_points"],
+            "anomaly_score": scores["anomaly_score"],
+        }
         ch_versions = {**models.versions(), **models.challenger_versions(),
                        "feature_spec": FEATURE_SPEC.version}
         return shadow_decide(self.decider, app, values, ch_scores, ch_versions, hashed=hashed)
 
     # --- Redis: features with retry, redelivery memo ---------------------------
-    def _features_with_retry(self, apps: list[dict[str, Any]]
+    def _features_with_retry(self, apps: list[LoanApplication]
                              ) -> list[dict[str, float | None]] | None:
         backoff = Backoff(tuple(self.retries), retry_on=(FeatureStateError,))
         try:
@@ -208,10 +213,11 @@ class DecisionPipeline:
     # The memo is one Redis hash per hour of application event time: a redelivered
     # application has the same event time, so it finds its bucket; a whole batch costs one
     # HMGET and one HSET (+ EXPIRE) per hour it spans instead of a command per application.
-    def _memo_bucket(self, app: dict[str, Any]) -> str:
+    def _memo_bucket(self, app: LoanApplication) -> str:
         return f"{self._prefix}:decided:{int(app['event_time']) // 3_600_000}"
 
-    def _memo_get(self, applications: Sequence[dict[str, Any]]) -> dict[str, tuple[bytes, bytes]]:
+    def _memo_get(self, applications: Sequence[LoanApplication]
+                  ) -> dict[str, tuple[bytes, bytes]]:
         buckets: dict[str, list[str]] = {}
         for a in applications:
             buckets.setdefault(self._memo_bucket(a), []).append(a["application_id"])
@@ -232,7 +238,7 @@ class DecisionPipeline:
                     out[app_id] = (blob[4:4 + n], blob[4 + n:])
         return out
 
-    def _memo_put(self, decided: list[tuple[dict[str, Any], Decided]]) -> None:
+    def _memo_put(self, decided: list[tuple[LoanApplication, Decided]]) -> None:
         if not decided:
             return
         buckets: dict[str, dict[Any, Any]] = {}  # redis-py's Mapping type is invariant
@@ -249,13 +255,26 @@ class DecisionPipeline:
             log.warning("could not memoise %d decision(s): %s", len(decided), exc)
 
 
-def _force_review(record: dict[str, Any]) -> dict[str, Any]:
+def _model_reasons(models: ModelSet, x: np.ndarray, fraud_driven: bool
+                   ) -> list[tuple[str, str]]:
+    """TreeSHAP reasons of the one model behind the outcome: fraud when a fraud rule or
+    cutoff drove it, otherwise PD (one explanation per adverse action)."""
+    model = (models.fraud if fraud_driven else models.pd) or models.pd or models.fraud
+    if model is None:
+        return []
+    return [(r.code, r.text) for r in model.reasons(x, k=4)]
+
+
+def _force_review(decision: Decision) -> Decision:
     """Without feature state nothing but a block-list hit is certain: everything else is
     REVIEW, whatever the partial vector suggested."""
     code, text = STATE_UNAVAILABLE
-    if record["decision"] == "DECLINE" and record["list_hits"]:
-        reasons = record["reason_codes"][:3]
-        return dict(record, reason_codes=[*reasons, {"code": code, "text": text,
-                                                     "source": "POLICY"}])
-    reasons = [{"code": code, "text": text, "source": "POLICY"}, *record["reason_codes"]][:4]
-    return dict(record, decision="REVIEW", offer=None, reason_codes=reasons)
+    unavailable: ReasonCode = {"code": code, "text": text, "source": "POLICY"}
+    out = decision.copy()
+    if decision["decision"] == "DECLINE" and decision["list_hits"]:
+        out["reason_codes"] = [*decision["reason_codes"][:3], unavailable]
+        return out
+    out["decision"] = "REVIEW"
+    out["offer"] = None
+    out["reason_codes"] = [unavailable, *decision["reason_codes"]][:4]
+    return out

@@ -6,119 +6,25 @@ import copy
 
 import pytest
 
-from decisions.engine import DecisionEngine
 from decisions.errors import PolicyError
-from decisions.lists import ListIndex, make_update
 from decisions.policy import Policy, annuity_factor, make_offer
-from decisions.rules import RuleSet, RuleStore
+from decisions.shadow import shadow_decide
 from schemas import codec_for
-
-POLICY_YAML = """
-version: "p1"
-products:
-  PERSONAL_LOAN:
-    fraud: {review_at: 0.2, decline_at: 0.5}
-    pd: {approve_below: 0.05, decline_at: 0.10}
-    anomaly_review_at: 0.95
-    grades:
-      - {grade: A, pd_below: 0.02}
-      - {grade: C, pd_below: 0.05}
-      - {grade: E, pd_below: 1.0}
-    offer:
-      kind: loan
-      terms: [12, 24, 36]
-      min_amount: 1000
-      round_to: 100
-      max_dti: 0.40
-      by_grade:
-        A: {max_amount: 20000, apr: 0.12, price_tier: T1}
-        C: {max_amount: 10000, apr: 0.12, price_tier: T3}
-        E: {max_amount: 3000, apr: 0.24, price_tier: T5}
-    cold_start:
-      approve_at: 700
-      decline_below: 600
-      grades_by_score:
-        - {grade: A, score_at_least: 780}
-        - {grade: C, score_at_least: 700}
-        - {grade: E, score_at_least: 300}
-  CREDIT_CARD:
-    fraud: {review_at: 0.2, decline_at: 0.5}
-    pd: {approve_below: 0.05, decline_at: 0.10}
-    grades: [{grade: A, pd_below: 1.0}]
-    offer:
-      kind: card
-      min_amount: 250
-      round_to: 50
-      max_dti: 0.40
-      card_payment_rate: 0.05
-      by_grade: {A: {max_amount: 5000, apr: 0.2, price_tier: T1}}
-    cold_start: {approve_at: 700, decline_below: 600,
-                 grades_by_score: [{grade: A, score_at_least: 300}]}
-  BNPL:
-    fraud: {review_at: 0.2, decline_at: 0.5}
-    pd: {approve_below: 0.05, decline_at: 0.10}
-    grades: [{grade: A, pd_below: 1.0}]
-    offer:
-      kind: bnpl
-      terms: [3, 6]
-      min_amount: 30
-      round_to: 10
-      max_dti: 0.40
-      by_grade: {A: {max_amount: 1000, apr: 0.0, price_tier: T1}}
-    cold_start: {approve_at: 700, decline_below: 600,
-                 grades_by_score: [{grade: A, score_at_least: 300}]}
-"""
-
-RULES_YAML = """
-version: "r1"
-rules:
-  - {id: R-F-DEC, category: fraud, condition: vel_device_apps_1h >= 5, action: decline,
-     reason_code: R-F-DEC, reason_text: Too many applications from this device}
-  - {id: R-F-REV, category: fraud, condition: sess_paste_count >= 3, action: review,
-     reason_code: R-F-REV, reason_text: Details were pasted}
-  - {id: R-C-DEC, category: credit, condition: app_dti > 0.6, action: decline,
-     reason_code: R-C-DEC, reason_text: Debt too high for income}
-  - {id: R-FLAG, category: fraud, condition: sess_emulator >= 1, action: flag,
-     reason_code: R-FLAG, reason_text: Emulator}
-"""
-
-APP = {
-    "application_id": "a-1", "event_time": 1_700_000_000_000, "product": "PERSONAL_LOAN",
-    "annual_income": 60000.0, "monthly_debt_payments": 500.0, "requested_amount": 8000.0,
-    "requested_term_months": 24, "bureau_score": 720, "employment_status": "EMPLOYED",
-    "email": "x@example.com", "phone": "+447700900000", "device_id": "dev-1", "ip": "10.1.2.3",
-}
-FEATS = {"vel_device_apps_1h": 1.0, "sess_paste_count": 0.0, "app_dti": 0.1, "sess_emulator": 0.0}
-SCORES = {"pd": 0.01, "fraud_probability": 0.01, "anomaly_score": 0.1, "scorecard_points": 700.0,
-          "reasons": [("F-A", "Model reason A"), ("F-B", "Model reason B"),
-                      ("F-C", "Model reason C"), ("F-D", "Model reason D")]}
-VERSIONS = {"model_pd": "pd-1", "model_fraud": "fr-1", "feature_spec": "fs-1"}
-
-
-def engine(*updates: dict) -> DecisionEngine:
-    lists = ListIndex()
-    for u in updates:
-        lists.apply(u)
-    return DecisionEngine(lists, RuleStore(RuleSet.from_yaml(RULES_YAML)),
-                          Policy.from_yaml(POLICY_YAML))
-
-
-def decide(eng: DecisionEngine, feats: dict | None = None, scores: dict | None = None,
-           app: dict | None = None) -> dict:
-    return eng.decide({**APP, **(app or {})}, {**FEATS, **(feats or {})},
-                      {**SCORES, **(scores or {})}, VERSIONS)
-
-
-def block(it: str, v: str) -> dict:
-    return make_update("BLOCK", it, v, event_time=0)
-
-
-def allow(it: str, v: str) -> dict:
-    return make_update("ALLOW", it, v, event_time=0)
-
-
-def codes(rec: dict) -> list[str]:
-    return [r["code"] for r in rec["reason_codes"]]
+from tests.decision_cases import (
+    APP,
+    FEATS,
+    MODEL_REASONS,
+    POLICY_YAML,
+    RULES_YAML,
+    SCORES,
+    VERSIONS,
+    allow,
+    block,
+    codes,
+    decide,
+    engine,
+    model_reasons,
+)
 
 
 def test_clean_application_approved_with_offer_and_versions() -> None:
@@ -180,7 +86,7 @@ def test_decline_beats_review_beats_flag_and_reason_order() -> None:
 def test_a_model_reason_repeating_a_rule_reason_text_gives_its_slot_away() -> None:
     reasons = [("F-DEVICE", "Too many applications from this device"),
                ("F-A", "Model reason A"), ("F-B", "Model reason B")]
-    rec = decide(engine(), feats={"vel_device_apps_1h": 7.0}, scores={"reasons": reasons})
+    rec = decide(engine(), feats={"vel_device_apps_1h": 7.0}, reasons=lambda _: reasons)
     texts = [r["text"] for r in rec["reason_codes"]]
     assert codes(rec)[0] == "R-F-DEC" and "F-DEVICE" not in codes(rec)
     assert len(texts) == len(set(texts)) and "Model reason A" in texts
@@ -266,16 +172,21 @@ def test_card_and_bnpl_offers_respect_caps() -> None:
 
 
 def test_same_inputs_same_decision() -> None:
+    # an adverse outcome, so that every step runs: an allow-list hit, a credit rule, a
+    # policy finding, the model reasons and their de-duplication
     eng = engine(allow("EMAIL", "x@example.com"))
-    feats = {**FEATS, "sess_paste_count": 4.0}
-    app, scores = dict(APP), dict(SCORES)
-    first = eng.decide(app, feats, scores, VERSIONS)
+    feats = {**FEATS, "sess_paste_count": 4.0, "app_dti": 0.9}
+    app, scores = dict(APP), {**SCORES, "pd": 0.07}
+    first = eng.decide(app, feats, scores, VERSIONS, model_reasons=model_reasons)
+    assert first["decision"] == "DECLINE" and first["list_hits"] == ["ALLOW:EMAIL"]
+    assert codes(first) == ["R-C-DEC", "P-PD-REVIEW", "F-A", "F-B"]
     app_c, feats_c, scores_c = copy.deepcopy((app, feats, scores))
     for _ in range(3):
         assert engine(allow("EMAIL", "x@example.com")).decide(
-            app, feats, scores, VERSIONS) == first
-        assert eng.decide(app, feats, scores, VERSIONS) == first
+            app, feats, scores, VERSIONS, model_reasons=model_reasons) == first
+        assert eng.decide(app, feats, scores, VERSIONS, model_reasons=model_reasons) == first
     assert (app, feats, scores) == (app_c, feats_c, scores_c)  # inputs not mutated
+    assert MODEL_REASONS[0] == ("F-A", "Model reason A")  # nor the reasons handed over
 
 
 def test_hot_reload_applies_to_next_decision_and_records_version() -> None:
@@ -315,13 +226,78 @@ def test_lazy_model_reasons_are_asked_only_for_adverse_action_and_told_what_drov
         return [("F-FRAUD" if fraud_driven else "F-CREDIT", "why")]
 
     eng = engine()
-    assert decide(eng, scores={"reasons": reasons})["decision"] == "APPROVE"
+    assert decide(eng, reasons=reasons)["decision"] == "APPROVE"
     assert calls == []  # no TreeSHAP for an approval
-    assert "F-FRAUD" in codes(decide(eng, feats={"vel_device_apps_1h": 9.0},
-                                      scores={"reasons": reasons}))
-    assert "F-FRAUD" in codes(decide(eng, scores={"fraud_probability": 0.3,
-                                                  "reasons": reasons}))
-    assert "F-CREDIT" in codes(decide(eng, scores={"pd": 0.2, "reasons": reasons}))
+    assert "F-FRAUD" in codes(decide(eng, feats={"vel_device_apps_1h": 9.0}, reasons=reasons))
+    assert "F-FRAUD" in codes(decide(eng, scores={"fraud_probability": 0.3}, reasons=reasons))
+    assert "F-CREDIT" in codes(decide(eng, scores={"pd": 0.2}, reasons=reasons))
     assert "F-CREDIT" in codes(decide(eng, feats={"app_dti": 0.9},
-                                      scores={"reasons": reasons}))  # a credit rule
+                                      reasons=reasons))  # a credit rule
     assert calls == [True, True, False, False]
+
+
+@pytest.mark.parametrize(("case", "outcome", "asked"), [
+    ({}, "APPROVE", False),
+    ({"app": {"annual_income": 24000.0, "requested_amount": 20000.0}}, "APPROVE", False),  # capped
+    ({"feats": {"sess_emulator": 1.0}}, "APPROVE", False),  # a flag rule only
+    ({"app": {"annual_income": 15000.0, "monthly_debt_payments": 480.0}}, "DECLINE",
+     False),  # unaffordable: P-AFFORD says why
+    ({"lists": [block("DEVICE_ID", "dev-1")]}, "DECLINE", False),  # L-BLOCK says why
+    ({"feats": {"sess_paste_count": 3.0}}, "REVIEW", True),
+    ({"scores": {"anomaly_score": 0.99}}, "REVIEW", True),
+    ({"scores": {"pd": None}, "app": {"bureau_score": None}}, "REVIEW", True),
+    ({"scores": {"pd": 0.3}}, "DECLINE", True),
+    ({"feats": {"vel_device_apps_1h": 9.0}, "scores": {"fraud_probability": 0.9}}, "DECLINE",
+     True),
+])
+def test_model_reasons_are_computed_once_and_only_when_a_decline_or_review_needs_them(
+    case: dict, outcome: str, asked: bool,
+) -> None:
+    calls: list[bool] = []
+
+    def counting(fraud_driven: bool) -> list[tuple[str, str]]:
+        calls.append(fraud_driven)
+        return [("F-COUNTED", "Counted model reason")]
+
+    rec = decide(engine(*case.get("lists", [])), feats=case.get("feats"),
+                 scores=case.get("scores"), app=case.get("app"), reasons=counting)
+    assert rec["decision"] == outcome
+    assert len(calls) == (1 if asked else 0)
+    assert ("F-COUNTED" in codes(rec)) == asked
+
+
+def test_no_model_reasons_gives_the_same_decision_without_model_codes() -> None:
+    eng = engine()
+    with_reasons = decide(eng, scores={"pd": 0.07})
+    without = decide(eng, scores={"pd": 0.07}, reasons=None)
+    assert codes(with_reasons) == ["P-PD-REVIEW", "F-A", "F-B", "F-C"]
+    assert codes(without) == ["P-PD-REVIEW"]
+    assert {**with_reasons, "reason_codes": []} == {**without, "reason_codes": []}
+
+
+def _published(decision: dict) -> dict:
+    """A decision as a worker stamps it before publishing."""
+    return {**decision, "decided_at": 1_700_000_000_123, "worker": "w-1",
+            "timings_us": {"features": 210.5, "score": 80.0, "anomaly": 12.25, "decide": 40.0}}
+
+
+@pytest.mark.parametrize("case", [
+    {"app": {"date_of_birth": "1990-02-01"}},  # APPROVE with an offer and an age band
+    {"app": {"annual_income": 24000.0, "requested_amount": 20000.0}},  # capped offer
+    {"feats": {"sess_paste_count": 3.0, "vel_device_apps_1h": 7.0, "sess_emulator": 1.0}},
+    {"scores": {"pd": None, "fraud_probability": None, "anomaly_score": None,
+                "scorecard_points": None}, "app": {"bureau_score": None}},  # no models, no file
+    {"lists": [block("DEVICE_ID", "dev-1"), allow("EMAIL", "x@example.com")]},
+    {"shadow": {"pd": 0.5}},  # with the challenger's decision attached
+])
+def test_engine_output_is_a_decision_record_the_codec_round_trips(case: dict) -> None:
+    codec = codec_for("decision")
+    eng = engine(*case.get("lists", []))
+    rec = decide(eng, feats=case.get("feats"), scores=case.get("scores"), app=case.get("app"))
+    if "shadow" in case:
+        rec["shadow"] = shadow_decide(eng, APP, FEATS, {**SCORES, **case["shadow"]},
+                                      {"model_pd": "pd-2"})
+        assert rec["shadow"]["decision"] == "DECLINE"
+    published = _published(rec)
+    assert set(published) == {f["name"] for f in codec.schema["fields"]}
+    assert codec.decode(codec.encode(published)) == published

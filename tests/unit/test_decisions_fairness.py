@@ -1,4 +1,5 @@
-"""Age bands for fair-lending monitoring: exact on birthdays, None on bad data."""
+"""Age bands for fair-lending monitoring: exact on birthdays, None on bad data, and never
+an input to the decision."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from decisions.fairness import age_band
+from tests.decision_cases import decide, engine
 
 
 def _ms(y: int, m: int, d: int) -> int:
@@ -27,3 +29,19 @@ def _ms(y: int, m: int, d: int) -> int:
 ])
 def test_age_band(dob: str | None, on: tuple[int, int, int], band: str | None) -> None:
     assert age_band(dob, _ms(*on)) == band
+
+
+@pytest.mark.parametrize("case", [
+    {},  # APPROVE
+    {"feats": {"sess_paste_count": 3.0}},  # REVIEW
+    {"scores": {"pd": None}, "app": {"bureau_score": 650}},  # cold start REVIEW
+    {"scores": {"pd": 0.3}},  # DECLINE
+])
+def test_the_date_of_birth_changes_only_the_age_band(case: dict) -> None:
+    eng = engine()
+    young, old = ({**case.get("app", {}), "date_of_birth": dob}
+                  for dob in ("2004-01-01", "1950-01-01"))
+    a = decide(eng, feats=case.get("feats"), scores=case.get("scores"), app=young)
+    b = decide(eng, feats=case.get("feats"), scores=case.get("scores"), app=old)
+    assert (a["age_band"], b["age_band"]) == ("18-24", "65+")
+    assert {**a, "age_band": None} == {**b, "age_band": None}

@@ -8,16 +8,15 @@ import pandas as pd
 import pytest
 
 from decisions.errors import BacktestError
+from decisions.rules import RuleSet
 from decisions.shadow import shadow_decide, shadow_report
-from tests.unit.test_decisions_engine import APP, FEATS, RULES_YAML, SCORES, VERSIONS, engine
+from tests.decision_cases import APP, FEATS, RULES_YAML, SCORES, VERSIONS, block, engine
 
 
 def test_shadow_never_changes_published_decision() -> None:
     eng = engine()
     champion = eng.decide(APP, FEATS, SCORES, VERSIONS)
     snapshot = copy.deepcopy(champion)
-    from decisions.rules import RuleSet
-
     strict = RuleSet.from_yaml(RULES_YAML.replace('"r1"', '"r-strict"').replace(
         "vel_device_apps_1h >= 5", "vel_device_apps_1h >= 1"))
     shadow = shadow_decide(eng, APP, FEATS, {**SCORES, "pd": 0.5}, {"model_pd": "pd-2"},
@@ -35,6 +34,16 @@ def test_shadow_defaults_to_champion_rules_and_policy() -> None:
     shadow = shadow_decide(eng, APP, FEATS, SCORES, {"model_pd": "pd-1"})
     assert shadow["decision"] == "APPROVE"
     assert shadow["versions"]["rules"] == eng.rules.current.version
+    assert shadow["versions"]["policy"] == eng.policy.version
+
+
+def test_shadow_is_decided_on_the_champions_lists() -> None:
+    eng = engine(block("DEVICE_ID", "dev-1"))
+    clean = {**SCORES, "pd": 0.001, "fraud_probability": 0.0}  # scores alone would approve
+    shadow = shadow_decide(eng, APP, FEATS, clean, {"model_pd": "pd-2"})
+    assert shadow == {"decision": "DECLINE", "pd": 0.001, "fraud_probability": 0.0,
+                      "versions": {"model_pd": "pd-2", "rules": eng.rules.current.version,
+                                   "policy": eng.policy.version}}
 
 
 def test_report_numbers() -> None:
