@@ -169,7 +169,6 @@ def behaviour_batch_messages(
     each session's events (contiguous, in time order, ending with its SUBMIT) flushed
     every ``flush_every`` events and at SUBMIT, like ``records.behaviour_batches``.
     None if the schema changed or the events are not laid out that way."""
-    from simulator import vocab as V
     from simulator.sessions import EVENT_TYPES
 
     n = len(events["event_time"])
@@ -178,13 +177,47 @@ def behaviour_batch_messages(
     etype = _codes(events["event_type"], EVENT_TYPES)
     sess = events["session_id"]
     sess = sess if isinstance(sess, pa.Array) else pa.array(sess, pa.string())
+    ends = _session_ends(sess, etype == EVENT_TYPES.index("SUBMIT"))
+    if ends is None:
+        return None
+    data, off = _event_bodies(events, sess, etype)
+    times = np.asarray(events["event_time"], np.int64).tolist()
+    sids = sess.take(pa.array(ends - 1)).to_pylist()
+    head = header("behaviour_batch")
+    out: list[tuple[str, int, bytes, int]] = []
+    lo = 0
+    for sid, end in zip(sids, ends.tolist(), strict=True):
+        prefix = varint(len(sid)) + sid.encode()
+        for k, start in enumerate(range(lo, end, flush_every)):
+            stop = min(start + flush_every, end)
+            body = data[off[start] : off[stop]]
+            message = _batch_message(
+                head, f"{sid}-f{k}", prefix, times[stop - 1], body, stop - start
+            )
+            out.append((sid, times[stop - 1], message, stop - start))
+        lo = end
+    return out
+
+
+def _session_ends(sess: pa.Array, is_submit: np.ndarray) -> np.ndarray | None:
+    """The exclusive end of each session's run of events, or None unless every run ends
+    with its SUBMIT and no other SUBMIT occurs."""
     change = np.flatnonzero(
         np.asarray(pc.not_equal(sess[1:], sess[:-1]).to_numpy(zero_copy_only=False), bool)
     )
-    ends = np.append(change + 1, n)  # exclusive end of each session's run
-    submit = np.flatnonzero(etype == EVENT_TYPES.index("SUBMIT"))
-    if not np.array_equal(submit, ends - 1):
+    ends = np.append(change + 1, len(sess))
+    if not np.array_equal(np.flatnonzero(is_submit), ends - 1):
         return None
+    return ends
+
+
+def _event_bodies(
+    events: Mapping[str, Any], sess: pa.Array, etype: np.ndarray
+) -> tuple[bytes, list[int]]:
+    """Every event's Avro body, concatenated, with the offsets of each event (n + 1)."""
+    from simulator import vocab as V
+
+    n = len(sess)
     body = _join(
         [
             _string(events["event_id"]),
@@ -198,36 +231,24 @@ def behaviour_batch_messages(
         ]
     )
     offsets = np.frombuffer(body.buffers()[1], np.int32)[body.offset : body.offset + n + 1]
-    data = body.buffers()[2].to_pybytes()
-    times = np.asarray(events["event_time"], np.int64).tolist()
-    sids = sess.take(pa.array(ends - 1)).to_pylist()
-    head = header("behaviour_batch")
-    off = offsets.tolist()
-    out: list[tuple[str, int, bytes, int]] = []
-    lo = 0
-    for sid, end in zip(sids, ends.tolist(), strict=True):
-        prefix = varint(len(sid)) + sid.encode()
-        for k, start in enumerate(range(lo, end, flush_every)):
-            stop = min(start + flush_every, end)
-            batch_id = f"{sid}-f{k}".encode()
-            out.append(
-                (
-                    sid,
-                    times[stop - 1],
-                    b"".join(
-                        (
-                            head,
-                            varint(len(batch_id)),
-                            batch_id,
-                            prefix,
-                            varint(times[stop - 1]),
-                            varint(stop - start),
-                            data[off[start] : off[stop]],
-                            b"\x00",
-                        )
-                    ),
-                    stop - start,
-                )
-            )
-        lo = end
-    return out
+    return body.buffers()[2].to_pybytes(), offsets.tolist()
+
+
+def _batch_message(
+    head: bytes, batch_id: str, session_prefix: bytes, sent_at: int, events: bytes, count: int
+) -> bytes:
+    """One BehaviourBatch message: header, batch_id, session_id (already encoded), sent_at,
+    then one block of ``count`` encoded events and the array's end."""
+    bid = batch_id.encode()
+    return b"".join(
+        (
+            head,
+            varint(len(bid)),
+            bid,
+            session_prefix,
+            varint(sent_at),
+            varint(count),
+            events,
+            b"\x00",
+        )
+    )
