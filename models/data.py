@@ -139,60 +139,13 @@ def frame_to_dataset(
     columns (``label_*``, ``oracle_*``, ``fraud_type``...) is a feature. ``categories``
     reuses a trained model's levels so evaluation data is coded the same way.
     """
-    if target not in df.columns:
-        raise DataError(f"target column {target!r} not in data; columns are {list(df.columns)}")
-    for name, col in (("time", time_col), ("id", id_col)):
-        if col is not None and col not in df.columns:
-            raise DataError(
-                f"{name} column {col!r} not in data; pass an existing column or omit it"
-            )
+    _check_columns(df, target, time_col, id_col)
     y = encode_target(df[target], positive)
     if require_both_classes and len(np.unique(y)) < 2:
         raise DataError(f"target {target!r} has one class only; training needs goods and bads")
-
-    skip = {target, time_col, id_col, *exclude}
     dropped: dict[str, str] = {}
-    if features is not None:
-        missing = [f for f in features if f not in df.columns]
-        if missing:
-            raise DataError(f"feature columns missing from data: {missing}")
-        cols = list(features)
-    else:
-        cols = []
-        for c in df.columns:
-            if c in skip:
-                continue
-            if c in TRUTH_COLUMNS or str(c).startswith(TRUTH_PREFIXES):
-                dropped[c] = "truth or identity column"
-                continue
-            cols.append(c)
-
-    X = pd.DataFrame(index=range(len(df)))
-    cats: dict[str, list[str]] = {}
-    for c in cols:
-        s = df[c].reset_index(drop=True)
-        known = None if categories is None else categories.get(c)
-        if known is not None:
-            txt = s.astype("string")
-            txt = txt.where(txt.isin(list(known)))  # unseen levels -> missing
-            codes = pd.Categorical(txt, categories=list(known)).codes
-            X[c] = np.where(codes < 0, np.nan, codes).astype(np.float64)
-            cats[c] = list(known)
-        elif pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            X[c] = s.astype(np.float64)
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            dropped[c] = "datetime column (use it as --time-col instead)"
-        else:
-            levels = sorted(s.dropna().astype(str).unique())
-            if features is None and len(levels) > min(MAX_LEVELS, max(2, len(df) // 2)):
-                dropped[c] = f"text column with {len(levels)} distinct values (an identifier?)"
-                continue
-            codes = pd.Categorical(s.astype("string"), categories=levels).codes
-            X[c] = np.where(codes < 0, np.nan, codes).astype(np.float64)
-            cats[c] = levels
-    if X.shape[1] == 0:
-        raise DataError("no feature columns left; pass --features or check --exclude")
-
+    cols = _feature_columns(df, {target, time_col, id_col, *exclude}, features, dropped)
+    X, cats = _encode_features(df, cols, categories, features is None, dropped)
     extra_cols = [c for c in df.columns if str(c).startswith("oracle_")]
     return Dataset(
         X=X,
@@ -205,6 +158,81 @@ def frame_to_dataset(
         dropped=dropped,
         fingerprint=fingerprint(df),
     )
+
+
+def _check_columns(df: pd.DataFrame, target: str, time_col: str | None, id_col: str | None) -> None:
+    if target not in df.columns:
+        raise DataError(f"target column {target!r} not in data; columns are {list(df.columns)}")
+    for name, col in (("time", time_col), ("id", id_col)):
+        if col is not None and col not in df.columns:
+            raise DataError(
+                f"{name} column {col!r} not in data; pass an existing column or omit it"
+            )
+
+
+def _feature_columns(
+    df: pd.DataFrame,
+    skip: set[Any],
+    features: Sequence[str] | None,
+    dropped: dict[str, str],
+) -> list[str]:
+    """The candidate feature columns: exactly ``features`` when given, else every column
+    not skipped and not truth or identity (those are recorded in ``dropped``)."""
+    if features is not None:
+        missing = [f for f in features if f not in df.columns]
+        if missing:
+            raise DataError(f"feature columns missing from data: {missing}")
+        return list(features)
+    cols = []
+    for c in df.columns:
+        if c in skip:
+            continue
+        if c in TRUTH_COLUMNS or str(c).startswith(TRUTH_PREFIXES):
+            dropped[c] = "truth or identity column"
+            continue
+        cols.append(c)
+    return cols
+
+
+def _encode_features(
+    df: pd.DataFrame,
+    cols: list[str],
+    categories: Mapping[str, Sequence[str]] | None,
+    drop_identifiers: bool,
+    dropped: dict[str, str],
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The float64 feature frame and the levels of its categorical columns; columns that
+    cannot be features (datetimes, identifier-like text) are recorded in ``dropped``."""
+    X = pd.DataFrame(index=range(len(df)))
+    cats: dict[str, list[str]] = {}
+    for c in cols:
+        s = df[c].reset_index(drop=True)
+        known = None if categories is None else categories.get(c)
+        if known is not None:
+            txt = s.astype("string")
+            txt = txt.where(txt.isin(list(known)))  # unseen levels -> missing
+            X[c] = _codes(txt, list(known))
+            cats[c] = list(known)
+        elif pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            X[c] = s.astype(np.float64)
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            dropped[c] = "datetime column (use it as --time-col instead)"
+        else:
+            levels = sorted(s.dropna().astype(str).unique())
+            if drop_identifiers and len(levels) > min(MAX_LEVELS, max(2, len(df) // 2)):
+                dropped[c] = f"text column with {len(levels)} distinct values (an identifier?)"
+                continue
+            X[c] = _codes(s.astype("string"), levels)
+            cats[c] = levels
+    if X.shape[1] == 0:
+        raise DataError("no feature columns left; pass --features or check --exclude")
+    return X, cats
+
+
+def _codes(txt: pd.Series, levels: list[str]) -> np.ndarray:
+    """Level codes as float64, NaN for missing values."""
+    codes = pd.Categorical(txt, categories=levels).codes
+    return np.where(codes < 0, np.nan, codes).astype(np.float64)
 
 
 def encode_target(s: pd.Series, positive: str | None = None) -> np.ndarray:
