@@ -1,4 +1,11 @@
-"""Redis for feature state: Debian's ``redis-server`` on loopback, no persistence."""
+"""Redis for feature state: Debian's ``redis-server`` on loopback, persistent by default.
+
+Persistence is an append-only file fsynced every second: the redelivery memo (which
+makes a replayed application get its original decision) and the velocity state must
+survive a restart. A kill loses at most the last second of writes; the decision of
+record in ClickHouse (the first published) covers that gap. In production, run Redis
+with AOF (or a managed service with persistence) for the same reason.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ def ping(port: int) -> bool:
 class RedisNode:
     state_dir: Path
     port: int = 16379
+    persistent: bool = True
 
     @property
     def home(self) -> Path:
@@ -73,11 +81,17 @@ class RedisNode:
         self.home.mkdir(parents=True, exist_ok=True)
         self.process.start(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.home.resolve()),
+             *self._persistence(), "--dir", str(self.home.resolve()),
              "--maxmemory-policy", "noeviction", "--protected-mode", "yes",
              "--set-proc-title", "no"],  # keep argv, which names our state dir
         )
         self.process.wait_healthy(self.healthy, timeout_s)
+
+    def _persistence(self) -> list[str]:
+        if not self.persistent:
+            return ["--appendonly", "no"]
+        return ["--appendonly", "yes", "--appendfsync", "everysec",
+                "--appendfilename", "loanrisk.aof"]
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=10.0)

@@ -3,9 +3,15 @@
 Applied idempotently at start (tables ``CREATE ... IF NOT EXISTS`` plus the
 ``MIGRATIONS`` that add later columns; views ``CREATE OR REPLACE``). Every table is a
 ``ReplacingMergeTree`` keyed so that a message redelivered by Kafka replaces
-its first copy instead of adding a second; analysts query the ``*_latest``
-views (``FINAL``), which count each application once even before background
-merges have run. Tables are ordered by ``application_id`` for per-application
+its first copy instead of adding a second; analysts query the views (``FINAL``),
+which count each application once even before background merges have run.
+
+A decision once published is never replaced: ``decisions`` is keyed by application and
+decision time, so a byte-identical redelivery collapses into its first copy while a
+re-decision (a replay the redelivery memo could not answer, a new consumer group) is a
+row of its own. ``decisions_latest`` (the name predates this rule) is the decision of
+record: the FIRST one published for each application; ``redecisions`` lists the
+applications decided more than once and whether the outcome differed. Tables are ordered by ``application_id`` for per-application
 lookups and partitioned by month of event time so time-range queries prune.
 """
 
@@ -46,9 +52,9 @@ CREATE TABLE IF NOT EXISTS decisions (
         toUnixTimestamp64Milli(decided_at) - toUnixTimestamp64Milli(event_time),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX idx_event_time event_time TYPE minmax GRANULARITY 4
-) ENGINE = ReplacingMergeTree(decided_at)
+) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
-ORDER BY application_id
+ORDER BY (application_id, decided_at)
 """,
     "feature_vectors": """
 CREATE TABLE IF NOT EXISTS feature_vectors (
@@ -119,9 +125,30 @@ ORDER BY (worker, window_start)
 }
 
 VIEWS: dict[str, str] = {
-    "decisions_latest": (
-        "CREATE OR REPLACE VIEW decisions_latest AS SELECT *, latency_ms FROM decisions FINAL"
-    ),
+    # The decision of record: the first published for each application (see the module doc).
+    "decisions_latest": """
+CREATE OR REPLACE VIEW decisions_latest AS
+SELECT *, latency_ms FROM decisions FINAL
+ORDER BY application_id, decided_at
+LIMIT 1 BY application_id
+""",
+    # Applications decided more than once: the original (of record) and what came later.
+    "redecisions": """
+CREATE OR REPLACE VIEW redecisions AS
+SELECT
+    application_id,
+    count() AS times_decided,
+    argMin(decision, decided_at) AS original_decision,
+    min(decided_at) AS original_decided_at,
+    argMin(worker, decided_at) AS original_worker,
+    arraySlice(arrayMap(t -> t.2, arraySort(groupArray((decided_at, decision)))), 2)
+        AS later_decisions,
+    max(decided_at) AS last_decided_at,
+    uniqExact(decision) > 1 AS outcome_differs
+FROM decisions FINAL
+GROUP BY application_id
+HAVING times_decided > 1
+""",
     "feature_vectors_latest": (
         "CREATE OR REPLACE VIEW feature_vectors_latest AS SELECT * FROM feature_vectors FINAL"
     ),
@@ -242,6 +269,7 @@ def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
     of what failed, where and why stays for audit. 0 keeps them (and leaves any TTL set
     earlier in place).
     """
+    _rekey_decisions(client)
     for ddl in TABLES.values():
         client.command(ddl)
     for ddl in MIGRATIONS:  # columns added since a table was first created
@@ -254,3 +282,20 @@ def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
             f"TTL toDateTime(failed_at) + INTERVAL {int(dead_letter_payload_days)} DAY"
         )
     return [*TABLES, *VIEWS]
+
+
+def _rekey_decisions(client: Any) -> None:
+    """A store created before decisions were immutable keeps one row per application (the
+    later decision replaced the first). Re-key it to (application_id, decided_at), keeping
+    its rows; the old table stays as ``decisions_before_rekey`` for audit."""
+    rows = client.query(
+        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+        "AND name = 'decisions'").result_rows
+    if not rows or rows[0][0] != "application_id":
+        return
+    client.command(MIGRATIONS[0])  # the old table gains the columns the new one has
+    client.command(TABLES["decisions"].replace("IF NOT EXISTS decisions (",
+                                               "IF NOT EXISTS decisions_rekeyed ("))
+    client.command("INSERT INTO decisions_rekeyed SELECT * FROM decisions")
+    client.command("RENAME TABLE decisions TO decisions_before_rekey, "
+                   "decisions_rekeyed TO decisions")

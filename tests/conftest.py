@@ -54,7 +54,7 @@ def redis_url() -> Iterator[str]:
         return
     from infra.redis import RedisNode
 
-    node = RedisNode(TEST_STATE, TEST_REDIS_PORT)
+    node = RedisNode(TEST_STATE, TEST_REDIS_PORT, persistent=False)  # fresh every session
     node.start()
     try:
         yield node.url
