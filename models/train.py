@@ -120,6 +120,22 @@ def _fit_kind(
     return f, raw_valid
 
 
+@dataclass
+class _Chosen:
+    """What one validation design yields: the chosen model, its evaluation predictions
+    (calibrated and raw), the rows they are on, and the rows that set the cutoff."""
+
+    fitted: Fitted
+    design: str
+    candidates: dict[str, dict[str, float]]
+    eval_idx: np.ndarray
+    train_idx: np.ndarray
+    p_eval: np.ndarray
+    raw_eval: np.ndarray  # raw scores (log-odds) of the chosen kind on eval_idx
+    y_valid: np.ndarray
+    p_valid: np.ndarray
+
+
 def train(
     ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None
 ) -> TrainResult:
@@ -136,68 +152,91 @@ def train(
     oracle = None
     if ds.extra is not None and oracle_col in ds.extra.columns:
         oracle = ds.extra[oracle_col].to_numpy(dtype=np.float64)
-
     if ds.time is not None:
-        sp = out_of_time(ds.time)
-        design = (
-            "out-of-time: oldest 60% of rows fit, next 20% validate (early stopping, "
-            "calibration and model choice), newest 20% test (metrics below)"
-        )
-        fitted, cand = {}, {}
-        for k in kinds:
-            say(f"fitting {k} (out-of-time)")
-            fitted[k], raw_valid = _fit_kind(k, ds, sp, cfg, cfg.seed)
-            cand[k] = {"valid_auc": auc(y[sp.valid], raw_valid)}
-        best = max(kinds, key=lambda k: cand[k]["valid_auc"])
-        chosen = fitted[best]
-        p_valid = chosen.calibrator.apply(chosen.raw(X[sp.valid]))
-        eval_idx, train_idx = sp.test, sp.fit
-        raw_eval = chosen.raw(X[eval_idx])
-        p_eval = chosen.calibrator.apply(raw_eval)
-        y_valid = y[sp.valid]
+        c = _out_of_time(ds, ds.time, cfg, kinds, X, y, say)
     else:
-        folds = stratified_folds(y, cfg.folds, cfg.seed)
-        design = (
-            f"stratified {cfg.folds}-fold cross-validation: in each fold the training part "
-            "is split 80/20 into fit/validate (early stopping, calibration); metrics below "
-            "are on the pooled out-of-fold predictions; the shipped model is fitted on a "
-            "stratified 80/20 fit/validate split of all rows"
-        )
-        oof = {k: np.zeros(len(y)) for k in kinds}
-        oof_raw = {k: np.zeros(len(y)) for k in kinds}
-        for i, fsp in enumerate(folds):
-            for k in kinds:
-                say(f"fold {i + 1}/{len(folds)}: fitting {k}")
-                f, _ = _fit_kind(k, ds, fsp, cfg, cfg.seed + i)
-                oof_raw[k][fsp.test] = f.raw(X[fsp.test])
-                oof[k][fsp.test] = f.calibrator.apply(oof_raw[k][fsp.test])
-        cand = {k: {"valid_auc": auc(y, oof[k])} for k in kinds}
-        best = max(kinds, key=lambda k: cand[k]["valid_auc"])
-        fit_idx, valid_idx = stratified_holdout(y, np.arange(len(y)), 0.2, cfg.seed)
-        say(f"fitting the shipped {best} on all rows")
-        chosen, _ = _fit_kind(best, ds, Split(fit_idx, valid_idx, valid_idx), cfg, cfg.seed)
-        eval_idx, train_idx = np.arange(len(y)), fit_idx
-        p_eval = oof[best]
-        raw_eval = oof_raw[best]
-        p_valid, y_valid = p_eval, y
-    cutoff = cfg.cutoff if cfg.cutoff is not None else best_f1_cutoff(y_valid, p_valid)
+        c = _cross_validated(ds, cfg, kinds, X, y, say)
+    cutoff = cfg.cutoff if cfg.cutoff is not None else best_f1_cutoff(c.y_valid, c.p_valid)
     window: dict[str, int | None] = {"start_ms": None, "end_ms": None}
     if ds.time is not None:
-        window = {"start_ms": int(ds.time[train_idx].min()), "end_ms": int(ds.time.max())}
+        window = {"start_ms": int(ds.time[c.train_idx].min()), "end_ms": int(ds.time.max())}
     return TrainResult(
-        chosen=chosen,
-        design=design,
-        candidates=cand,
-        y_eval=y[eval_idx],
-        p_eval=p_eval,
-        raw_eval=1 / (1 + np.exp(-raw_eval)),
-        p_train=chosen.proba(X[train_idx]),
-        X_eval=X[eval_idx],
+        chosen=c.fitted,
+        design=c.design,
+        candidates=c.candidates,
+        y_eval=y[c.eval_idx],
+        p_eval=c.p_eval,
+        raw_eval=1 / (1 + np.exp(-c.raw_eval)),
+        p_train=c.fitted.proba(X[c.train_idx]),
+        X_eval=X[c.eval_idx],
         cutoff=float(cutoff),
-        oracle_eval=None if oracle is None else oracle[eval_idx],
+        oracle_eval=None if oracle is None else oracle[c.eval_idx],
         window=window,
-        time_eval=None if ds.time is None else np.asarray(ds.time)[eval_idx],
-        n_rows={"total": len(y), "train": len(train_idx), "eval": len(eval_idx)},
+        time_eval=None if ds.time is None else np.asarray(ds.time)[c.eval_idx],
+        n_rows={"total": len(y), "train": len(c.train_idx), "eval": len(c.eval_idx)},
+    )
+
+
+def _out_of_time(
+    ds: Dataset,
+    time: np.ndarray,
+    cfg: TrainConfig,
+    kinds: tuple[str, ...],
+    X: np.ndarray,
+    y: np.ndarray,
+    say: Callable[[str], None],
+) -> _Chosen:
+    """Fit each kind on the oldest rows, choose by validation AUC, evaluate on the newest."""
+    sp = out_of_time(time)
+    design = (
+        "out-of-time: oldest 60% of rows fit, next 20% validate (early stopping, "
+        "calibration and model choice), newest 20% test (metrics below)"
+    )
+    fitted, cand = {}, {}
+    for k in kinds:
+        say(f"fitting {k} (out-of-time)")
+        fitted[k], raw_valid = _fit_kind(k, ds, sp, cfg, cfg.seed)
+        cand[k] = {"valid_auc": auc(y[sp.valid], raw_valid)}
+    best = max(kinds, key=lambda k: cand[k]["valid_auc"])
+    chosen = fitted[best]
+    p_valid = chosen.calibrator.apply(chosen.raw(X[sp.valid]))
+    raw_eval = chosen.raw(X[sp.test])
+    p_eval = chosen.calibrator.apply(raw_eval)
+    return _Chosen(chosen, design, cand, sp.test, sp.fit, p_eval, raw_eval, y[sp.valid], p_valid)
+
+
+def _cross_validated(
+    ds: Dataset,
+    cfg: TrainConfig,
+    kinds: tuple[str, ...],
+    X: np.ndarray,
+    y: np.ndarray,
+    say: Callable[[str], None],
+) -> _Chosen:
+    """Choose the kind by pooled out-of-fold AUC, then fit the shipped model on all rows."""
+    folds = stratified_folds(y, cfg.folds, cfg.seed)
+    design = (
+        f"stratified {cfg.folds}-fold cross-validation: in each fold the training part "
+        "is split 80/20 into fit/validate (early stopping, calibration); metrics below "
+        "are on the pooled out-of-fold predictions; the shipped model is fitted on a "
+        "stratified 80/20 fit/validate split of all rows"
+    )
+    oof = {k: np.zeros(len(y)) for k in kinds}
+    oof_raw = {k: np.zeros(len(y)) for k in kinds}
+    for i, fsp in enumerate(folds):
+        for k in kinds:
+            say(f"fold {i + 1}/{len(folds)}: fitting {k}")
+            f, _ = _fit_kind(k, ds, fsp, cfg, cfg.seed + i)
+            oof_raw[k][fsp.test] = f.raw(X[fsp.test])
+            oof[k][fsp.test] = f.calibrator.apply(oof_raw[k][fsp.test])
+    cand = {k: {"valid_auc": auc(y, oof[k])} for k in kinds}
+    best = max(kinds, key=lambda k: cand[k]["valid_auc"])
+    fit_idx, valid_idx = stratified_holdout(y, np.arange(len(y)), 0.2, cfg.seed)
+    say(f"fitting the shipped {best} on all rows")
+    chosen, _ = _fit_kind(best, ds, Split(fit_idx, valid_idx, valid_idx), cfg, cfg.seed)
+    p_eval = oof[best]
+    return _Chosen(
+        chosen, design, cand, np.arange(len(y)), fit_idx, p_eval, oof_raw[best], y, p_eval
     )
 
 
