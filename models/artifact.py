@@ -73,12 +73,27 @@ def write_artifact(
         chosen.model.save_model(str(d / LGB_FILE))
     else:
         dump_json(chosen.model.to_dict(), d / SCORECARD_FILE)
+    psi_ref = psi_reference(result.p_train)
+    ev = _evaluation(result, cfg, psi_ref)
+    manifest = _manifest(version, now, result, ds, cfg, ev, psi_ref)
+    manifest["code_version"] = {**library_versions(), **(code_version or {})}
+    dump_json(manifest, d / MANIFEST)
+    dump_json({"version": version, **ev}, d / "metrics.json")
+    title = f"Model report: {version} ({chosen.kind}, target {ds.target})"
+    (d / "report.html").write_text(render(title, manifest, ev, result.y_eval, result.p_eval))
+    return d
 
+
+def _evaluation(
+    result: TrainResult, cfg: TrainConfig, psi_ref: dict[str, list[float]]
+) -> dict[str, Any]:
+    """Metrics of the chosen model on its evaluation rows, with feature importance from
+    (at most) 5,000 of them, drawn with the run's seed."""
+    chosen = result.chosen
     rng = np.random.default_rng(cfg.seed)
     sample = result.X_eval[rng.permutation(len(result.X_eval))[:5000]]
     imp = fitted_importance(chosen.kind, chosen.model, sample)
-    psi_ref = psi_reference(result.p_train)
-    ev = evaluate_predictions(
+    return evaluate_predictions(
         result.y_eval,
         result.p_eval,
         cutoff=result.cutoff,
@@ -90,8 +105,21 @@ def write_artifact(
         revenue_per_good=cfg.revenue_per_good,
         time_ms=result.time_eval,
     )
+
+
+def _manifest(
+    version: str,
+    now: datetime,
+    result: TrainResult,
+    ds: Dataset,
+    cfg: TrainConfig,
+    ev: dict[str, Any],
+    psi_ref: dict[str, list[float]],
+) -> dict[str, Any]:
+    """Everything serving and an audit need to know about the model, but the code version."""
+    chosen = result.chosen
     reasons = {n: list(cfg.reasons[n]) for n in ds.feature_names if n in cfg.reasons}
-    manifest: dict[str, Any] = {
+    return {
         "version": version,
         "name": cfg.name,
         "target": ds.target,
@@ -117,10 +145,4 @@ def write_artifact(
         "feature_reference": feature_reference(ds.X),
         "metrics": ev["metrics"],
         "oracle": ev.get("oracle"),
-        "code_version": {**library_versions(), **(code_version or {})},
     }
-    dump_json(manifest, d / MANIFEST)
-    dump_json({"version": version, **ev}, d / "metrics.json")
-    title = f"Model report: {version} ({chosen.kind}, target {ds.target})"
-    (d / "report.html").write_text(render(title, manifest, ev, result.y_eval, result.p_eval))
-    return d
