@@ -12,11 +12,18 @@ hits that some other enabled rule also hits). Overall: approval rate under the
 candidate and under the current rules and the change. With a policy the
 approval rate is the full decision (rules + policy + offer, no lists);
 without, it is the share of rows no enabled decline/review rule hits.
+
+A rule (of the candidate, or enabled in the current set) or a policy whose inputs the
+history has no column for would count as never hitting -- a silent zero. ``backtest``
+refuses such a history (`UnevaluableError`, naming the rules and the fields) unless told
+to ``skip_unevaluable``: then those rules are left out of both sets (and the policy, if
+its inputs are missing, so the approval rate is rules-only) and listed in the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +34,42 @@ from decisions.rules import _BUREAU, SCORE_VARS, RuleHit, RuleSet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+#: what the policy reads of a history row besides ``pd`` (or, cold start, ``bureau_score``)
+POLICY_INPUTS = ("product", "annual_income", "monthly_debt_payments", "requested_amount",
+                 "requested_term_months", "bureau", "fraud_probability", "anomaly_score")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'')
+
+
+class UnevaluableError(BacktestError):
+    """The history lacks what some rules or the policy read; their figures would be zeros."""
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """What a history cannot feed: candidate rules, current (enabled) rules and the policy,
+    each with the input names it lacks."""
+
+    candidate: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    current: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    policy: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.candidate or self.current or self.policy)
+
+    def describe(self) -> str:
+        """One line per part: ``candidate rules R-020 (requested_amount); policy (...)``."""
+        def rules(d: Mapping[str, tuple[str, ...]]) -> str:
+            return "; ".join(f"{rid} ({', '.join(names)})" for rid, names in d.items())
+
+        parts = []
+        if self.candidate:
+            parts.append(f"candidate rules {rules(self.candidate)}")
+        if self.current:
+            parts.append(f"current rules {rules(self.current)}")
+        if self.policy:
+            parts.append(f"policy ({', '.join(self.policy)})")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -39,9 +82,10 @@ class BacktestResult:
     candidate_approval_rate: float
     current_approval_rate: float | None
     mode: str  # "policy" or "rules-only"
-    # rule id -> names its condition reads that the history has no column for: such a
-    # rule (with missing: skip) cannot hit, so its numbers say nothing about it
+    # candidate rule id -> names its condition reads that the history has no column for;
+    # such rules were skipped (skip_unevaluable), never reported as zero hits
     missing_inputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    skipped: Gaps = field(default_factory=Gaps)  # every rule and policy left out, and why
 
     @property
     def approval_rate_change(self) -> float | None:
@@ -67,14 +111,25 @@ class BacktestResult:
             "rules": [{k: clean(v) for k, v in r.items()}
                       for r in self.per_rule.to_dict("records")],
             "missing_inputs": {k: list(v) for k, v in self.missing_inputs.items()},
+            "skipped": {"candidate": {k: list(v) for k, v in self.skipped.candidate.items()},
+                        "current": {k: list(v) for k, v in self.skipped.current.items()},
+                        "policy": list(self.skipped.policy)},
         }
 
 
-def missing_inputs(rules: RuleSet, columns: Collection[str]) -> dict[str, tuple[str, ...]]:
+def missing_inputs(
+    rules: RuleSet, columns: Collection[str], partial: Mapping[str, Collection[str]] | None = None,
+    enabled_only: bool = False,
+) -> dict[str, tuple[str, ...]]:
     """Per rule, the names its condition reads that no column of the history provides
     (a column of that name, ``customer_id`` for ``has_customer_id``, or a ``bureau``
-    column for the ``bureau_*`` fields, as `RuleSet.context_for` reads them)."""
+    column for the ``bureau_*`` fields, as `RuleSet.context_for` reads them).
+
+    ``partial``: fields whose column tells only some levels apart (field -> the levels it
+    lumps together, `decisions.history.Reconstruction`); a rule comparing such a field
+    with a lumped level lacks it too."""
     have = set(columns)
+    lumped = partial or {}
 
     def provided(name: str) -> bool:
         if name in have:
@@ -83,8 +138,49 @@ def missing_inputs(rules: RuleSet, columns: Collection[str]) -> dict[str, tuple[
             return "customer_id" in have
         return name.startswith("bureau_") and name[7:] in _BUREAU and "bureau" in have
 
-    out = {r.id: tuple(v for v in r.variables if not provided(v)) for r in rules.rules}
-    return {rid: names for rid, names in out.items() if names}
+    def lacking(rule: Any) -> tuple[str, ...]:
+        out = [v for v in rule.variables if not provided(v)]
+        literals = {a or b for a, b in _STRING.findall(rule.spec.condition)}
+        for f in rule.variables:
+            untold = sorted(literals & set(lumped.get(f, ())))
+            if untold:
+                out.append(f"{f} ({', '.join(untold)}: not told apart in the logged features)")
+        return tuple(out)
+
+    chosen = rules.enabled if enabled_only else rules.rules
+    found = {r.id: lacking(r) for r in chosen}
+    return {rid: names for rid, names in found.items() if names}
+
+
+def policy_missing(columns: Collection[str]) -> tuple[str, ...]:
+    """The inputs of a policy decision that no column of the history provides."""
+    have = set(columns)
+    out = [c for c in POLICY_INPUTS if c not in have]
+    if "pd" not in have and "bureau_score" not in have:
+        out.insert(1, "pd (or bureau_score)")
+    return tuple(out)
+
+
+def find_gaps(
+    columns: Collection[str], candidate: RuleSet, current: RuleSet | None,
+    policy: Policy | None, partial: Mapping[str, Collection[str]] | None = None,
+) -> Gaps:
+    """Every rule (all of the candidate's, the current set's enabled ones) and the policy
+    that the history cannot feed."""
+    return Gaps(
+        missing_inputs(candidate, columns, partial),
+        missing_inputs(current, columns, partial, enabled_only=True) if current else {},
+        policy_missing(columns) if policy is not None else (),
+    )
+
+
+def without(rules: RuleSet, ids: Collection[str]) -> RuleSet:
+    """``rules`` less the rules ``ids``, under the same version (the skips are reported)."""
+    if not ids:
+        return rules
+    kept = RuleSet(rules.declared_version, "0" * 12, [r for r in rules.rules if r.id not in ids])
+    kept.version = rules.version
+    return kept
 
 
 def backtest(
@@ -93,19 +189,30 @@ def backtest(
     current: RuleSet | None = None,
     policy: Policy | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    skip_unevaluable: bool = False,
+    partial: Mapping[str, Collection[str]] | None = None,
 ) -> BacktestResult:
     """Evaluate ``candidate`` (and ``current``) on every row of ``df``.
 
-    ``progress`` is called with the number of rows done every 1,000 rows.
+    ``progress`` is called with the number of rows done every 1,000 rows. Rules and a
+    policy the history cannot feed raise `UnevaluableError`, or with ``skip_unevaluable``
+    are left out and reported in ``skipped`` (``partial``: see `missing_inputs`).
     """
     import numpy as np
     import pandas as pd
 
     if len(df) == 0:
         raise BacktestError("backtest input has no rows; check the file or the time range")
-    if policy is not None and "product" not in df.columns:
-        raise BacktestError("a policy backtest needs a 'product' column; pass no policy for "
-                            "a rules-only backtest")
+    gaps = find_gaps(df.columns, candidate, current, policy, partial)
+    if gaps and not skip_unevaluable:
+        raise UnevaluableError(
+            f"the history has no column for what these read, so their figures would be "
+            f"silent zeros: {gaps.describe()}. Give a history with those fields, or skip "
+            "them explicitly (--skip-unevaluable) to backtest the rest")
+    candidate = without(candidate, gaps.candidate)
+    current = without(current, gaps.current) if current is not None else None
+    policy = None if gaps.policy else policy
     hit_matrix, cand_ok, cur_ok = _run_rows(df, candidate, current, policy, progress)
     ids = [r.id for r in candidate.rules]
     m = hit_matrix.astype(np.int64)
@@ -119,7 +226,8 @@ def backtest(
         candidate_approval_rate=float(cand_ok.mean()),
         current_approval_rate=float(cur_ok.mean()) if current is not None else None,
         mode="policy" if policy is not None else "rules-only",
-        missing_inputs=missing_inputs(candidate, df.columns),
+        missing_inputs=gaps.candidate,
+        skipped=gaps,
     )
 
 

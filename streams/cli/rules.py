@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from decisions.backtest import BacktestResult
+    from decisions.history import Reconstruction
 
 from streams.cli.errors import USAGE, fail
 
@@ -104,13 +105,23 @@ def backtest(
     ),
     rules_only: bool = typer.Option(False, help="Ignore the policy: approval = no decline/review "
                                     "rule hit."),
+    skip_unevaluable: bool = typer.Option(
+        False, "--skip-unevaluable", help="Backtest the rules (and policy) the history can feed "
+        "and list the others; without it a history lacking what a rule or the policy reads is "
+        "refused (exit 1), never shown as zero hits."),
     out: Path = typer.Option(None, help="Also write the per-rule table to this CSV file."),
     as_json: bool = typer.Option(False, "--json", help="Print every figure as JSON on stdout "
                                  "(no table, no progress bar)."),
 ) -> None:
-    """Per rule: hits, hit rate, bad and fraud rate among hits, overlap; approval-rate change."""
+    """Per rule: hits, hit rate, bad and fraud rate among hits, overlap; approval-rate change.
+
+    Application fields the history lacks are rebuilt from its feature columns (the vectors
+    logged at decision time); a rule or policy whose inputs are still missing is refused,
+    or with --skip-unevaluable left out and listed."""
     from decisions.backtest import backtest as run
+    from decisions.backtest import policy_missing
     from decisions.errors import DecisionError
+    from decisions.history import with_application_fields
     from decisions.policy import Policy
     from decisions.rules import DEFAULT_RULES_PATH, RuleSet
 
@@ -118,23 +129,24 @@ def backtest(
     try:
         cand = RuleSet.from_yaml(file, known)
         cur = RuleSet.from_yaml(current or DEFAULT_RULES_PATH, known)
-        df = load_history(on, since, until)
+        df, rebuilt = with_application_fields(load_history(on, since, until))
+        _say_rebuilt(rebuilt)
         pol = None
-        if not rules_only and "product" in df.columns and (
-            policy is not None or {"annual_income", "requested_amount"} <= set(df.columns)
-        ):
+        if not rules_only and (policy is not None or not policy_missing(df.columns)):
             pol = Policy.from_yaml(policy) if policy else Policy.default()
         if as_json:
-            res = run(df, cand, cur, pol)
+            res = run(df, cand, cur, pol, skip_unevaluable=skip_unevaluable,
+                      partial=rebuilt.partial)
         else:
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 task = bar.add_task("backtesting", total=len(df))
-                res = run(df, cand, cur, pol, progress=lambda n: bar.update(task, completed=n))
+                res = run(df, cand, cur, pol, progress=lambda n: bar.update(task, completed=n),
+                          skip_unevaluable=skip_unevaluable, partial=rebuilt.partial)
     except DecisionError as exc:
         fail(str(exc))
-    _warn_missing(res.missing_inputs)
+    _warn_skipped(res)
     if as_json:
         typer.echo(json.dumps(res.record(), indent=1))
     else:
@@ -144,12 +156,22 @@ def backtest(
         typer.echo(f"wrote {out}", err=as_json)
 
 
-def _warn_missing(missing: dict[str, tuple[str, ...]]) -> None:
-    """Name the rules the history cannot feed (on stderr, so --json stays parseable)."""
-    if missing:
-        named = "; ".join(f"{rid} ({', '.join(cols)})" for rid, cols in missing.items())
-        typer.secho(f"warning: the history has no column for what these rules read, so they "
-                    f"cannot hit: {named}", fg="yellow", err=True)
+def _say_rebuilt(rebuilt: Reconstruction) -> None:
+    """What came from the logged feature vectors, and the decisions that had none
+    (on stderr, so --json stays parseable)."""
+    if rebuilt.without_vector:
+        typer.secho(f"warning: {rebuilt.without_vector:,} decisions have no logged feature "
+                    "vector and are left out", fg="yellow", err=True)
+    if rebuilt.fields:
+        typer.echo(f"rebuilt from the logged feature vectors: {', '.join(rebuilt.fields)}",
+                   err=True)
+
+
+def _warn_skipped(res: BacktestResult) -> None:
+    """Name every rule and policy left out by --skip-unevaluable (on stderr)."""
+    if res.skipped:
+        typer.secho(f"skipped, the history has no column for what they read: "
+                    f"{res.skipped.describe()}", fg="yellow", err=True)
 
 
 def _print_backtest(file: Path, res: BacktestResult) -> None:

@@ -79,15 +79,24 @@ def test_policy_mode_counts_full_decisions() -> None:
         "pd": [0.01, 0.5, 0.01, 0.01], "fraud_probability": [0.0] * 4,
         "annual_income": [40000.0, 40000.0, 100.0, 40000.0],
         "monthly_debt_payments": [0.0] * 4, "requested_amount": [200.0] * 4,
-        "requested_term_months": [3] * 4,
+        "requested_term_months": [3] * 4, "bureau": [None] * 4, "anomaly_score": [0.0] * 4,
     })
     res = backtest(df, RuleSet.from_yaml(CANDIDATE), RuleSet.from_yaml(CURRENT),
                    Policy.default())
     # row 1 declined by pd, row 2 unaffordable, row 3 declined by candidate rule A only
     assert res.candidate_approval_rate == pytest.approx(1 / 4)
     assert res.current_approval_rate == pytest.approx(2 / 4)
-    with pytest.raises(BacktestError, match="product"):
+    with pytest.raises(BacktestError, match=r"policy \(product, pd \(or bureau_score\), "
+                       r"annual_income"):
         backtest(DF, RuleSet.from_yaml(CANDIDATE), policy=Policy.default())
+    # a policy without its inputs is never a 0% approval: refused, or skipped explicitly
+    lacking = df.drop(columns=["annual_income", "bureau"])
+    with pytest.raises(BacktestError, match=r"policy \(annual_income, bureau\)"):
+        backtest(lacking, RuleSet.from_yaml(CANDIDATE), policy=Policy.default())
+    skipped = backtest(lacking, RuleSet.from_yaml(CANDIDATE), policy=Policy.default(),
+                       skip_unevaluable=True)
+    assert skipped.mode == "rules-only" and skipped.skipped.policy == ("annual_income", "bureau")
+    assert skipped.candidate_approval_rate == pytest.approx(3 / 4)  # only rule A declines
 
 
 def test_empty_input_rejected() -> None:

@@ -75,10 +75,16 @@ def test_rules_whose_inputs_the_history_lacks_are_named() -> None:
         "BUREAU": ("bureau_inquiries_6m",), "KNOWN": ("has_customer_id", "pd")}
     # the application forms rules read them from: a bureau record, a customer id
     assert missing_inputs(rs, ["vel_device_apps_1h", "bureau", "customer_id", "pd"]) == {}
-    res = backtest(pd.DataFrame({"vel_device_apps_1h": [1.0, 4.0]}), rs)
+    history = pd.DataFrame({"vel_device_apps_1h": [1.0, 4.0]})
+    # never a silent zero: refused naming the rules and fields, or skipped explicitly
+    with pytest.raises(BacktestError, match=r"candidate rules BUREAU \(bureau_inquiries_6m\); "
+                       r"KNOWN \(has_customer_id, pd\)"):
+        backtest(history, rs)
+    res = backtest(history, rs, skip_unevaluable=True)
     assert res.missing_inputs == {"BUREAU": ("bureau_inquiries_6m",),
                                   "KNOWN": ("has_customer_id", "pd")}
     record = res.record()
     assert record["missing_inputs"]["KNOWN"] == ["has_customer_id", "pd"]
-    by_rule = {r["rule_id"]: r for r in record["rules"]}
-    assert by_rule["FEAT"]["hits"] == 1 and by_rule["BUREAU"]["bad_rate"] is None
+    assert record["skipped"]["candidate"]["BUREAU"] == ["bureau_inquiries_6m"]
+    assert [r["rule_id"] for r in record["rules"]] == ["FEAT"]  # no 0-hit rows for the rest
+    assert record["rules"][0]["hits"] == 1
