@@ -7,6 +7,14 @@ orders the vector for both training and serving; ``FEATURE_SPEC.version``
 is recorded with every decision and changes whenever a definition changes
 (a content hash of the definitions plus ``SEMANTICS``, bumped by hand when
 the computation changes without the declarations changing).
+
+Reason metadata says when a feature's adverse-action text is TRUE of an applicant:
+``adverse_below`` / ``adverse_above`` are the documented references (the text is
+given only for a value on that side), and ``if_missing`` says what a missing value
+may say instead (a `MissingReason`, true only when its indicator feature is set) --
+TreeSHAP attributes risk to missing values too, and "Credit bureau score is too
+low" is not a fact about an applicant without a bureau file. These fields change
+what an applicant is told, not what is computed, so they are not in the version.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,6 +33,15 @@ from features.errors import FeatureError
 SEMANTICS = "1.0.0"
 
 Value = float | None
+
+
+class MissingReason(NamedTuple):
+    """What a missing value may truthfully say: ``code`` and ``text``, given only when the
+    indicator feature ``when`` is 1 (or always, when ``when`` is None)."""
+
+    code: str
+    text: str
+    when: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +54,14 @@ class FeatureDef:
     reason_code: str
     reason_text: str
     monotone: int = 0  # +1: higher raises default/fraud risk; -1: lowers it; 0: no constraint
+    # reason metadata (see the module docstring): the reason text is true of a value below
+    # ``adverse_below`` or above ``adverse_above``; with neither, the feature gives no reason
+    adverse_below: float | None = None
+    adverse_above: float | None = None
+    if_missing: tuple[MissingReason, ...] = ()  # first applicable one, else no reason
+
+#: reason metadata: what an applicant is told, not what is computed (not in the version)
+REASON_TRUTH_FIELDS = ("adverse_below", "adverse_above", "if_missing")
 
 
 class FeatureSpec:
@@ -53,7 +79,9 @@ class FeatureSpec:
         self.names: list[str] = names
         self.index: dict[str, int] = {n: i for i, n in enumerate(names)}
         self.by_name: dict[str, FeatureDef] = {d.name: d for d in defs}
-        blob = json.dumps([asdict(d) for d in defs], sort_keys=True).encode()
+        declared = [{k: v for k, v in asdict(d).items() if k not in REASON_TRUTH_FIELDS}
+                    for d in defs]
+        blob = json.dumps(declared, sort_keys=True).encode()
         digest = hashlib.sha256(blob + SEMANTICS.encode()).hexdigest()[:8]
         self.version: str = f"fs-{SEMANTICS}-{digest}"
 
@@ -129,6 +157,22 @@ DISTINCT: tuple[tuple[str, str, str, str], ...] = (
 )
 _PART_TEXT = {"id": "identities", "device": "devices", "phone": "phone numbers",
               "email": "email addresses"}
+#: "too many": more than this many of the counted part (one person may own two devices;
+#: a household shares an address, a carrier or office shares an IP); else more than one
+_DISTINCT_USUAL = {("ip", "id"): 2.0, ("address", "id"): 2.0, ("id", "device"): 2.0}
+#: hours since a previous application that count as "recently" (7 days)
+RECENT_HOURS = 168.0
+
+# --- what a missing value may say (reason metadata) -------------------------------------
+NO_FILE = MissingReason("F-BUR-NO-FILE", "No credit file found at the credit bureau",
+                        "bureau_missing")
+NO_BEHAVIOUR = MissingReason("F-SES-NO-BEHAVIOUR", "Application session data could not be "
+                             "verified", "sess_behaviour_missing")
+NO_DEVICE = MissingReason("F-SES-NO-DEVICE", "Device could not be verified",
+                          "sess_device_missing")
+#: a bureau file without current-account data (with no file at all, NO_FILE says it)
+NO_ACCOUNT_DATA = MissingReason("F-BUR-NO-ACCOUNT-DATA",
+                                "No current-account data to verify income")
 
 
 def _velocity() -> list[FeatureDef]:
@@ -141,7 +185,8 @@ def _velocity() -> list[FeatureDef]:
                 f"Applications (this one included) with the same {noun} whose event time is "
                 f"within the last {_WINDOW_TEXT[w]} of this application's event time.",
                 "velocity", f"F-VEL-{code}-{w.upper()}",
-                f"Too many recent applications from {same}", 1))
+                f"Too many recent applications from {same}", 1,
+                adverse_above=2.0 if kind == "address" else 1.0))
     for kind in LAST_SEEN_KINDS:
         code, noun, same = _KIND_TEXT[kind]
         defs.append(FeatureDef(
@@ -149,7 +194,8 @@ def _velocity() -> list[FeatureDef]:
             f"Hours since the previous application with the same {noun} (event time); "
             "missing if none within 30 days.",
             "velocity", f"F-VEL-{code}-RECENT",
-            f"Another application was recently made with {same}", -1))
+            f"Another application was recently made with {same}", -1,
+            adverse_below=RECENT_HOURS))
     return defs
 
 
@@ -163,8 +209,34 @@ def _distinct() -> list[FeatureDef]:
             f"Distinct {_PART_TEXT[part]} seen with this application's {_KIND_TEXT[kind][1]} "
             f"in the last {_WINDOW_TEXT[w]} (this one included).",
             "distinct", f"F-DST-{pcode}-PER-{code}-{w.upper()}",
-            f"Too many different {_PART_TEXT[part]} used with {_KIND_TEXT[kind][2]}", 1))
+            f"Too many different {_PART_TEXT[part]} used with {_KIND_TEXT[kind][2]}", 1,
+            adverse_above=_DISTINCT_USUAL.get((kind, part), 1.0)))
     return defs
+
+
+#: a flag's reason is true when the flag is set (1); the threshold sits between 0 and 1
+SET = 0.5
+#: documented references of the credit reasons (adverse_below / adverse_above)
+LOW_BUREAU_SCORE = 670.0  # the fair/good boundary of the 300-850 scale
+MANY_INQUIRIES_6M = 2.0  # more than two hard searches in six months
+HIGH_UTILISATION = 0.5  # revolving balance above half the limit
+SHORT_FILE_MONTHS = 24.0  # oldest tradeline younger than two years
+SEVERAL_NEW_ACCOUNTS = 1.0  # "several": two or more opened in six months
+HIGH_DTI = 0.40  # the policy's affordability ceiling (decisions/policy/default.yaml max_dti)
+HIGH_PTI = 0.10  # new payment above a tenth of monthly income
+HIGH_AMOUNT_TO_INCOME = 0.25  # more than a quarter of annual income
+LOW_LOG_INCOME = 9.903538  # log1p(20,000): annual income below 20,000
+SHORT_EMPLOYMENT_MONTHS = 12.0
+LONG_TERM_MONTHS = 36.0
+INCOME_ABOVE_ESTIMATE = 1.2  # declared income more than 20% above the account estimate
+NEW_DEVICE_DAYS = 1.0
+#: outside what a person filling the form by hand does (the "unusual way" texts)
+FAST_FORM_SECONDS = 20.0  # rule R-011's "faster than a person can type"
+FEW_KEYSTROKES = 5.0
+FAST_KEYS_MS = 50.0
+REGULAR_KEYS_STD_MS = 5.0  # scripted input is regular
+MANY_CORRECTIONS = 5.0
+FEW_PAGES, MANY_PAGES = 3.0, 20.0
 
 
 def _graph() -> list[FeatureDef]:
@@ -172,144 +244,179 @@ def _graph() -> list[FeatureDef]:
         FeatureDef("graph_linked_ids_30d", "count", 0.0,
                    "Other identities that shared this application's device, phone or IP "
                    "within 30 days.", "graph", "F-GRA-LINKED-IDS",
-                   "Application details are shared with other applicants", 1),
+                   "Application details are shared with other applicants", 1,
+                   adverse_above=0.0),
         FeatureDef("graph_linked_apps_30d", "count", 0.0,
                    "Other applications sharing this application's device, phone or IP "
                    "within 30 days.", "graph", "F-GRA-LINKED-APPS",
-                   "Application details are shared with other applications", 1),
+                   "Application details are shared with other applications", 1,
+                   adverse_above=0.0),
         FeatureDef("graph_fraud_linked", "flag", 0.0,
                    "1 if any of this application's identifiers was used by an application "
                    "confirmed as fraud at or before this event time.", "graph",
                    "F-GRA-FRAUD-LINK",
-                   "Application details are linked to confirmed fraud", 1),
+                   "Application details are linked to confirmed fraud", 1, adverse_above=SET),
         FeatureDef("graph_fraud_linked_identifiers", "count", 0.0,
                    "How many of this application's six identifiers are linked to confirmed "
                    "fraud.", "graph", "F-GRA-FRAUD-LINK-N",
-                   "Application details are linked to confirmed fraud", 1),
+                   "Application details are linked to confirmed fraud", 1, adverse_above=0.0),
     ]
 
 
 def _session() -> list[FeatureDef]:
     S = "session"
+    unusual = "Application form completed in an unusual way"
+    beh, dev = (NO_BEHAVIOUR,), (NO_DEVICE,)
     return [
         FeatureDef("sess_behaviour_missing", "flag", 1.0,
                    "1 if no behaviour events of this session were received before scoring.",
-                   S, "F-SES-NO-BEHAVIOUR", "Application session data could not be verified"),
+                   S, NO_BEHAVIOUR.code, NO_BEHAVIOUR.text, adverse_above=SET),
         FeatureDef("sess_device_missing", "flag", 1.0,
                    "1 if no device events of this session were received before scoring.",
-                   S, "F-SES-NO-DEVICE", "Device could not be verified"),
+                   S, NO_DEVICE.code, NO_DEVICE.text, adverse_above=SET),
         FeatureDef("sess_form_fill_seconds", "float", None,
                    "Seconds from the first to the last behaviour event of the session.",
-                   S, "F-SES-FILL-TIME", "Application form completed in an unusual way"),
+                   S, "F-SES-FILL-TIME", unusual, adverse_below=FAST_FORM_SECONDS,
+                   if_missing=beh),
         FeatureDef("sess_keystrokes", "count", None, "Keystroke events in the session.",
-                   S, "F-SES-KEYS", "Application form completed in an unusual way"),
+                   S, "F-SES-KEYS", unusual, adverse_below=FEW_KEYSTROKES, if_missing=beh),
         FeatureDef("sess_keystroke_interval_mean_ms", "float", None,
                    "Mean milliseconds between keystrokes.", S, "F-SES-KEY-MEAN",
-                   "Application form completed in an unusual way"),
+                   unusual, adverse_below=FAST_KEYS_MS, if_missing=beh),
         FeatureDef("sess_keystroke_interval_std_ms", "float", None,
                    "Standard deviation of milliseconds between keystrokes (scripted input is "
-                   "regular).", S, "F-SES-KEY-VAR", "Application form completed in an unusual way"),
+                   "regular).", S, "F-SES-KEY-VAR", unusual,
+                   adverse_below=REGULAR_KEYS_STD_MS, if_missing=beh),
         FeatureDef("sess_paste_count", "count", None, "Paste events in the session.",
-                   S, "F-SES-PASTE", "Application details were pasted rather than typed", 1),
+                   S, "F-SES-PASTE", "Application details were pasted rather than typed", 1,
+                   adverse_above=0.0, if_missing=beh),
         FeatureDef("sess_corrections", "count", None, "Correction events in the session.",
-                   S, "F-SES-CORRECTIONS", "Application form completed in an unusual way"),
+                   S, "F-SES-CORRECTIONS", unusual, adverse_above=MANY_CORRECTIONS,
+                   if_missing=beh),
         FeatureDef("sess_pages", "count", None, "Page views in the session.",
-                   S, "F-SES-PAGES", "Application form completed in an unusual way"),
+                   S, "F-SES-PAGES", unusual, adverse_below=FEW_PAGES,
+                   adverse_above=MANY_PAGES, if_missing=beh),
         FeatureDef("sess_emulator", "flag", None, "1 if the device SDK detected an emulator.",
-                   S, "F-SES-EMULATOR", "Application made from an emulated device", 1),
+                   S, "F-SES-EMULATOR", "Application made from an emulated device", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_rooted", "flag", None,
                    "1 if the device SDK detected a rooted or jail-broken device.",
-                   S, "F-SES-ROOTED", "Application made from a modified device", 1),
+                   S, "F-SES-ROOTED", "Application made from a modified device", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_ip_country_mismatch", "flag", None,
                    "1 if the IP geolocates to a country other than the home address's.",
-                   S, "F-SES-IP-GEO", "Location of the connection does not match the address", 1),
+                   S, "F-SES-IP-GEO", "Location of the connection does not match the address", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_geo_country_mismatch", "flag", None,
                    "1 if the device location is in a country other than the home address's.",
-                   S, "F-SES-DEV-GEO", "Location of the device does not match the address", 1),
+                   S, "F-SES-DEV-GEO", "Location of the device does not match the address", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_timezone_mismatch", "flag", None,
                    "1 if the device timezone does not belong to the home address's country.",
-                   S, "F-SES-TZ", "Device timezone does not match the address", 1),
+                   S, "F-SES-TZ", "Device timezone does not match the address", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_ip_mismatch", "flag", None,
                    "1 if the device events came from an IP other than the application's.",
-                   S, "F-SES-IP-CHANGE", "Connection changed during the application", 1),
+                   S, "F-SES-IP-CHANGE", "Connection changed during the application", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("sess_device_mismatch", "flag", None,
                    "1 if the device events name a device other than the application's.",
-                   S, "F-SES-DEV-CHANGE", "Device changed during the application", 1),
+                   S, "F-SES-DEV-CHANGE", "Device changed during the application", 1,
+                   adverse_above=SET, if_missing=dev),
         FeatureDef("device_first_seen_days", "float", 0.0,
                    "Days since the application's device was first seen (applications or device "
                    "events), 0 if first seen now; kept up to the state TTL.",
-                   S, "F-SES-NEW-DEVICE", "Application made from a newly seen device", -1),
+                   S, "F-SES-NEW-DEVICE", "Application made from a newly seen device", -1,
+                   adverse_below=NEW_DEVICE_DAYS),
     ]
 
 
 def _applicant() -> list[FeatureDef]:
     A, B, P = "applicant", "bureau", "product"
+    file, account = (NO_FILE,), (NO_FILE, NO_ACCOUNT_DATA)
+    emp = "Employment status"
     return [
         FeatureDef("app_dti", "float", None,
                    "Declared monthly debt payments x 12 / declared annual income.",
-                   A, "F-APP-DTI", "Debt obligations are high relative to income", 1),
+                   A, "F-APP-DTI", "Debt obligations are high relative to income", 1,
+                   adverse_above=HIGH_DTI),
         FeatureDef("app_pti", "float", None,
                    "Estimated monthly payment of the requested credit / monthly income (12% "
                    "APR annuity; 3% of the limit for cards).",
-                   A, "F-APP-PTI", "Requested payment is high relative to income", 1),
+                   A, "F-APP-PTI", "Requested payment is high relative to income", 1,
+                   adverse_above=HIGH_PTI),
         FeatureDef("app_amount_to_income", "float", None,
                    "Requested amount / declared annual income.",
-                   A, "F-APP-AMOUNT", "Amount requested is high relative to income", 1),
+                   A, "F-APP-AMOUNT", "Amount requested is high relative to income", 1,
+                   adverse_above=HIGH_AMOUNT_TO_INCOME),
         FeatureDef("app_log_income", "float", None, "Natural log of (1 + annual income).",
-                   A, "F-APP-INCOME", "Income is insufficient for the amount requested", -1),
+                   A, "F-APP-INCOME", "Income is insufficient for the amount requested", -1,
+                   adverse_below=LOW_LOG_INCOME),
         FeatureDef("app_term_months", "float", 0.0, "Requested term in months (0 = revolving).",
-                   A, "F-APP-TERM", "Requested term"),
+                   A, "F-APP-TERM", "Requested term", adverse_above=LONG_TERM_MONTHS),
         FeatureDef("app_employment_months", "float", 0.0,
                    "Months with the current employer or in the current status.",
-                   A, "F-APP-EMP-TIME", "Length of employment is short", -1),
+                   A, "F-APP-EMP-TIME", "Length of employment is short", -1,
+                   adverse_below=SHORT_EMPLOYMENT_MONTHS),
         FeatureDef("app_emp_unemployed", "flag", 0.0, "1 if unemployed.",
-                   A, "F-APP-EMP-STATUS", "Employment status"),
+                   A, "F-APP-EMP-STATUS", emp, adverse_above=SET),
         FeatureDef("app_emp_self_employed", "flag", 0.0, "1 if self-employed.",
-                   A, "F-APP-EMP-STATUS", "Employment status"),
+                   A, "F-APP-EMP-STATUS", emp, adverse_above=SET),
         FeatureDef("app_emp_student", "flag", 0.0, "1 if a student.",
-                   A, "F-APP-EMP-STATUS", "Employment status"),
+                   A, "F-APP-EMP-STATUS", emp, adverse_above=SET),
         FeatureDef("app_housing_rent", "flag", 0.0, "1 if renting.",
-                   A, "F-APP-HOUSING", "Housing status"),
+                   A, "F-APP-HOUSING", "Housing status", adverse_above=SET),
         FeatureDef("app_known_customer", "flag", 0.0, "1 if the applicant is an existing customer.",
-                   A, "F-APP-CUSTOMER", "No existing relationship with the lender"),
+                   A, "F-APP-CUSTOMER", "No existing relationship with the lender",
+                   adverse_below=SET),
         FeatureDef("bureau_missing", "flag", 0.0, "1 if the bureau returned no file.",
-                   B, "F-BUR-NO-FILE", "No credit file found at the credit bureau"),
+                   B, NO_FILE.code, NO_FILE.text, adverse_above=SET),
         FeatureDef("bureau_score", "float", None, "Bureau score (300-850).",
-                   B, "F-BUR-SCORE", "Credit bureau score is too low", -1),
+                   B, "F-BUR-SCORE", "Credit bureau score is too low", -1,
+                   adverse_below=LOW_BUREAU_SCORE, if_missing=file),
         FeatureDef("bureau_inquiries_6m", "count", None, "Hard inquiries in the last 6 months.",
-                   B, "F-BUR-INQ", "Too many recent credit inquiries", 1),
+                   B, "F-BUR-INQ", "Too many recent credit inquiries", 1,
+                   adverse_above=MANY_INQUIRIES_6M, if_missing=file),
         FeatureDef("bureau_delinquencies_24m", "count", None,
                    "Accounts 30+ days past due in the last 24 months.",
-                   B, "F-BUR-DELQ", "Recent delinquency on credit accounts", 1),
+                   B, "F-BUR-DELQ", "Recent delinquency on credit accounts", 1,
+                   adverse_above=0.0, if_missing=file),
         FeatureDef("bureau_utilisation", "float", None, "Revolving balance / revolving limit.",
-                   B, "F-BUR-UTIL", "Revolving credit utilisation is too high", 1),
+                   B, "F-BUR-UTIL", "Revolving credit utilisation is too high", 1,
+                   adverse_above=HIGH_UTILISATION, if_missing=file),
         FeatureDef("bureau_file_age_months", "float", None, "Age of the oldest tradeline.",
-                   B, "F-BUR-AGE", "Length of credit history is too short", -1),
+                   B, "F-BUR-AGE", "Length of credit history is too short", -1,
+                   adverse_below=SHORT_FILE_MONTHS, if_missing=file),
+        # "Number of open credit accounts" claims no side: it is never given as a reason
         FeatureDef("bureau_open_accounts", "count", None, "Open accounts on the bureau file.",
-                   B, "F-BUR-OPEN", "Number of open credit accounts"),
+                   B, "F-BUR-OPEN", "Number of open credit accounts", if_missing=file),
         FeatureDef("bureau_thin_file", "flag", None, "1 if fewer than 3 tradelines.",
-                   B, "F-BUR-THIN", "Limited credit history", 1),
+                   B, "F-BUR-THIN", "Limited credit history", 1, adverse_above=SET,
+                   if_missing=file),
         FeatureDef("bureau_new_accounts_6m", "count", None,
                    "Credit accounts opened in the last 6 months.",
-                   B, "F-BUR-NEW", "Several credit accounts opened recently", 1),
+                   B, "F-BUR-NEW", "Several credit accounts opened recently", 1,
+                   adverse_above=SEVERAL_NEW_ACCOUNTS, if_missing=file),
         FeatureDef("bureau_log_income_estimate", "float", None,
                    "Natural log of (1 + the bureau's income estimate from current-account "
                    "turnover); missing when no account data is shared.",
-                   B, "F-BUR-INCOME", "Income seen in current-account data is low", -1),
+                   B, "F-BUR-INCOME", "Income seen in current-account data is low", -1,
+                   adverse_below=LOW_LOG_INCOME, if_missing=account),
         FeatureDef("app_income_to_estimate", "float", None,
                    "Declared annual income / the bureau's income estimate.",
                    A, "F-APP-INCOME-CHECK",
-                   "Declared income is above the income seen in current-account data", 1),
+                   "Declared income is above the income seen in current-account data", 1,
+                   adverse_above=INCOME_ABOVE_ESTIMATE, if_missing=account),
         FeatureDef("product_credit_card", "flag", 0.0, "1 for a credit card application.",
-                   P, "F-PRD", "Product applied for"),
+                   P, "F-PRD", "Product applied for", adverse_above=SET),
         FeatureDef("product_personal_loan", "flag", 0.0, "1 for a personal loan application.",
-                   P, "F-PRD", "Product applied for"),
+                   P, "F-PRD", "Product applied for", adverse_above=SET),
         FeatureDef("product_bnpl", "flag", 0.0, "1 for a buy-now-pay-later application.",
-                   P, "F-PRD", "Product applied for"),
+                   P, "F-PRD", "Product applied for", adverse_above=SET),
         FeatureDef("channel_app", "flag", 0.0, "1 if submitted in the mobile app.",
-                   P, "F-CHN", "Application channel"),
+                   P, "F-CHN", "Application channel", adverse_above=SET),
         FeatureDef("channel_partner", "flag", 0.0, "1 if submitted through a partner.",
-                   P, "F-CHN", "Application channel"),
+                   P, "F-CHN", "Application channel", adverse_above=SET),
     ]
 
 
