@@ -35,7 +35,7 @@ from streams.cli.errors import ERROR
 from streams.ops.stack import LocalStack
 from streams.settings import Settings
 from tests.cli_smoke_table import SMOKE_RUNS
-from tests.harness import wait_until
+from tests.harness import kill_orphans, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +114,7 @@ def smoke(kafka_bootstrap: str, redis_url: str,
         yield Smoke(stack, root / "work")
     finally:
         stack.stop_all()
+        kill_orphans(settings.state_dir)
 
 
 def test_root_options(smoke: Smoke) -> None:
@@ -181,7 +182,8 @@ def test_simulate_features_and_models(smoke: Smoke) -> None:
 def test_rules_and_policy(smoke: Smoke) -> None:
     assert "valid" in smoke.cli("rules", "validate", str(DEFAULT_RULES_PATH)).output
     out = smoke.cli("rules", "backtest", str(DEFAULT_RULES_PATH), "--on",
-                    str(smoke.work / "features.parquet"), "--json").stdout
+                    str(smoke.work / "features.parquet"), "--skip-unevaluable",
+                    "--json").stdout  # the training table has no model scores
     figures = json.loads(out)
     assert figures  # every figure of the backtest, as JSON
     assert "released" in smoke.cli("rules", "release", str(DEFAULT_RULES_PATH),
@@ -225,6 +227,8 @@ def test_lists_show_with_kafka_down_names_services_up(smoke: Smoke) -> None:
     env = {**smoke.stack.env(), "LOANRISK_KAFKA_BOOTSTRAP": "127.0.0.1:9"}  # nobody listens
     proc = smoke.sh("lists", "show", "--timeout", "2", code=ERROR, env=env)
     assert "loanrisk services up" in proc.stderr and "Traceback" not in proc.stderr
+    proc = smoke.sh("monitor", "--once", "--json", code=ERROR, env=env)
+    assert "loanrisk services up" in proc.stderr and proc.stdout == ""
 
 
 def _run_traffic(smoke: Smoke) -> tuple[Any, Any]:
@@ -268,6 +272,10 @@ def test_pipeline(smoke: Smoke) -> None:
     assert "\r" not in exported and exported.count("\n") == n + 1
     assert f"│ {n} " in smoke.cli("sql", f"SELECT count() FROM decisions_latest WHERE "
                                    f"application_id IN {ids}").output  # the table form
+    assert smoke.cli("sql", f"{shadow_sql} FORMAT CSVWithNames").stdout == exported
+    incomplete = smoke.cli("sql", "SELECT count() FROM decisions_latest WHERE", code=ERROR)
+    assert "the query is incomplete at its end" in incomplete.output
+    assert "Native" not in incomplete.output  # nothing about the clause the client appends
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert all(r["shadow_decision"] for r in rows), "the challenger decided each one too"
 
@@ -301,8 +309,11 @@ def test_demo(smoke: Smoke) -> None:
     demo_state = smoke.work / "demo-state"
     shutil.copytree(smoke.settings.models_dir, demo_state / "models")
     env = {**smoke.stack.env(), "LOANRISK_STATE_DIR": str(demo_state)}
-    out = smoke.sh("demo", "--rate", "20", "--duration", "2", "--workers", "1",
-                   env=env, timeout=400).stdout
+    try:
+        out = smoke.sh("demo", "--rate", "20", "--duration", "2", "--workers", "1",
+                       env=env, timeout=300).stdout
+    finally:
+        kill_orphans(demo_state)  # the demo's own sink and worker, if it was stopped early
     flat_out = flat(out)
     assert "already in the registry" in flat_out  # no 60k-application bootstrap
     m = re.search(r"applications published (\d+), decided (\d+)", flat_out)
