@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,15 +106,18 @@ def labelled_frame(
     else:
         old = raw["event_time"] <= as_of_ms - fraud_window_days * DAY_MS
         matured = old | (raw["label_fraud"] == 1)
+    immature = int((~matured).sum())
     raw = raw[matured].reset_index(drop=True)
     if raw.empty:
-        raise DataError(f"no application has a matured {target} as of the label date")
+        raise DataError(f"no application has a matured {target} as of the label date "
+                        f"({immature:,} not matured yet); use a later --as-of or wait")
     wide = _wide(raw, version)
     names = list(wide.columns)
     meta = raw[["application_id", "event_time", "product", "label_default", "label_fraud"]]
     frame = pd.concat([meta.reset_index(drop=True), wide], axis=1)
     frame["event_time"] = frame["event_time"].astype(np.int64)
     frame.attrs["feature_spec_version"] = version
+    frame.attrs["immature"] = immature
     return frame, names
 
 
@@ -183,6 +187,17 @@ def scores_window(client: Any, since_ms: int, until_ms: int, column: str,
     return np.array([r[0] for r in rows], dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Maturity:
+    """Of the booked applications decided by the label date: those whose label is final
+    (``matured``, with ``bads`` among them) and those left out because it is not
+    (``immature``: a loan younger than the default window that has not defaulted)."""
+
+    matured: int
+    bads: int
+    immature: int
+
+
 def load_from_clickhouse(
     client: Any,
     target: str,
@@ -196,6 +211,25 @@ def load_from_clickhouse(
     fraud_window_days: int = 90,
 ) -> Dataset:
     """A `Dataset` of logged vectors with matured labels (time = decision time)."""
+    return load_with_maturity(client, target, as_of_ms, product=product,
+                              feature_spec_version=feature_spec_version, features=features,
+                              default_dpd=default_dpd, default_months=default_months,
+                              fraud_window_days=fraud_window_days)[0]
+
+
+def load_with_maturity(
+    client: Any,
+    target: str,
+    as_of_ms: int,
+    *,
+    product: str | None = None,
+    feature_spec_version: str | None = None,
+    features: Sequence[str] | None = None,
+    default_dpd: int = 60,
+    default_months: int = 6,
+    fraud_window_days: int = 90,
+) -> tuple[Dataset, Maturity]:
+    """`load_from_clickhouse` and how many labels were final, bad, and left out."""
     frame, names = labelled_frame(
         client,
         target,
@@ -215,4 +249,4 @@ def load_from_clickhouse(
         require_both_classes=False,  # checked by training; an early label date may have one
     )
     ds.dropped["feature_spec_version"] = str(frame.attrs["feature_spec_version"])
-    return ds
+    return ds, Maturity(len(ds.y), int((ds.y == 1).sum()), int(frame.attrs["immature"]))

@@ -18,15 +18,24 @@ from typing import Any, Protocol
 import numpy as np
 
 from models.artifact import dump_json, write_artifact
-from models.clickhouse_data import load_from_clickhouse, parse_as_of
-from models.data import Dataset, frame_to_dataset, load_table, read_table
+from models.clickhouse_data import Maturity, load_with_maturity, parse_as_of
+from models.coldstart import ready_to_train
+from models.data import Dataset, frame_to_dataset, read_table
 from models.errors import DataError
 from models.evaluate import evaluate_predictions
+from models.metrics import auc, ks
 from models.registry import Registry
 from models.serving import ServingModel, for_feature_order, load_model
 from models.train import TrainConfig, train
 
 ORACLE_COLUMNS = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}
+#: readiness to train on logged labels (docs/models.md, `models.coldstart.ready_to_train`)
+MIN_MATURED, MIN_BADS = 3000, 300
+#: the fewest matured rows an evaluation on logged labels is reported on (docs/models.md)
+MIN_EVAL_ROWS = 500
+#: months on book after which a default label is final; file columns that tell maturity
+DEFAULT_MONTHS = 6
+MATURITY_COLUMNS = ("default_matured", "max_month_on_book", "months_on_book")
 
 
 class _FeatureDef(Protocol):
@@ -106,11 +115,37 @@ def training_data_from_file(
 
 def training_data_from_clickhouse(
     client: Any, target: str, spec: FeatureSpecLike | None, *, as_of: str | None = None,
-    product: str | None = None,
+    product: str | None = None, min_matured: int = MIN_MATURED, min_bads: int = MIN_BADS,
 ) -> tuple[Dataset, SpecMetadata]:
-    """Logged feature vectors with labels matured by ``as_of`` (ISO; default now)."""
-    ds = load_from_clickhouse(client, target, parse_as_of(as_of), product=product)
+    """Logged feature vectors with labels matured by ``as_of`` (ISO; default now); refused
+    (DataError naming the counts) below the readiness thresholds."""
+    ds, mat = load_with_maturity(client, target, parse_as_of(as_of), product=product)
+    ready, _why = ready_to_train(mat.matured, mat.bads, min_matured, min_bads)
+    if not ready:
+        raise DataError(
+            f"not ready to train {target} as of {as_of or 'now'}: {mat.matured:,} matured "
+            f"applications with {mat.bads:,} bads ({mat.immature:,} more not matured yet); "
+            f"the readiness thresholds are {min_matured:,} matured and {min_bads:,} bads "
+            "(docs/models.md). Wait for labels to mature, or lower --min-matured / "
+            "--min-bads explicitly")
     return ds, spec_metadata(ds.feature_names, spec)
+
+
+def check_validation(result: Any) -> None:
+    """Refuse a model whose validation could not be measured (NaN AUC or KS: a split held
+    one class only), before anything is written or registered."""
+    with np.errstate(all="ignore"):
+        figures = {f"validation AUC of {k}": v["valid_auc"] for k, v in result.candidates.items()}
+        figures["test AUC"] = auc(result.y_eval, result.p_eval)
+        figures["test KS"] = ks(result.y_eval, result.p_eval)[0]
+    nan = [name for name, v in figures.items() if not np.isfinite(v)]
+    if nan:
+        y = result.y_eval
+        raise DataError(
+            f"validation could not be computed ({', '.join(nan)}: NaN; the {len(y):,} test "
+            f"rows hold {int(np.sum(y == 1)):,} bads of {result.n_rows['total']:,} rows in "
+            "all); nothing was registered. Train on more matured data, with goods and bads "
+            "in every split")
 
 
 @dataclass(frozen=True)
@@ -138,6 +173,7 @@ def train_and_register(
                   feature_spec_version=meta.version)
     say(f"training on {len(ds.y):,} rows")
     result = train(ds, cfg, progress=say)
+    check_validation(result)
     say("writing report")
     out = out_dir or Path(tempfile.mkdtemp(prefix="loanrisk-model-"))
     art = write_artifact(out, result, ds, cfg, code_version=code_version or git_version())
@@ -162,20 +198,56 @@ def model_to_evaluate(model: str, registry: Registry) -> ServingModel:
     return load_model(path) if path.is_dir() else registry.load_version(model)
 
 
+def matured_rows(frame: Any, target: str, positive: str | None = None
+                 ) -> tuple[Any, Maturity | None]:
+    """The rows of a file whose default label is final, when the file says (a 0/1
+    ``default_matured`` column, or months on book): a loan younger than the default
+    window that has not defaulted may still default, so it is left out and counted.
+    ``None`` when the target is not a default label or the file carries no maturity."""
+    col = next((c for c in MATURITY_COLUMNS if c in frame.columns), None)
+    if target != "label_default" or col is None:
+        return frame, None
+    y = frame[target]
+    bad = (y.astype(str) == positive) if positive is not None else (y == 1)
+    final = frame[col] == 1 if col == "default_matured" else frame[col] >= DEFAULT_MONTHS
+    keep = (final | bad).to_numpy()
+    kept = frame[keep].reset_index(drop=True)
+    return kept, Maturity(int(keep.sum()), int(bad[keep].sum()), int((~keep).sum()))
+
+
 def evaluation_data_from_file(sm: ServingModel, path: Path, target: str | None = None,
-                              positive: str | None = None) -> Dataset:
-    return load_table(path, target or sm.target, positive=positive,
-                      features=sm.feature_names, categories=sm.categories)
+                              positive: str | None = None) -> tuple[Dataset, Maturity | None]:
+    """The file's rows with final labels (see `matured_rows`) and how many were left out."""
+    tgt = target or sm.target
+    frame, maturity = matured_rows(read_table(path), tgt, positive)
+    ds = frame_to_dataset(frame, tgt, positive=positive, features=sm.feature_names,
+                          categories=sm.categories)
+    return ds, maturity
 
 
 def evaluation_data_from_clickhouse(sm: ServingModel, client: Any, target: str | None = None,
                                     *, as_of: str | None = None,
-                                    product: str | None = None) -> Dataset:
-    """The model's features as logged (its spec version) with labels matured by ``as_of``."""
-    return load_from_clickhouse(
+                                    product: str | None = None) -> tuple[Dataset, Maturity]:
+    """The model's features as logged (its spec version) with labels matured by ``as_of``,
+    and how many were left out as not matured."""
+    return load_with_maturity(
         client, target or sm.target, parse_as_of(as_of), product=product,
         feature_spec_version=sm.feature_spec_version or None, features=sm.feature_names,
     )
+
+
+def maturity_warning(maturity: Maturity | None, min_rows: int = MIN_EVAL_ROWS) -> str | None:
+    """What to tell the user about labels that are not final: refused (DataError) when too
+    few final ones remain, a warning naming how many were left out, or nothing."""
+    if maturity is None:
+        return None
+    left_out = (f"{maturity.immature:,} loans with fewer than {DEFAULT_MONTHS} months on book "
+                "and no default yet were left out (their default label is not final)")
+    if maturity.matured < min_rows:
+        raise DataError(f"only {maturity.matured:,} loans have a final label; {left_out}. An "
+                        f"evaluation needs {min_rows:,}: use a later --as-of, or lower "
+                        "--min-rows explicitly")
+    return left_out if maturity.immature else None
 
 
 @dataclass(frozen=True)

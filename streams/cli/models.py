@@ -19,6 +19,7 @@ from streams.cli.errors import USAGE, fail
 from streams.settings import load_settings
 
 if TYPE_CHECKING:
+    from models.clickhouse_data import Maturity
     from models.workflow import Registered
 
 app = typer.Typer(
@@ -84,8 +85,15 @@ def train(
     revenue_per_good: float = typer.Option(0.15, help="Revenue per good loan for the band table."),
     as_of: str = typer.Option(None, help="clickhouse source: label date (ISO), default now."),
     product: str = typer.Option(None, help="clickhouse source: only this product."),
+    min_matured: int = typer.Option(
+        3000, min=1, help="clickhouse source: refuse with fewer matured applications (the "
+        "documented readiness threshold)."),
+    min_bads: int = typer.Option(
+        300, min=1, help="clickhouse source: refuse with fewer matured bads (readiness)."),
 ) -> None:
-    """Train a PD or fraud model (LightGBM and/or scorecard), evaluate it, register it."""
+    """Train a PD or fraud model (LightGBM and/or scorecard), evaluate it, register it.
+
+    Never registers a model whose validation AUC or KS could not be computed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from features.spec import FEATURE_SPEC
@@ -104,7 +112,7 @@ def train(
         ) as bar:
             task = bar.add_task("loading data", total=None)
             ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
-                                      as_of, product)
+                                      as_of, product, (min_matured, min_bads))
             done = train_and_register(
                 ds, meta, cfg, Registry(_registry_dir(registry)), served_names=FEATURE_SPEC.names,
                 out_dir=out, promote=promote,
@@ -116,8 +124,10 @@ def train(
 
 def _training_data(source: Source, data: Path | None, target: str, time_col: str | None,
                    id_col: str | None, positive: str | None, exclude: list[str],
-                   as_of: str | None, product: str | None) -> tuple[Any, Any]:
-    """The training Dataset and what the feature spec says of its columns."""
+                   as_of: str | None, product: str | None,
+                   ready: tuple[int, int]) -> tuple[Any, Any]:
+    """The training Dataset and what the feature spec says of its columns (ClickHouse:
+    refused below ``ready`` = the minimum matured applications and bads)."""
     from features.spec import FEATURE_SPEC
     from models.workflow import training_data_from_clickhouse, training_data_from_file
 
@@ -125,7 +135,8 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
         from streams.clients import analytics_client
 
         return training_data_from_clickhouse(analytics_client(load_settings()), target,
-                                             FEATURE_SPEC, as_of=as_of, product=product)
+                                             FEATURE_SPEC, as_of=as_of, product=product,
+                                             min_matured=ready[0], min_bads=ready[1])
     if data is None:
         fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
     return training_data_from_file(data, target, FEATURE_SPEC, time_col=time_col,
@@ -174,30 +185,43 @@ def evaluate(
     ),
     as_of: str = typer.Option(None, help="clickhouse source: label date (ISO), default now."),
     product: str = typer.Option(None, help="clickhouse source: only this product."),
+    min_rows: int = typer.Option(
+        500, min=1, help="Refuse when fewer loans than this have a final default label "
+        "(after leaving out those younger than 6 months on book that have not defaulted)."),
 ) -> None:
     """Evaluate a trained model on new data: a file, or the decisions logged in ClickHouse
     whose labels have matured (is the champion still as good as at training?).
-    Writes metrics JSON + HTML report."""
+    Loans whose default label is not final yet are left out and counted (a file says so
+    with a default_matured or max_month_on_book column). Writes metrics JSON + HTML report."""
     from models.errors import ModelError
     from models.registry import Registry
-    from models.workflow import evaluate_model, model_to_evaluate, write_evaluation
+    from models.workflow import (
+        evaluate_model,
+        maturity_warning,
+        model_to_evaluate,
+        write_evaluation,
+    )
 
+    maturity: Maturity | None
     try:
         sm = model_to_evaluate(model, Registry(_registry_dir(registry)))
         if source is Source.clickhouse:
             from models.workflow import evaluation_data_from_clickhouse
             from streams.clients import analytics_client
 
-            ds = evaluation_data_from_clickhouse(sm, analytics_client(load_settings()), target,
-                                                 as_of=as_of, product=product)
+            ds, maturity = evaluation_data_from_clickhouse(
+                sm, analytics_client(load_settings()), target, as_of=as_of, product=product)
             data_name = f"ClickHouse labels matured by {as_of or 'now'} (booked loans)"
         elif data is None:
             fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
         else:
             from models.workflow import evaluation_data_from_file
 
-            ds = evaluation_data_from_file(sm, data, target, positive)
+            ds, maturity = evaluation_data_from_file(sm, data, target, positive)
             data_name = data.name
+        warning = maturity_warning(maturity, min_rows)
+        if warning:
+            typer.secho(f"warning: {warning}", fg="yellow", err=True)
         with console.status(f"scoring {len(ds.y):,} rows"):
             ev = evaluate_model(sm, ds, data_name, cutoff)
     except ModelError as e:

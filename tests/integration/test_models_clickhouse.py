@@ -144,13 +144,50 @@ def test_cli_evaluates_a_model_on_logged_vectors_with_matured_labels(
         "event_id", "loan_id", "application_id", "event_time", "month_on_book",
         "days_past_due", "balance", "status"])
 
+    for i in range(30):  # booked two months before the label date, not defaulted: not final
+        app = f"ev-young-{i}"
+        vectors.append([app, _dt(t + 7 * MONTH), "personal_loan", "fs-evalcli", cols,
+                        [650.0, 0.2, 1.0]])
+        perf += [[f"{app}-{m}", f"loan-{app}", app, _dt(t + (7 + m) * MONTH), m, 0, 1.0,
+                  "CURRENT"] for m in (1, 2)]
+    clickhouse_client.insert("feature_vectors", vectors[-30:], column_names=[
+        "application_id", "event_time", "product", "feature_spec_version", "names", "values"])
+    clickhouse_client.insert("loan_performance", perf[-60:], column_names=[
+        "event_id", "loan_id", "application_id", "event_time", "month_on_book",
+        "days_past_due", "balance", "status"])
+
     as_of = _dt(t + 9 * MONTH).date().isoformat()
     result = CliRunner().invoke(cli, [
         "evaluate", "--model", version, "--registry", str(reg.root), "--source",
         "clickhouse", "--as-of", as_of, "--out", str(tmp_path / "eval")])
     assert result.exit_code == 0, result.output
+    assert "warning: 30 loans with fewer than 6 months on book" in result.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert metrics["rows"] == 600  # only this spec's vectors, all matured by --as-of
+    assert metrics["rows"] == 600  # only this spec's vectors matured by --as-of
     assert metrics["metrics"]["bad_rate"] == pytest.approx(book["label_default"].mean())
     assert metrics["metrics"]["auc"] > 0.75  # the synthetic book's risk is learnable
     assert "booked loans" in (tmp_path / "eval" / "report.html").read_text()
+
+
+def test_cli_train_refuses_below_readiness_and_never_registers_a_nan_validation(
+        clickhouse_client, sink_owned_state, tmp_path):
+    """`loanrisk train --source clickhouse` on a handful of matured loans: refused naming
+    the counts and the thresholds; with the thresholds lowered, the validation cannot be
+    computed on so few rows, and nothing is registered either way."""
+    from typer.testing import CliRunner
+
+    from models.registry import Registry
+    from streams.cli import app as cli
+
+    _insert(clickhouse_client)
+    reg = Registry(tmp_path / "models")
+    args = ["train", "--source", "clickhouse", "--as-of", _dt(T0 + 12 * MONTH).isoformat(),
+            "--registry", str(reg.root), "--model", "scorecard"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1
+    assert "4 matured applications with 2 bads (2 more not matured yet)" in refused.stderr
+    assert "3,000 matured and 300 bads" in refused.stderr and "--min-matured" in refused.stderr
+    lowered = CliRunner().invoke(cli, [*args, "--min-matured", "1", "--min-bads", "1"])
+    assert lowered.exit_code == 1, lowered.output
+    assert "too few" in lowered.stderr or "validation could not be computed" in lowered.stderr
+    assert reg.list() == []

@@ -79,7 +79,7 @@ def test_evaluation_on_a_file_writes_metrics_and_report(trained, tmp_path: Path)
     later = tmp_path / "later.parquet"
     make_loans(1200, seed=9).to_parquet(later)
     sm = model_to_evaluate(version, reg)
-    ds = evaluation_data_from_file(sm, later)
+    ds, _ = evaluation_data_from_file(sm, later)
     ev = evaluate_model(sm, ds, later.name)
     assert ev.rows == 1200 and 0.5 < ev.figures["metrics"]["auc"] <= 1.0
     out = write_evaluation(tmp_path / "eval", sm, ev, str(later))
@@ -96,7 +96,7 @@ def test_evaluation_refuses_a_single_class(trained) -> None:  # type: ignore[no-
 
     reg, version, data = trained
     sm = model_to_evaluate(version, reg)
-    ds = evaluation_data_from_file(sm, data)
+    ds, _ = evaluation_data_from_file(sm, data)
     goods = ds.subset(np.flatnonzero(ds.y == 0))
     with pytest.raises(DataError, match="only one class"):
         evaluate_model(sm, goods, "early labels")
