@@ -16,8 +16,11 @@ Precedence (most severe outcome wins; DECLINE > REVIEW > APPROVE):
 Reason codes: for DECLINE and REVIEW, list reasons, then rule reasons (decline
 before review), then policy reasons, then model reasons, deduplicated, top 4. Model reasons
 come from the caller's ``model_reasons`` callable, asked only for DECLINE and
-REVIEW (a TreeSHAP pass is not paid on approvals). For APPROVE only an
-affordability-capped offer gives a reason (P-AFFORD-CAP).
+REVIEW (a TreeSHAP pass is not paid on approvals); the model gives only reasons that are
+true of the applicant (`models.reasons`). A DECLINE never carries review-band text
+("requires further review"): a review finding or review rule that a decline outranks
+says nothing the applicant is being told. For APPROVE only an affordability-capped
+offer gives a reason (P-AFFORD-CAP).
 
 Determinism: the outcome depends only on the inputs, the rule set and the
 policy (both versioned in ``versions``); list expiry is judged at the
@@ -27,6 +30,7 @@ application's event time unless ``now_ms`` is given.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -66,6 +70,13 @@ POLICY_TEXTS: dict[str, str] = {
     "P-COLD-REVIEW": "Credit bureau score requires further review",
     "P-NO-FILE": "No credit file found at the credit reference agency",
 }
+
+#: policy reasons that only say a case goes to a person: never given on a DECLINE
+REVIEW_BAND: frozenset[str] = frozenset({"P-FRAUD-REVIEW", "P-PD-REVIEW", "P-ANOMALY",
+                                         "P-COLD-REVIEW"})
+#: the same wording in a rule's text (rules are YAML an analyst writes)
+REVIEW_WORDING = re.compile(r"\b(requires?|needs?)\b.*\b(review|verification)\b|\bmanual\b",
+                            re.IGNORECASE)
 
 #: one policy finding: the outcome it asks for at least, and its reason code
 Finding = tuple[DecisionOutcome, str]
@@ -129,7 +140,8 @@ def decide_outcome(
     if decision == APPROVE:
         return _approval(pp, grade, application, hits)
     # 5. reasons for the adverse action
-    return Outcome(decision, grade, None, _adverse_reasons(hits, findings, model_reasons), hits)
+    reasons = _adverse_reasons(decision, hits, findings, model_reasons)
+    return Outcome(decision, grade, None, reasons, hits)
 
 
 # --- rules -----------------------------------------------------------------------------
@@ -210,17 +222,32 @@ def _approval(pp: ProductPolicy, grade: str | None, application: Mapping[str, An
 
 
 # --- reasons ---------------------------------------------------------------------------
-def _adverse_reasons(hits: list[RuleHit], findings: list[Finding],
+def _adverse_reasons(decision: DecisionOutcome, hits: list[RuleHit], findings: list[Finding],
                      model_reasons: ModelReasons | None) -> list[ReasonCode]:
-    """Rule reasons, policy reasons, then the driving model's reasons; the top distinct ones."""
+    """Rule reasons, policy reasons, then the driving model's reasons; the top distinct
+    ones, without review-band texts on a DECLINE (a review the decline outranks)."""
     reasons = [_reason(h.reason_code, "RULE", h.reason_text) for h in hits if h.action != "flag"]
     reasons += [_reason(code, "POLICY") for _, code in findings]
     if model_reasons is not None:  # computed only now, for declines and reviews (TreeSHAP)
-        fraud_driven = any(h.category == "fraud" and h.action != "flag" for h in hits) or any(
-            code.startswith("P-FRAUD") for _, code in findings)
         reasons += [{"code": str(code), "text": str(text), "source": "MODEL"}
-                    for code, text in model_reasons(fraud_driven)]
+                    for code, text in model_reasons(_fraud_driven(decision, hits, findings))]
+    if decision == DECLINE:
+        reasons = [r for r in reasons if not _review_band(r)]
     return _top(reasons)
+
+
+def _fraud_driven(decision: DecisionOutcome, hits: list[RuleHit],
+                  findings: list[Finding]) -> bool:
+    """Whether a fraud rule or fraud cutoff asked for the outcome itself: then the fraud
+    model explains it. A fraud review that a credit decline outranks did not drive the
+    decline, so the PD model explains that one."""
+    return any(h.category == "fraud" and _RULE_OUTCOME[h.action] == decision for h in hits) or any(
+        o == decision and code.startswith("P-FRAUD") for o, code in findings)
+
+
+def _review_band(r: ReasonCode) -> bool:
+    """Whether a reason only says that a person will look at the case."""
+    return r["code"] in REVIEW_BAND or REVIEW_WORDING.search(r["text"]) is not None
 
 
 def _top(reasons: list[ReasonCode]) -> list[ReasonCode]:

@@ -4,7 +4,8 @@
 returns a calibrated probability. LightGBM artifacts use the C API fast path
 (`models.fastlgb`), scorecards a per-feature bisect over plain lists; neither goes
 through sklearn or ``Booster.predict``. ``explain``/``reasons`` cost more
-(TreeSHAP) and are meant for declines and reviews only.
+(TreeSHAP) and are meant for declines and reviews only; ``reasons`` gives only texts
+that are true of the row (`models.reasons.true_text`: a few comparisons per candidate).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from models.calibration import Calibrator
 from models.errors import ModelLoadError
-from models.reasons import Reason, ReasonMap, to_reasons, top_positive
+from models.reasons import Reason, ReasonMap, as_rule, to_reasons, top_positive
 from models.scorecard import Scale, Scorecard
 
 MANIFEST = "manifest.json"
@@ -43,7 +44,7 @@ class ServingModel:
         self.categories: dict[str, list[str]] = dict(manifest.get("categories", {}))
         self.calibrator = Calibrator.from_dict(manifest["calibration"])
         self.scale = Scale(**manifest.get("scale", {}))
-        stored = {k: (v[0], v[1]) for k, v in manifest.get("reasons", {}).items()}
+        stored = {k: as_rule(v) for k, v in manifest.get("reasons", {}).items()}
         self.reason_map: ReasonMap = reason_map if reason_map is not None else stored
 
     # --- scoring --------------------------------------------------------------
@@ -76,8 +77,12 @@ class ServingModel:
         raise NotImplementedError
 
     def reasons(self, x: np.ndarray, k: int = 4) -> list[Reason]:
-        """Top ``k`` reason codes and texts for one row (adverse-action notice)."""
-        return to_reasons(self.explain(x, k=len(self.feature_names)), self.reason_map)[:k]
+        """Top ``k`` reason codes and texts for one row (adverse-action notice): the largest
+        contributions whose text is true of the row's values, the next one taking the place
+        of one that is not (a missing bureau score says "no credit file", not "too low")."""
+        values = dict(zip(self.feature_names, x.tolist(), strict=True))
+        return to_reasons(self.explain(x, k=len(self.feature_names)), self.reason_map,
+                          values, k)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.version} target={self.target}>"
@@ -186,6 +191,9 @@ class ReorderedServing(ServingModel):
 
     def explain(self, x: np.ndarray, k: int = 4) -> list[tuple[str, float]]:
         return self.inner.explain(x[self._take], k)
+
+    def reasons(self, x: np.ndarray, k: int = 4) -> list[Reason]:
+        return self.inner.reasons(x[self._take], k)
 
 
 def for_feature_order(model: ServingModel, names: Sequence[str]) -> ServingModel:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.reasons import ReasonMap
 from models.registry import ROLES_FILE, Registry
 from models.serving import ServingModel, for_feature_order
 from schemas.errors import LoanRiskError
@@ -54,7 +55,7 @@ class ModelSlots:
     def __init__(
         self,
         registry_root: Path,
-        reason_map: dict[str, tuple[str, str]],
+        reason_map: ReasonMap,
         feature_names: Sequence[str] | None = None,
     ) -> None:
         """``feature_names``: the order of the vectors the worker scores (the feature spec);

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from decisions.engine import DecisionEngine
@@ -167,9 +166,9 @@ def _untrue(app: Mapping[str, Any], values: Values, decision: Decision) -> list[
             wrong.append(f"bureau fact without a bureau file: {code}")
         if estimate is None and code in ACCOUNT_FACTS:
             wrong.append(f"account fact without account data: {code}")
-        if code == "F-APP-INCOME-CHECK" and estimate is not None:
-            if not app["annual_income"] > estimate:
-                wrong.append("income check with declared income not above the estimate")
+        if code == "F-APP-INCOME-CHECK" and not (estimate is not None
+                                                 and app["annual_income"] > estimate):
+            wrong.append("income check with declared income not above the estimate")
     return wrong
 
 
@@ -191,12 +190,13 @@ def test_every_reason_over_thousands_of_decisions_is_true(decided: list[Row]) ->
                           f"decisions {dict(outcomes)}: {problems.most_common()}; e.g. {examples}")
 
 
-def test_missing_data_gets_its_own_reason_and_the_slot_goes_on(decided: list[Row]) -> None:
-    """No-file applicants who are declined hear that they have no credit file, and the
-    models still give up to four reasons: a reason that is not true gives its slot on."""
-    no_file = [d for a, _, d in decided if a.get("bureau") is None and d["decision"] == "DECLINE"]
-    told = [d for d in no_file if "F-BUR-NO-FILE" in {r["code"] for r in d["reason_codes"]}]
-    assert no_file and len(told) >= len(no_file) // 2, (len(told), len(no_file))
-    model_counts = [sum(r["source"] == "MODEL" for r in d["reason_codes"])
-                    for _, _, d in decided if d["decision"] != "APPROVE"]
-    assert float(np.mean(model_counts)) >= 2.0
+def test_missing_bureau_data_gets_its_own_reason(decided: list[Row]) -> None:
+    """Applicants without a bureau file hear "No credit file found" where TreeSHAP blamed
+    their missing bureau values (most adverse decisions: the fraud model explains the rest,
+    or rules and policy fill the slots); applicants with a file never do."""
+    def told(d: Decision) -> bool:
+        return "F-BUR-NO-FILE" in {r["code"] for r in d["reason_codes"]}
+
+    no_file = [d for a, _, d in decided if a.get("bureau") is None and d["decision"] != "APPROVE"]
+    assert len(no_file) >= 20 and sum(map(told, no_file)) >= len(no_file) // 2
+    assert not [d for a, _, d in decided if a.get("bureau") is not None and told(d)]

@@ -6,8 +6,11 @@ import copy
 
 import pytest
 
+from decisions.engine import POLICY_TEXTS, REVIEW_BAND, REVIEW_WORDING, DecisionEngine
 from decisions.errors import PolicyError
+from decisions.lists import ListIndex
 from decisions.policy import Policy, annuity_factor, make_offer
+from decisions.rules import RuleSet, RuleStore
 from decisions.shadow import shadow_decide
 from schemas import codec_for
 from tests.decision_cases import (
@@ -79,8 +82,9 @@ def test_decline_beats_review_beats_flag_and_reason_order() -> None:
                                   "sess_emulator": 1.0}, scores={"fraud_probability": 0.3})
     assert rec["decision"] == "DECLINE"
     assert rec["rule_hits"] == ["R-F-DEC", "R-F-REV", "R-FLAG"]
-    assert codes(rec) == ["R-F-DEC", "R-F-REV", "P-FRAUD-REVIEW", "F-A"]  # top 4
-    assert [r["source"] for r in rec["reason_codes"]] == ["RULE", "RULE", "POLICY", "MODEL"]
+    # top 4; the fraud review the decline outranks (P-FRAUD-REVIEW) is not given
+    assert codes(rec) == ["R-F-DEC", "R-F-REV", "F-A", "F-B"]
+    assert [r["source"] for r in rec["reason_codes"]] == ["RULE", "RULE", "MODEL", "MODEL"]
 
 
 def test_a_model_reason_repeating_a_rule_reason_text_gives_its_slot_away() -> None:
@@ -179,7 +183,7 @@ def test_same_inputs_same_decision() -> None:
     app, scores = dict(APP), {**SCORES, "pd": 0.07}
     first = eng.decide(app, feats, scores, VERSIONS, model_reasons=model_reasons)
     assert first["decision"] == "DECLINE" and first["list_hits"] == ["ALLOW:EMAIL"]
-    assert codes(first) == ["R-C-DEC", "P-PD-REVIEW", "F-A", "F-B"]
+    assert codes(first) == ["R-C-DEC", "F-A", "F-B", "F-C"]  # no review text on a decline
     app_c, feats_c, scores_c = copy.deepcopy((app, feats, scores))
     for _ in range(3):
         assert engine(allow("EMAIL", "x@example.com")).decide(
@@ -301,3 +305,77 @@ def test_engine_output_is_a_decision_record_the_codec_round_trips(case: dict) ->
     published = _published(rec)
     assert set(published) == {f["name"] for f in codec.schema["fields"]}
     assert codec.decode(codec.encode(published)) == published
+
+
+REVIEW_TEXT_RULES = """
+version: "r-review"
+rules:
+  - {id: R-MANUAL, category: fraud, condition: sess_paste_count >= 3, action: review,
+     reason_code: R-MANUAL, reason_text: Application requires manual review}
+  - {id: R-PASTE, category: fraud, condition: sess_paste_count >= 5, action: review,
+     reason_code: R-PASTE, reason_text: Details were pasted}
+  - {id: R-DTI, category: credit, condition: app_dti > 0.6, action: decline,
+     reason_code: R-DTI, reason_text: Debt too high for income}
+"""
+
+
+@pytest.mark.parametrize(("decline", "review", "review_codes"), [
+    ({"scores": {"pd": 0.2, "fraud_probability": 0.3}}, {"scores": {"fraud_probability": 0.3}},
+     {"P-FRAUD-REVIEW"}),
+    ({"scores": {"pd": 0.2, "anomaly_score": 0.99}}, {"scores": {"anomaly_score": 0.99}},
+     {"P-ANOMALY"}),
+    ({"scores": {"fraud_probability": 0.9, "pd": 0.07}}, {"scores": {"pd": 0.07}},
+     {"P-PD-REVIEW"}),
+    ({"scores": {"fraud_probability": 0.9, "pd": None}, "app": {"bureau_score": 650}},
+     {"scores": {"pd": None}, "app": {"bureau_score": 650}}, {"P-COLD-REVIEW"}),
+    ({"feats": {"sess_paste_count": 5.0, "app_dti": 0.9}}, {"feats": {"sess_paste_count": 5.0}},
+     {"R-MANUAL"}),
+])
+def test_a_decline_never_carries_review_band_text_but_a_review_does(
+        decline: dict, review: dict, review_codes: set[str]) -> None:
+    """A review finding or review rule that a decline outranks is not a reason for the
+    decline ("requires further review" is not what happened); the same finding on a
+    REVIEW is its reason. Facts from review rules stay ("Details were pasted")."""
+    eng = DecisionEngine(ListIndex(), RuleStore(RuleSet.from_yaml(REVIEW_TEXT_RULES)),
+                         Policy.from_yaml(POLICY_YAML))
+    rec = decide(eng, feats=decline.get("feats"), scores=decline.get("scores"),
+                 app=decline.get("app"))
+    assert rec["decision"] == "DECLINE" and rec["reason_codes"]
+    assert not review_codes & set(codes(rec))
+    assert not any(REVIEW_WORDING.search(r["text"]) for r in rec["reason_codes"])
+    if "feats" in decline:
+        assert "R-PASTE" in codes(rec)  # a fact from a review rule is kept
+    rec = decide(eng, feats=review.get("feats"), scores=review.get("scores"),
+                 app=review.get("app"))
+    assert rec["decision"] == "REVIEW" and review_codes <= set(codes(rec))
+
+
+def test_every_review_band_policy_text_is_recognised() -> None:
+    """The policy reasons of a REVIEW finding that only announce a review are in
+    REVIEW_BAND and read as such; P-NO-FILE states a fact and stays on a decline."""
+    review_findings = {"P-FRAUD-REVIEW", "P-PD-REVIEW", "P-ANOMALY", "P-COLD-REVIEW"}
+    assert review_findings == REVIEW_BAND
+    assert all(REVIEW_WORDING.search(POLICY_TEXTS[c]) for c in REVIEW_BAND)
+    assert not any(REVIEW_WORDING.search(t) for c, t in POLICY_TEXTS.items()
+                   if c not in REVIEW_BAND)
+
+
+def test_the_model_that_drove_the_outcome_explains_it() -> None:
+    """A credit decline with a fraud review beside it is explained by the PD model; a
+    fraud decline or a fraud review (the outcome itself) by the fraud model."""
+    calls: list[bool] = []
+
+    def reasons(fraud_driven: bool) -> list[tuple[str, str]]:
+        calls.append(fraud_driven)
+        return [("F-FRAUD" if fraud_driven else "F-CREDIT", "why")]
+
+    eng = engine()
+    rec = decide(eng, scores={"pd": 0.2, "fraud_probability": 0.3}, reasons=reasons)
+    assert rec["decision"] == "DECLINE" and "F-CREDIT" in codes(rec)
+    rec = decide(eng, scores={"pd": 0.2, "fraud_probability": 0.6}, reasons=reasons)
+    assert rec["decision"] == "DECLINE" and "F-FRAUD" in codes(rec)
+    rec = decide(eng, feats={"sess_paste_count": 3.0}, scores={"pd": 0.2}, reasons=reasons)
+    assert rec["decision"] == "DECLINE" and "F-CREDIT" in codes(rec)  # fraud review rule
+    rec = decide(eng, scores={"pd": 0.07, "fraud_probability": 0.3}, reasons=reasons)
+    assert rec["decision"] == "REVIEW" and "F-FRAUD" in codes(rec)
+    assert calls == [False, True, False, True]
