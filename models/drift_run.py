@@ -22,6 +22,9 @@ from models.registry import Registry
 UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 REFERENCES = ("model", "previous")
 ALARMS = {"watch": ("watch", "shift"), "shift": ("shift",)}  # --fail-on -> statuses that alarm
+#: fewest rows in the current window and in the reference for a PSI to mean anything: with
+#: a handful of rows the decile shares are noise, and noise reads as a shift
+MIN_ROWS = 500
 
 
 def parse_window(text: str) -> int:
@@ -60,10 +63,12 @@ class _Scored:
 
 def run_drift(client: Any, registry: Registry, *, window: str = "24h",
               until_ms: int | None = None, reference: str = "model",
-              model: str | None = None) -> DriftRun:
+              model: str | None = None, min_rows: int = MIN_ROWS) -> DriftRun:
     """Drift of the ``window`` ending at ``until_ms`` (default: just after the latest
     logged decision) against ``reference`` ('model' or 'previous'), for ``model``
-    (default: the champion PD model, and the champion fraud model's scores too)."""
+    (default: the champion PD model, and the champion fraud model's scores too).
+    Refused (DataError naming the counts) when either side has fewer than ``min_rows``;
+    a score with fewer is listed as not compared."""
     if reference not in REFERENCES:
         raise DataError("--reference is 'model' or 'previous'")
     length = parse_window(window)
@@ -81,13 +86,28 @@ def run_drift(client: Any, registry: Registry, *, window: str = "24h",
         ref, ref_label, score_refs = _model_reference(scored)
     else:
         ref, ref_label, score_refs = _previous_reference(client, scored, window, start, length)
-    scores, notes = _score_drift(client, scored, score_refs, start, end)
+    _enough_rows(len(current), _reference_rows(ref), ref_label, min_rows)
+    scores, notes = _score_drift(client, scored, score_refs, start, end, min_rows)
     context = {"current window": f"{iso(start)} to {iso(end)} ({len(current):,} rows)",
                "reference": ref_label, "model": scored[0].version,
                "feature spec": current.attrs.get("feature_spec_version", "")}
     if notes:
         context["scores not compared"] = "; ".join(notes)
     return DriftRun(context, feature_drift(ref, current), scores)
+
+
+def _reference_rows(ref: dict[str, Any]) -> int | None:
+    """Rows behind a feature reference (every feature's has the same); None if unrecorded."""
+    rows = [int(r["rows"]) for r in ref.values() if r.get("rows") is not None]
+    return max(rows) if rows else None
+
+
+def _enough_rows(current: int, reference: int | None, ref_label: str, min_rows: int) -> None:
+    if current < min_rows or (reference is not None and reference < min_rows):
+        raise DataError(
+            f"too few rows for a drift check: {current:,} in the current window and "
+            f"{reference or 0:,} in the reference ({ref_label}); each needs at least {min_rows:,} "
+            "for the PSI to mean anything. Widen --window, or lower --min-rows explicitly")
 
 
 def _scored_models(registry: Registry, model: str | None) -> list[_Scored]:
@@ -128,15 +148,18 @@ def _previous_reference(client: Any, scored: list[_Scored], window: str, start: 
 
 
 def _score_drift(client: Any, scored: list[_Scored], refs: dict[str, Any], start: int,
-                 end: int) -> tuple[list[Drift], list[str]]:
+                 end: int, min_rows: int) -> tuple[list[Drift], list[str]]:
     """Each model's scores in the window against its reference; notes for those that
-    have nothing to compare."""
+    have too little to compare (fewer than ``min_rows`` on either side)."""
     scores, notes = [], []
     for s in scored:
         cur, sref = scores_window(client, start, end, s.column, s.version), refs.get(s.column)
-        if not len(cur) or not sref or sref.get("rows") == 0:
-            notes.append(f"{s.column}: no decisions by {s.version} in the "
-                         f"{'current' if not len(cur) else 'reference'} window to compare")
+        ref_rows = None if not sref else sref.get("rows")  # None: the training deciles
+        if len(cur) < min_rows or not sref or (ref_rows is not None and ref_rows < min_rows):
+            side, n = (("current", len(cur)) if len(cur) < min_rows
+                       else ("reference", ref_rows or 0))
+            notes.append(f"{s.column}: {n:,} decisions by {s.version} in the {side} window, "
+                         f"fewer than {min_rows:,}")
             continue
         scores.append(drift_of(f"{s.column} ({s.version})", sref, cur))
     return scores, notes

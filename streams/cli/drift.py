@@ -37,12 +37,16 @@ def drift(
     fail_on: str = typer.Option(
         None, help="Exit with status 3 when any feature or score is at this status or worse: "
         "'watch' or 'shift' (for a scheduled check that alerts)."),
+    min_rows: int = typer.Option(
+        500, min=1, help="Refuse when the current window or the reference has fewer rows "
+        "(a PSI on a handful of rows is noise); a score with fewer is not compared."),
 ) -> None:
     """Population stability (PSI) of every feature and of the model scores, from the
     feature vectors and decisions logged in ClickHouse.
 
     PSI < 0.10 stable, 0.10-0.25 watch, > 0.25 shift: investigate before trusting the
-    scores (a new traffic source, an upstream outage, a changed SDK)."""
+    scores (a new traffic source, an upstream outage, a changed SDK). Exit 1 naming the
+    counts when either side has fewer than --min-rows rows."""
     from models.clickhouse_data import parse_as_of
     from models.drift_run import ALARMS, REFERENCES, parse_window, run_drift
     from models.errors import ModelError
@@ -61,7 +65,8 @@ def drift(
     settings = load_settings()
     try:
         run = run_drift(analytics_client(settings), Registry(registry or settings.models_dir),
-                        window=window, until_ms=until_ms, reference=reference, model=model)
+                        window=window, until_ms=until_ms, reference=reference, model=model,
+                        min_rows=min_rows)
     except ModelError as exc:
         fail(str(exc))
     _print(run, top)

@@ -86,10 +86,14 @@ def test_cli_reports_and_alerts_through_the_sinks_query_server(
                                             version="pd-drift-1")), "champion")
     _insert_two_days(clickhouse_client)
     until = (T0 + timedelta(days=2)).isoformat()
-    result = CliRunner().invoke(app, [
-        "drift", "--window", "1d", "--until", until, "--reference", "previous",
-        "--registry", str(reg.root), "--out", str(tmp_path / "d.html"),
-        "--json", str(tmp_path / "d.json"), "--fail-on", "shift"])
+    args = ["drift", "--window", "1d", "--until", until, "--reference", "previous",
+            "--registry", str(reg.root), "--out", str(tmp_path / "d.html"),
+            "--json", str(tmp_path / "d.json"), "--fail-on", "shift"]
+    refused = CliRunner().invoke(app, args)  # 400 rows a day: under the default 500
+    assert refused.exit_code == 1 and not (tmp_path / "d.json").exists()
+    assert "400 in the current window and 400 in the reference" in refused.stderr
+    assert "--min-rows" in refused.stderr
+    result = CliRunner().invoke(app, [*args, "--min-rows", "300"])
     assert result.exit_code == 3, result.output
     assert "bureau_score" in result.output and "shift" in result.output
     figures = json.loads((tmp_path / "d.json").read_text())
@@ -97,3 +101,31 @@ def test_cli_reports_and_alerts_through_the_sinks_query_server(
     assert by_name["bureau_score"]["status"] == "shift"
     assert figures["scores"][0]["name"] == "pd (pd-drift-1)" and figures["scores"][0]["rows"] > 0
     assert "data:image/png" in (tmp_path / "d.html").read_text()
+
+
+def test_cli_never_reports_a_shift_from_a_tiny_reference(  # type: ignore[no-untyped-def]
+        clickhouse_client, sink_owned_state, tmp_path) -> None:
+    """A champion trained on 9 rows: whatever its deciles say, no shift is reported."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from models.artifact import write_artifact
+    from models.data import frame_to_dataset
+    from models.registry import Registry
+    from models.train import TrainConfig, train
+    from streams.cli import app
+
+    frame = pd.DataFrame({"event_time": range(9), "bureau_score": [600.0 + i for i in range(9)],
+                          "label_default": [0, 1, 0, 0, 1, 0, 1, 0, 1]})
+    ds = frame_to_dataset(frame, "label_default")
+    cfg = TrainConfig(name="pd", model="scorecard", folds=2)
+    reg = Registry(tmp_path / "models")
+    reg.promote(reg.register(write_artifact(tmp_path / "a", train(ds, cfg), ds, cfg,
+                                            version="pd-tiny-1")), "champion")
+    _insert_two_days(clickhouse_client)
+    result = CliRunner().invoke(app, [
+        "drift", "--window", "2d", "--until", (T0 + timedelta(days=2)).isoformat(),
+        "--registry", str(reg.root), "--min-rows", "100", "--fail-on", "shift"])
+    assert result.exit_code == 1, result.output
+    assert "800 in the current window and 9 in the reference (training data of pd-tiny-1)" \
+        in result.stderr
