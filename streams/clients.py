@@ -24,10 +24,19 @@ def clickhouse_client(settings: Settings) -> Any:
 
 
 def redis_client(settings: Settings) -> Any:
-    import redis
+    """A Redis client that gives up on a frozen server after ``redis_timeout_ms``.
 
-    return redis.Redis.from_url(settings.redis_dsn, socket_timeout=2.0,
-                                socket_connect_timeout=2.0)
+    redis-py's own retries are off: ``streams.retry.Backoff`` in the worker is the one
+    retry policy, so the time to a degraded decision is bounded by our numbers alone
+    (see the degraded mode in docs/operations.md).
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = settings.redis_timeout_ms / 1000
+    return redis.Redis.from_url(settings.redis_dsn, socket_timeout=timeout,
+                                socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
 def analytics_client(settings: Settings) -> Any:

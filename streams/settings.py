@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # --- Redis ---------------------------------------------------------------
     redis_url: str = Field(default="", description="empty = the local redis-server on redis_port")
     redis_port: int = 16379
+    redis_timeout_ms: int = Field(
+        default=250, gt=0, description="a Redis call that takes longer fails (a frozen server "
+        "then degrades decisions within about a second instead of stalling them)")
 
     # --- ClickHouse ----------------------------------------------------------
     clickhouse_dsn: str = Field(
@@ -62,6 +65,13 @@ class Settings(BaseSettings):
         default="kafka", description="kafka (confluent-kafka loop, default) or faust")
     worker_offset_reset: str = Field(
         default="earliest", description="where a new worker group starts: earliest or latest")
+    worker_session_timeout_ms: int = Field(
+        default=6_000, ge=6_000, description="how long a silent worker keeps its partitions "
+        "before the group moves them (the broker's minimum is 6 s)")
+    worker_static_membership: bool = Field(
+        default=False, description="with a stable worker_id: a restarted worker takes its "
+        "partitions back without a rebalance (but a stopped one holds them for the session "
+        "timeout)")
     worker_batch_max: int = Field(default=64, description="applications decided per batch, at most")
     worker_batch_window_ms: float = Field(
         default=2.0, description="how long a worker waits to fill a batch (adds to latency)")

@@ -9,6 +9,7 @@ promoted models, checkpointing the anomaly model, and the metrics record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +35,8 @@ log = logging.getLogger("loanrisk.worker")
 INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name)
 #: session and fraud-link writes to Redis: tries, then the pauses between them
 STATE_BACKOFF = Backoff((0.05, 0.2, 0.5))
+#: how long held session/fraud messages wait before they are tried again
+STATE_HOLD_S = 1.0
 
 #: (key, dead-letter record bytes) -> None: the transport publishes it
 DeadLetterOut = Callable[[bytes | None, bytes], Any]
@@ -62,6 +65,11 @@ class Batch:
     @property
     def has_state(self) -> bool:
         return bool(self.device or self.behaviour or self.confirmed)
+
+    def add_state(self, other: Batch) -> None:
+        self.device += other.device
+        self.behaviour += other.behaviour
+        self.confirmed += other.confirmed
 
 
 class WorkerCore:
@@ -115,21 +123,33 @@ class WorkerCore:
                            partial(features.record_fraud_confirmations, batch.confirmed)))
         return writes
 
-    def fold_state(self, batch: Batch) -> None:
-        """Session events and fraud confirmations into Redis, before the batch's decisions."""
+    def fold_state(self, batch: Batch, backoff: Backoff = STATE_BACKOFF) -> bool:
+        """Session events and fraud confirmations into Redis, before the batch's decisions.
+
+        False when a write still fails after retries: nothing read may be dropped, so the
+        transport must read those messages again later (and not commit past them).
+        """
         for what, write in self._state_writes(batch):
             try:
-                STATE_BACKOFF.call(write)
+                backoff.call(write)
             except Exception as exc:
-                log.error("%s failed after retries, continuing without it: %s", what, exc)
+                log.error("%s failed after retries; holding those messages until Redis "
+                          "answers: %s", what, exc)
+                return False
+        return True
 
     async def fold_state_async(self, batch: Batch) -> None:
-        """``fold_state`` inside an event loop (Faust): the pauses do not block it."""
+        """``fold_state`` inside an event loop (Faust): retried until written, so the agent
+        (and its offsets) wait for Redis while decisions go on degraded."""
         for what, write in self._state_writes(batch):
-            try:
-                await STATE_BACKOFF.acall(write)
-            except Exception as exc:
-                log.error("%s failed after retries, continuing without it: %s", what, exc)
+            while True:
+                try:
+                    await STATE_BACKOFF.acall(write)
+                    break
+                except Exception as exc:
+                    log.error("%s failed after retries; holding it until Redis answers: %s",
+                              what, exc)
+                    await asyncio.sleep(STATE_HOLD_S)
 
     def decide(self, applications: list[LoanApplication]) -> list[Decided]:
         decided = self.pipeline.decide_batch(applications)

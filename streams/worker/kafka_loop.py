@@ -34,12 +34,13 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 
-from schemas.topics import DEADLETTER, DECISIONS, FEATURES, METRICS
+from schemas.topics import APPLICATIONS, DEADLETTER, DECISIONS, FEATURES, METRICS
 from streams import kafka
+from streams.retry import Backoff
 from streams.settings import Settings
-from streams.worker.core import INPUTS, Inbound, WorkerCore
+from streams.worker.core import INPUTS, STATE_BACKOFF, STATE_HOLD_S, Batch, Inbound, WorkerCore
 
 log = logging.getLogger("loanrisk.worker")
 
@@ -66,16 +67,14 @@ class KafkaWorker:
         self._in_transaction = False
         if self.exactly_once:
             self.producer.init_transactions(30)
-        self.consumer = kafka.consumer(settings.kafka, settings.worker_group, {
-            "enable.auto.commit": False,
-            "auto.offset.reset": settings.worker_offset_reset,
-            "fetch.wait.max.ms": 5,
-            "max.poll.interval.ms": 300_000,
-            "session.timeout.ms": 10_000,  # a crashed worker's partitions move within 10 s
-            "client.id": self.stats.worker,
-        })
+        self.consumer = kafka.consumer(settings.kafka, settings.worker_group,
+                                       consumer_options(settings, self.stats.worker))
         self.assigned = 0
         self._last_commit = time.monotonic()
+        # session/fraud state not yet written to Redis, by (topic, partition): the first
+        # offset (commits stop there) and the decoded messages, retried until written
+        self._pending: dict[tuple[str, int], tuple[int, Batch]] = {}
+        self._retry_at = 0.0
 
     # --- Kafka callbacks ---------------------------------------------------------
     def _dead_letter(self, key: bytes | None, value: bytes) -> None:
@@ -88,7 +87,9 @@ class KafkaWorker:
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         # everything consumed so far has been processed (single thread): flush and commit
         # so the next owner starts exactly after it
-        self._commit(force=True)
+        self._commit(force=True)  # held state's partitions commit where it begins
+        for tp in partitions:  # the next owner reads them again from that offset
+            self._pending.pop((tp.topic, tp.partition), None)
 
     def _commit(self, force: bool = False) -> None:
         if self.exactly_once:
@@ -101,7 +102,9 @@ class KafkaWorker:
             log.error("%d outputs not acknowledged; not committing (they will be redone)", left)
             return
         try:
-            self.consumer.commit(asynchronous=False)
+            positions = self._positions()
+            if positions:
+                self.consumer.commit(offsets=positions, asynchronous=False)
         except Exception as exc:  # nothing consumed yet, or a rebalance in progress
             if "NO_OFFSET" not in str(exc):
                 log.warning("offset commit failed: %s", exc)
@@ -123,7 +126,7 @@ class KafkaWorker:
         try:
             for attempt in range(3):
                 try:
-                    positions = self.consumer.position(self.consumer.assignment())
+                    positions = self._positions()
                     self.producer.send_offsets_to_transaction(
                         positions, self.consumer.consumer_group_metadata(), 30)
                     self.producer.commit_transaction(30)
@@ -149,19 +152,76 @@ class KafkaWorker:
                 tp.offset = reset
             self.consumer.seek(tp)
 
+    def _positions(self) -> list[TopicPartition]:
+        """What to commit: the consumed positions, except that a partition whose session
+        or fraud state is not written yet commits where that state begins (after a crash
+        it is read again: nothing read is dropped)."""
+        out = []
+        for tp in self.consumer.position(self.consumer.assignment()):
+            held = self._pending.get((tp.topic, tp.partition))
+            if held is not None:
+                tp.offset = held[0]
+            if tp.offset >= 0:
+                out.append(tp)
+        return out
+
     # --- one batch -----------------------------------------------------------------
     def process(self, msgs: list[Any]) -> int:
         self._begin()  # dead letters produced while decoding belong to it too
-        batch = self.core.sort(self._inbound(msgs))
-        if batch.has_state:  # before deciding: a session in the same batch counts
-            self.core.fold_state(batch)
+        apps, state = self._split(self._inbound(msgs))
+        for key, messages in state.items():
+            part = self.core.sort(messages)
+            if part.has_state:
+                first = self._pending.get(key, (messages[0].offset, Batch()))
+                first[1].add_state(part)
+                self._pending[key] = first
+        # before deciding: a session in the same batch (or held earlier) counts
+        self._write_state(now=bool(apps))
         produce = self.producer.produce
-        for d in self.core.decide(batch.applications):
-            key = d.application_id.encode()
-            produce(DECISIONS.name, d.decision_bytes, key)
-            produce(FEATURES.name, d.features_bytes, key)
+        decided = self.core.decide(self.core.sort(apps).applications)
+        for d in decided:
+            app_key = d.application_id.encode()
+            produce(DECISIONS.name, d.decision_bytes, app_key)
+            produce(FEATURES.name, d.features_bytes, app_key)
         self.producer.poll(0)
-        return len(batch.applications)
+        return len(decided)
+
+    def _write_state(self, now: bool = False) -> None:
+        """Session events and fraud confirmations to Redis, the oldest first; while Redis is
+        away they stay pending and hold back commits. Tried again every STATE_HOLD_S, and
+        once (no backoff) before any applications are decided (``now``), so no application
+        is decided without the session state read before it while Redis answers."""
+        if not self._pending:
+            return
+        retrying = self._retry_at > 0
+        if retrying and not now and time.monotonic() < self._retry_at:
+            return
+        merged = Batch()
+        for _offset, part in self._pending.values():
+            merged.add_state(part)
+        if self.core.fold_state(merged, Backoff(()) if retrying else STATE_BACKOFF):
+            if retrying:
+                log.info("state held while Redis was away is written")
+            self._pending.clear()
+            self._retry_at = 0.0
+        else:
+            self._retry_at = time.monotonic() + STATE_HOLD_S
+
+    @staticmethod
+    def _split(inbound: list[Inbound]
+               ) -> tuple[list[Inbound], dict[tuple[str, int], list[Inbound]]]:
+        apps: list[Inbound] = []
+        state: dict[tuple[str, int], list[Inbound]] = {}
+        for m in inbound:
+            if m.topic == APPLICATIONS.name:
+                apps.append(m)
+            else:
+                state.setdefault((m.topic, m.partition), []).append(m)
+        return apps, state
+
+    def _emit_metrics(self, key: bytes, value: bytes) -> None:
+        self._begin()
+        self.producer.produce(METRICS.name, value, key)
 
     @staticmethod
     def _inbound(msgs: list[Any]) -> list[Inbound]:
@@ -174,10 +234,6 @@ class KafkaWorker:
                 continue
             out.append(Inbound(m.topic(), m.key(), m.value(), m.partition(), m.offset()))
         return out
-
-    def _emit_metrics(self, key: bytes, value: bytes) -> None:
-        self._begin()
-        self.producer.produce(METRICS.name, value, key)
 
     def checkpoint(self) -> None:
         self.core.checkpoint()
@@ -194,6 +250,8 @@ class KafkaWorker:
                 if first is not None:
                     msgs = [first, *self.consumer.consume(num_messages=batch_max - 1, timeout=0)]
                     self.process(msgs)
+                if self._pending:
+                    self._write_state()
                 self.core.poll_control()
                 self.core.tick(time.monotonic(), self._emit_metrics)
                 self._commit()
@@ -202,6 +260,27 @@ class KafkaWorker:
             self.checkpoint()
             self.consumer.close()
             self.producer.flush(30)
+
+
+def consumer_options(settings: Settings, client_id: str) -> dict[str, Any]:
+    """The workers' consumer: manual commits, the default (range) assignment, and static
+    membership when the worker has a stable ``LOANRISK_WORKER_ID`` and
+    ``LOANRISK_WORKER_STATIC_MEMBERSHIP`` is on (a restart within the session timeout
+    gets its partitions back without a rebalance). Not cooperative-sticky: it balances the
+    count of partitions over all topics, and in the fault test one of two workers got no
+    application partition at all; range spreads each topic's partitions."""
+    options: dict[str, Any] = {
+        "enable.auto.commit": False,
+        "auto.offset.reset": settings.worker_offset_reset,
+        "fetch.wait.max.ms": 5,
+        "max.poll.interval.ms": 300_000,
+        "session.timeout.ms": settings.worker_session_timeout_ms,
+        "heartbeat.interval.ms": max(settings.worker_session_timeout_ms // 6, 500),
+        "client.id": client_id,
+    }
+    if settings.worker_static_membership and settings.worker_id:
+        options["group.instance.id"] = settings.worker_id
+    return options
 
 
 def run_kafka_worker(settings: Settings, loglevel: str = "info") -> None:

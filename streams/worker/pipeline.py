@@ -14,7 +14,13 @@ Degraded mode: if Redis cannot be reached after retries with backoff, the
 application is still decided -- from the applicant's own fields, the lists and
 the models on a vector whose state features are missing -- and becomes REVIEW
 with reason S-STATE-UNAVAILABLE (only a block-list DECLINE stands). Nothing is
-dropped, nothing is guessed; such decisions are not memoised.
+dropped, nothing is guessed. A degraded decision is a decision too: it is
+memoised like any other, and memo writes that fail are kept in this process and
+written when Redis answers again, so a redelivery during or after the outage gets
+the decision first published. When the memo itself cannot be read the batch goes
+straight to degraded mode instead of re-deciding from features: a worker that
+cannot tell whether an application was decided before never silently decides it
+anew (and the decision of record in ClickHouse stays the first published).
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from streams.retry import Backoff
 log = logging.getLogger(__name__)
 
 MEMO_TTL_S = 30 * 24 * 3600
+#: decisions whose memo write failed, kept until Redis answers (beyond: logged, dropped)
+MEMO_BACKLOG_MAX = 200_000
 STATE_UNAVAILABLE = ("S-STATE-UNAVAILABLE",
                      "Application requires manual review: risk checks temporarily unavailable")
 
@@ -89,6 +97,8 @@ class DecisionPipeline:
         self._dec_codec = codec_for("decision")
         self._fv_codec = codec_for("feature_vector")
         self._prefix = self.features.prefix
+        self._unwritten: dict[str, dict[Any, Any]] = {}  # memo bucket -> id -> blob
+        self._unwritten_n = 0
 
     # --- the step ------------------------------------------------------------
     def decide_batch(self, applications: Sequence[LoanApplication]) -> list[Decided]:
@@ -96,14 +106,14 @@ class DecisionPipeline:
         if not applications:
             return []
         t0 = time.perf_counter()
-        memo = self._memo_get(applications)
+        memo, memo_ok = self._memo_get(applications)
         fresh, seen = [], set(memo)
         for a in applications:  # a repeat inside the batch is a redelivery of the first
             if a["application_id"] not in seen:
                 seen.add(a["application_id"])
                 fresh.append(a)
         vectors: list[dict[str, float | None]] | None = None
-        if fresh:
+        if fresh and memo_ok:
             vectors = self._features_with_retry(fresh)
         feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
 
@@ -129,8 +139,7 @@ class DecisionPipeline:
             d = self._decide_one(app, values, feat_us, degraded)
             done[app_id] = d
             out.append(d)
-            if not degraded:
-                new.append((app, d))
+            new.append((app, d))
         self._memo_put(new)
         return out
 
@@ -217,42 +226,73 @@ class DecisionPipeline:
         return f"{self._prefix}:decided:{int(app['event_time']) // 3_600_000}"
 
     def _memo_get(self, applications: Sequence[LoanApplication]
-                  ) -> dict[str, tuple[bytes, bytes]]:
+                  ) -> tuple[dict[str, tuple[bytes, bytes]], bool]:
+        """(decisions already made, keyed by id; whether the memo could be read)."""
         buckets: dict[str, list[str]] = {}
         for a in applications:
             buckets.setdefault(self._memo_bucket(a), []).append(a["application_id"])
-        try:
+        out = self._memo_backlog(buckets)
+        def lookup() -> list[Any]:
             pipe = self.features.redis.pipeline(transaction=False)
             for bucket, ids in buckets.items():
                 pipe.hmget(bucket, ids)
-            replies = pipe.execute()
-        except Exception as exc:  # Redis down: treat as not seen; degraded path follows
-            log.warning("redelivery memo unavailable: %s", exc)
-            return {}
-        out = {}
+            return list(pipe.execute())
+
+        try:  # one retry: a blip is not an outage, and the time to degrade stays short
+            replies = Backoff(tuple(self.retries[:1])).call(lookup, self.sleep)
+        except Exception as exc:
+            log.error("redelivery memo unavailable: %s; deciding %d application(s) in "
+                      "degraded mode (REVIEW)", exc, len(applications))
+            return out, False
         for ids, values in zip(buckets.values(), replies, strict=True):
             for app_id, blob in zip(ids, values, strict=True):
                 if blob is not None:
-                    blob = bytes(blob)
-                    n = int.from_bytes(blob[:4], "big")
-                    out[app_id] = (blob[4:4 + n], blob[4 + n:])
-        return out
+                    out[app_id] = _unpack(bytes(blob))
+        return out, True
+
+    def _memo_backlog(self, buckets: dict[str, list[str]]) -> dict[str, tuple[bytes, bytes]]:
+        """Decisions made here whose memo write is still pending."""
+        if not self._unwritten:
+            return {}
+        return {app_id: _unpack(self._unwritten[b][app_id]) for b, ids in buckets.items()
+                if b in self._unwritten for app_id in ids if app_id in self._unwritten[b]}
 
     def _memo_put(self, decided: list[tuple[LoanApplication, Decided]]) -> None:
-        if not decided:
-            return
         buckets: dict[str, dict[Any, Any]] = {}  # redis-py's Mapping type is invariant
         for app, d in decided:
             blob = len(d.decision_bytes).to_bytes(4, "big") + d.decision_bytes + d.features_bytes
             buckets.setdefault(self._memo_bucket(app), {})[d.application_id] = blob
+        for bucket, mapping in self._unwritten.items():  # retry what failed before
+            buckets.setdefault(bucket, {}).update(mapping)
+        if not buckets:
+            return
         try:
             pipe = self.features.redis.pipeline(transaction=False)
             for bucket, mapping in buckets.items():
                 pipe.hset(bucket, mapping=mapping)
                 pipe.expire(bucket, MEMO_TTL_S)
             pipe.execute()
-        except Exception as exc:  # losing the memo only costs idempotence of a re-score
-            log.warning("could not memoise %d decision(s): %s", len(decided), exc)
+        except Exception as exc:
+            self._keep_unwritten(buckets, exc)
+            return
+        if self._unwritten:
+            log.info("memoised %d decision(s) kept while Redis was away", self._unwritten_n)
+        self._unwritten, self._unwritten_n = {}, 0
+
+    def _keep_unwritten(self, buckets: dict[str, dict[Any, Any]], exc: Exception) -> None:
+        n = sum(len(m) for m in buckets.values())
+        if n > MEMO_BACKLOG_MAX:
+            log.error("memo backlog full (%d decisions): a redelivery of these may be "
+                      "re-decided; the decision of record stays the first published", n)
+            return
+        log.warning("could not memoise %d decision(s), keeping them until Redis answers: %s",
+                    n, exc)
+        self._unwritten, self._unwritten_n = buckets, n
+
+
+def _unpack(blob: bytes) -> tuple[bytes, bytes]:
+    n = int.from_bytes(blob[:4], "big")
+    return blob[4:4 + n], blob[4 + n:]
 
 
 def _model_reasons(models: ModelSet, x: np.ndarray, fraud_driven: bool
@@ -272,8 +312,7 @@ def _force_review(decision: Decision) -> Decision:
     unavailable: ReasonCode = {"code": code, "text": text, "source": "POLICY"}
     out = decision.copy()
     if decision["decision"] == "DECLINE" and decision["list_hits"]:
-        out["reason_codes"] = [*decision["reason_codes"][:3], unavailable]
-        return out
+        return out  # the block list decided; a review text never goes on a DECLINE
     out["decision"] = "REVIEW"
     out["offer"] = None
     out["reason_codes"] = [unavailable, *decision["reason_codes"]][:4]

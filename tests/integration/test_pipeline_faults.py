@@ -422,3 +422,37 @@ def test_a_re_decision_never_replaces_the_decision_of_record(
                    "WHERE startsWith(application_id, 'redecide')")
     assert all(times == 2 for _d, _w, times in rows)
     assert {(d, w) for d, w, _t in rows} <= {(v[0], v[2]) for v in before.values()}
+
+
+# --- 8. nothing read is dropped: session events held while Redis is away --------------------
+def test_session_events_read_during_a_redis_outage_are_held_until_written(
+        fault_pipeline: FaultPipeline) -> None:
+    """Session events consumed while Redis is down are not committed past and dropped: the
+    worker reads them again once Redis answers, so the applications that follow are
+    decided with their sessions."""
+    from streams.ops.services import redis_node
+
+    p = fault_pipeline
+    p.ensure(workers=(0,))
+    messages, ids = traffic("held", 40, seed=801)
+    sessions = [m for m in messages if m[0] != APPLICATIONS.name]
+    apps = [m for m in messages if m[0] == APPLICATIONS.name]
+    worker = p.workers[0]
+    node = redis_node(p.settings)
+    assert node.stop()
+    try:
+        p.publish(sessions)
+        p.stack.wait_for_log(worker, "holding those messages", timeout_s=120)
+    finally:
+        node.start()
+    p.publish(apps)
+    p.wait_decided("held", len(ids))
+    p.wait_until(p.sink_caught_up, 120, "the sink to write the feature vectors")
+    sql = ("SELECT countIf(values[indexOf(names, 'sess_device_missing')] = 1), "
+           "countIf(values[indexOf(names, 'sess_behaviour_missing')] = 1), count() "
+           "FROM feature_vectors_latest WHERE startsWith(application_id, 'held')")
+    row = p.wait_until(lambda: (r := p.query(sql)[0]) and r[2] == len(ids) and r, 120,
+                       "every feature vector in ClickHouse")
+    device_missing, behaviour_missing, _n = row
+    assert device_missing == 0, f"{device_missing} applications lost their device events"
+    assert behaviour_missing == 0, f"{behaviour_missing} lost their behaviour events"

