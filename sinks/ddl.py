@@ -11,8 +11,9 @@ decision time, so a byte-identical redelivery collapses into its first copy whil
 re-decision (a replay the redelivery memo could not answer, a new consumer group) is a
 row of its own. ``decisions_latest`` (the name predates this rule) is the decision of
 record: the FIRST one published for each application; ``redecisions`` lists the
-applications decided more than once and whether the outcome differed. Tables are ordered by ``application_id`` for per-application
-lookups and partitioned by month of event time so time-range queries prune.
+applications decided more than once and whether the outcome differed. Tables are ordered
+by ``application_id`` for per-application lookups and partitioned by month of event time
+so time-range queries prune.
 """
 
 from __future__ import annotations
