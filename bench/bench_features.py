@@ -79,6 +79,30 @@ def _paced(engine: Any, events: list[tuple[str, dict[str, Any]]]) -> tuple[np.nd
     return np.array(lat) * 1e6, i / elapsed, behind
 
 
+def _round_trips_us(client: Any) -> np.ndarray:
+    rtt = []
+    for _ in range(3000):
+        s = time.perf_counter()
+        client.ping()
+        rtt.append(time.perf_counter() - s)
+    return np.array(rtt[500:]) * 1e6
+
+
+def _unpaced(engine: Any, batch: Any, apps: list[Any], beh: list[Any], dev: list[Any]
+             ) -> tuple[float, float]:
+    """Unpaced costs of each call on fresh state: (us per behaviour event ingested,
+    applications/s of compute_many in batches of 100)."""
+    s = time.perf_counter()
+    for lo in range(0, len(beh), 330):
+        engine.ingest_session_events(dev[lo // BEHAVIOUR_PER_APP:(lo + 330) // BEHAVIOUR_PER_APP],
+                                     beh[lo:lo + 330])
+    ingest_us = (time.perf_counter() - s) / len(beh) * 1e6
+    s = time.perf_counter()
+    for lo in range(0, len(apps), 100):
+        batch.compute_many(apps[lo:lo + 100])
+    return ingest_us, len(apps) / (time.perf_counter() - s)
+
+
 def main() -> None:
     import redis
 
@@ -88,7 +112,7 @@ def main() -> None:
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (noisy if > 1)")
     with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
-        node = RedisNode(Path(tmp), BENCH_PORT)
+        node = RedisNode(Path(tmp), BENCH_PORT, persistent=False)
         node.start()
         try:
             client = redis.Redis.from_url(node.url)
@@ -99,12 +123,7 @@ def main() -> None:
             beh = [r for k, r in events if k == "behaviour"]
             dev = [r for k, r in events if k == "device"]
 
-            rtt = []
-            for _ in range(3000):
-                s = time.perf_counter()
-                client.ping()
-                rtt.append(time.perf_counter() - s)
-            rtt_us = np.array(rtt[500:]) * 1e6
+            rtt_us = _round_trips_us(client)
             naive_us = _naive(client, apps[:2000], key)
 
             engine = FeatureEngine(client, key, prefix="bench")
@@ -115,19 +134,9 @@ def main() -> None:
             stats = client.info("commandstats").get("cmdstat_evalsha", {})
             redis_us = stats.get("usec", 0) / max(stats.get("calls", 1), 1)
 
-            # unpaced costs of each call on fresh state
             engine.clear()
-            s = time.perf_counter()
-            for lo in range(0, len(beh), 330):
-                engine.ingest_session_events(dev[lo // BEHAVIOUR_PER_APP:
-                                                 (lo + 330) // BEHAVIOUR_PER_APP],
-                                             beh[lo:lo + 330])
-            ingest_us = (time.perf_counter() - s) / len(beh) * 1e6
-            batch = FeatureEngine(client, key, prefix="batch")
-            s = time.perf_counter()
-            for lo in range(0, len(apps), 100):
-                batch.compute_many(apps[lo:lo + 100])
-            batch_rate = len(apps) / (time.perf_counter() - s)
+            ingest_us, batch_rate = _unpaced(engine, FeatureEngine(client, key, prefix="batch"),
+                                             apps, beh, dev)
             mem = client.info("memory")["used_memory"] / len(apps)
         finally:
             node.stop()

@@ -356,9 +356,15 @@ class RuleStore:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return False
-        text = p.read_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()
         self._stamp = stamp
+        try:  # the same checks as loading a file: a binary or unreadable one is an error
+            text = _read(p)
+        except RulesError as exc:
+            self.last_error = str(exc)
+            if raise_errors:
+                raise
+            return False
+        digest = hashlib.sha256(text.encode()).hexdigest()
         if digest == self._digest:
             return False
         try:

@@ -66,8 +66,10 @@ CREATE TABLE IF NOT EXISTS feature_vectors (
     names Array(String),
     values Array(Nullable(Float64)),
     ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    -- the FIRST vector ingested is kept: the one the decision of record was made with
+    keep_first Int64 MATERIALIZED -toUnixTimestamp64Milli(ingested_at),
     INDEX idx_event_time event_time TYPE minmax GRANULARITY 4
-) ENGINE = ReplacingMergeTree(ingested_at)
+) ENGINE = ReplacingMergeTree(keep_first)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY application_id
 """,
@@ -270,7 +272,7 @@ def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
     of what failed, where and why stays for audit. 0 keeps them (and leaves any TTL set
     earlier in place).
     """
-    _rekey_decisions(client)
+    _rebuild_changed_tables(client)
     for ddl in TABLES.values():
         client.command(ddl)
     for ddl in MIGRATIONS:  # columns added since a table was first created
@@ -285,18 +287,29 @@ def apply_ddl(client: Any, dead_letter_payload_days: int = 0) -> list[str]:
     return [*TABLES, *VIEWS]
 
 
-def _rekey_decisions(client: Any) -> None:
-    """A store created before decisions were immutable keeps one row per application (the
-    later decision replaced the first). Re-key it to (application_id, decided_at), keeping
-    its rows; the old table stays as ``decisions_before_rekey`` for audit."""
-    rows = client.query(
-        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
-        "AND name = 'decisions'").result_rows
-    if not rows or rows[0][0] != "application_id":
-        return
-    client.command(MIGRATIONS[0])  # the old table gains the columns the new one has
-    client.command(TABLES["decisions"].replace("IF NOT EXISTS decisions (",
-                                               "IF NOT EXISTS decisions_rekeyed ("))
-    client.command("INSERT INTO decisions_rekeyed SELECT * FROM decisions")
-    client.command("RENAME TABLE decisions TO decisions_before_rekey, "
-                   "decisions_rekeyed TO decisions")
+#: tables whose engine changed since their first release: (how to recognise the old
+#: definition in system.tables, what the old copy is kept as)
+_REBUILDS: dict[str, tuple[str, str]] = {
+    # one row per application, the LATER decision replacing the first
+    "decisions": ("ORDER BY application_id ", "decisions_before_rekey"),
+    # the later vector (a re-decision's) replacing the one the decision of record used
+    "feature_vectors": ("ReplacingMergeTree(ingested_at)", "feature_vectors_before_rekey"),
+}
+
+
+def _rebuild_changed_tables(client: Any) -> None:
+    """Bring a store created by an earlier version to today's engines, keeping its rows;
+    the old table stays under another name for audit."""
+    for table, (old_marker, kept_as) in _REBUILDS.items():
+        rows = client.query(
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
+            f"AND name = '{table}'").result_rows
+        if not rows or old_marker not in rows[0][0]:
+            continue
+        for ddl in MIGRATIONS:  # the old table gains the columns the new one has
+            if f"ALTER TABLE {table} " in ddl:
+                client.command(ddl)
+        client.command(TABLES[table].replace(f"IF NOT EXISTS {table} (",
+                                             f"IF NOT EXISTS {table}_rebuilt ("))
+        client.command(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
+        client.command(f"RENAME TABLE {table} TO {kept_as}, {table}_rebuilt TO {table}")

@@ -23,6 +23,10 @@ from typing import Any
 from confluent_kafka import Message as KafkaMessage
 from confluent_kafka import TopicPartition
 
+from schemas import codec_for
+from schemas.topics import APPLICATIONS, BY_NAME
+from simulator.config import SimConfig
+from simulator.live import LiveGenerator
 from streams import kafka
 from streams.ops.stack import LocalStack, Proc
 from streams.settings import Settings
@@ -337,3 +341,29 @@ def register_model(registry: Any, workdir: Path, version: str, **train_args: Any
     """``train_artifact`` registered in ``registry``; returns the version."""
     version_id: str = registry.register(train_artifact(workdir, version, **train_args))
     return version_id
+
+
+# --- simulated traffic for the fault stack ----------------------------------------------------
+def traffic(prefix: str, n: int, seed: int, partitioned: bool = False
+            ) -> tuple[list[Message], list[str]]:
+    """``n`` simulated applicants (session events, then the application), encoded.
+
+    Application ids get ``prefix`` so each test counts only its own. With
+    ``partitioned`` the i-th application goes to partition i % 6 (every partition used).
+    """
+    gen = LiveGenerator(SimConfig(), seed=seed, start_ms=int(time.time() * 1000))
+    messages: list[Message] = []
+    ids: list[str] = []
+    for i in range(n):
+        for topic, key, rec in gen.next_application():
+            partition = None
+            if topic == APPLICATIONS.name:
+                rec = dict(rec, application_id=f"{prefix}-{rec['application_id']}")
+                key = rec["application_id"]
+                ids.append(key)
+                if partitioned:
+                    partition = i % APPLICATIONS.partitions
+            value = codec_for(BY_NAME[topic].schema).encode(rec)
+            messages.append((topic, key.encode(), value, partition))
+    assert len(set(ids)) == n
+    return messages, ids

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from streams.cli.errors import fail
+from streams.cli.errors import CHECK_FAILED, fail
 from streams.settings import load_settings
 
 DECISION_SQL = """
@@ -19,6 +19,10 @@ SELECT decision, product, pd, fraud_probability, anomaly_score, risk_grade, offe
        versions, toUnixTimestamp64Milli(event_time), toUnixTimestamp64Milli(decided_at),
        worker, shadow_decision
 FROM decisions_latest WHERE application_id = '{app}'
+"""
+REDECISIONS_SQL = """
+SELECT times_decided, later_decisions, toUnixTimestamp64Milli(last_decided_at), outcome_differs
+FROM redecisions WHERE application_id = '{app}'
 """
 VECTOR_SQL = """
 SELECT feature_spec_version, names, values FROM feature_vectors_latest
@@ -60,6 +64,7 @@ def explain(
         fail(f"no decision for {application_id} in ClickHouse (is the sink running, and "
               "has it caught up?)")
     record: dict[str, Any] = dict(zip(FIELDS, rows[0], strict=True))
+    record["redecided"] = _redecided(client, application_id)
     vec = client.query(VECTOR_SQL.format(app=application_id)).result_rows
     reg = Registry(registry or settings.models_dir)
     checks: list[dict[str, Any]] = []
@@ -87,7 +92,18 @@ def explain(
     else:
         _print(Console(), application_id, record, bool(vec))
     if any(c.get("reproduced") is False for c in checks):
-        raise typer.Exit(3)
+        raise typer.Exit(CHECK_FAILED)
+
+
+def _redecided(client: Any, application_id: str) -> dict[str, Any] | None:
+    """Later decisions of the same application (replays the memo could not answer): shown
+    beside the decision of record, never in its place."""
+    rows = client.query(REDECISIONS_SQL.format(app=application_id)).result_rows
+    if not rows:
+        return None
+    times, later, last_ms, differs = rows[0]
+    return {"times_decided": times, "later_decisions": list(later), "last_decided_at_ms": last_ms,
+            "outcome_differs": bool(differs)}
 
 
 def _print(console: Any, app_id: str, r: dict[str, Any], has_vector: bool) -> None:
@@ -100,6 +116,12 @@ def _print(console: Any, app_id: str, r: dict[str, Any], has_vector: bool) -> No
                   f"{r['decided_at_ms'] - r['event_time_ms']} ms later by {r['worker']}")
     scores = ", ".join(f"{k} {r[k]:.4f}" for k in ("pd", "fraud_probability", "anomaly_score")
                        if r[k] is not None)
+    again = r.get("redecided")
+    if again:
+        console.print(f"[yellow]this is the decision of record (the first published); the "
+                      f"application was decided {again['times_decided'] - 1} more time(s) "
+                      f"later: {', '.join(again['later_decisions'])}"
+                      f"{' (a different outcome)' if again['outcome_differs'] else ''}[/]")
     console.print(f"scores: {scores or 'none (degraded or cold start)'}; grade "
                   f"{r['risk_grade'] or '-'}")
     if r["offer_amount"] is not None:

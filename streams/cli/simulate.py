@@ -10,6 +10,8 @@ import typer
 
 if TYPE_CHECKING:
     from simulator.config import SimConfig
+    from streams.ops.live_traffic import LiveStats
+    from streams.settings import Settings
 
 from schemas.errors import LoanRiskError
 from streams.cli.errors import fail
@@ -149,52 +151,55 @@ def live(
 ) -> None:
     """Publish applications, device and behaviour events to Kafka at --rate, and the
     performance events of loans the pipeline approves (over compressed time)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from streams.ops.live_traffic import run_live
     from streams.settings import load_settings
 
     settings = load_settings()
-    truth: list[dict[str, Any]] = []
+    truth: list[dict[str, Any]] | None = [] if truth_out is not None else None
     try:
         cfg = _config(config)
         if month_seconds is not None:
             cfg = cfg.model_copy(
                 update={"live": cfg.live.model_copy(update={"month_seconds": month_seconds})}
             )
-        total = int(rate * duration)
-        with Progress(
-            TextColumn("publishing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("applications"),
-            TimeElapsedColumn(),
-        ) as bar:
-            task = bar.add_task("live", total=total)
-            stats = run_live(
-                settings.kafka,
-                cfg,
-                seed,
-                rate,
-                duration,
-                drain=drain,
-                decisions=decisions,
-                progress=lambda k: bar.advance(task, k),
-                truth=truth if truth_out is not None else None,
-            )
-            bar.update(task, completed=stats.applications)
-        if truth_out is not None:
-            import pandas as pd
-
-            truth_out.parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(truth, columns=["application_id", "fraud_type", "oracle_pd",
-                                         "oracle_fraud"]).to_parquet(truth_out, index=False)
-            typer.echo(f"ground truth of {len(truth):,} applications written to {truth_out}")
+        stats = _publish_live(settings, cfg, seed, rate, duration, drain, decisions, truth)
+        if truth_out is not None and truth is not None:
+            _write_truth(truth, truth_out)
     except LoanRiskError as exc:
         fail(str(exc))
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap
         fail(f"{exc}; is Kafka up at {settings.bootstrap_servers}? "
              "Start it with `loanrisk services up`.")
+    _print_live(stats)
+
+
+def _publish_live(settings: Settings, cfg: SimConfig, seed: int, rate: float, duration: float,
+                  drain: float, decisions: bool, truth: list[dict[str, Any]] | None
+                  ) -> LiveStats:
+    """run_live behind a progress bar of the applications published."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.ops.live_traffic import run_live
+
+    with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("applications"), TimeElapsedColumn()) as bar:
+        task = bar.add_task("live", total=int(rate * duration))
+        stats = run_live(settings.kafka, cfg, seed, rate, duration, drain=drain,
+                         decisions=decisions, progress=lambda k: bar.advance(task, k),
+                         truth=truth)
+        bar.update(task, completed=stats.applications)
+    return stats
+
+
+def _write_truth(truth: list[dict[str, Any]], out: Path) -> None:
+    import pandas as pd
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(truth, columns=["application_id", "fraud_type", "oracle_pd",
+                                 "oracle_fraud"]).to_parquet(out, index=False)
+    typer.echo(f"ground truth of {len(truth):,} applications written to {out}")
+
+
+def _print_live(stats: LiveStats) -> None:
     s = stats.seconds
     typer.echo(
         f"published {stats.applications:,} applications, {stats.messages:,} messages "

@@ -64,7 +64,7 @@ def read_lists(conn: kafka.Connection, topic: str = LISTS.name, timeout_s: float
         meta = consumer.list_topics(topic, timeout=timeout_s)
         if meta.topics[topic].error is not None:
             raise RuntimeError(f"lists topic {topic}: {meta.topics[topic].error}; "
-                               "create the topics first (loanrisk services start)")
+                               "create the topics first: `loanrisk services up`")
         ends: dict[int, int] = {}
         parts = []
         for p in meta.topics[topic].partitions:

@@ -22,7 +22,7 @@ from streams.ops.stack import LocalStack
 from tests.harness import FaultPipeline, fault_settings, fresh_state, kill_orphans
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fault_pipeline() -> Iterator[FaultPipeline]:
     """Kafka + Redis + one worker + the sink, isolated; everything stopped at the end."""
     from streams.ops import services

@@ -143,6 +143,12 @@ def test_hot_reload_from_file(tmp_path: Path) -> None:
     assert store.current.version.startswith("2+")
     assert store.last_error is not None and "rule broken" in store.last_error
 
+    path.write_bytes(b"PAR1\x00\xff\xfe binary, e.g. a parquet file")  # never a traceback
+    os.utime(path, ns=(3, 3 * 10**18))
+    assert store.reload_if_changed(path) is False
+    assert store.current.version.startswith("2+")
+    assert store.last_error is not None and "not a text file" in store.last_error
+
 
 def test_store_first_load_of_invalid_file_raises(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
