@@ -29,7 +29,7 @@ HISTORY_SQL = (
     "d.shadow_decision AS shadow_decision, f.names AS names, f.values AS values, "
     "if(l.default_matured = 1, l.label_default, NULL) AS label_default, "
     "l.label_fraud AS label_fraud "
-    "FROM decisions_latest AS d "
+    "FROM decisions_of_record AS d "
     "LEFT JOIN feature_vectors_latest AS f ON f.application_id = d.application_id "
     "LEFT JOIN labels AS l ON l.application_id = d.application_id "
     "WHERE d.event_time >= fromUnixTimestamp64Milli(toInt64({since})) "

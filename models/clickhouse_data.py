@@ -179,7 +179,7 @@ def scores_window(client: Any, since_ms: int, until_ms: int, column: str,
         raise DataError(f"model version {model_version!r} has characters a version never has")
     key = "model_pd" if column == "pd" else "model_fraud"
     rows = client.query(
-        f"SELECT {column} FROM decisions_latest "
+        f"SELECT {column} FROM decisions_of_record "
         f"WHERE event_time >= fromUnixTimestamp64Milli(toInt64({int(since_ms)})) "
         f"AND event_time < fromUnixTimestamp64Milli(toInt64({int(until_ms)})) "
         f"AND versions['{key}'] = '{model_version}' AND {column} IS NOT NULL"

@@ -9,9 +9,9 @@ which count each application once even before background merges have run.
 A decision once published is never replaced: ``decisions`` is keyed by application and
 decision time, so a byte-identical redelivery collapses into its first copy while a
 re-decision (a replay the redelivery memo could not answer, a new consumer group) is a
-row of its own. ``decisions_latest`` (the name predates this rule) is the decision of
-record: the FIRST one published for each application; ``redecisions`` lists the
-applications decided more than once and whether the outcome differed. Tables are ordered
+row of its own. ``decisions_of_record`` is the FIRST decision published for each
+application; ``redecisions`` lists the applications decided more than once and whether
+the outcome differed. Tables are ordered
 by ``application_id`` for per-application lookups and partitioned by month of event time
 so time-range queries prune.
 """
@@ -129,12 +129,16 @@ ORDER BY (worker, window_start)
 
 VIEWS: dict[str, str] = {
     # The decision of record: the first published for each application (see the module doc).
-    "decisions_latest": """
-CREATE OR REPLACE VIEW decisions_latest AS
+    "decisions_of_record": """
+CREATE OR REPLACE VIEW decisions_of_record AS
 SELECT *, latency_ms FROM decisions FINAL
 ORDER BY application_id, decided_at
 LIMIT 1 BY application_id
 """,
+    # The view's name before decisions became immutable records, kept for saved queries.
+    "decisions_latest": (
+        "CREATE OR REPLACE VIEW decisions_latest AS SELECT * FROM decisions_of_record"
+    ),
     # Applications decided more than once: the original (of record) and what came later.
     "redecisions": """
 CREATE OR REPLACE VIEW redecisions AS
@@ -186,7 +190,7 @@ SELECT
     round(avg(pd), 4) AS mean_pd,
     round(avg(fraud_probability), 4) AS mean_fraud_probability,
     round(quantile(0.99)(latency_ms), 1) AS latency_p99_ms
-FROM decisions_latest
+FROM decisions_of_record
 GROUP BY day, product
 """,
     # Fair-lending screen: approval rate per age band against the best-treated band of the
@@ -208,7 +212,7 @@ FROM (
         count() AS applications,
         round(countIf(decision = 'APPROVE') / count(), 4) AS approval_rate,
         round(avg(pd), 4) AS mean_pd
-    FROM decisions_latest
+    FROM decisions_of_record
     GROUP BY month, product, age_band
 )
 """,
@@ -229,7 +233,7 @@ FROM (
     FROM loan_performance FINAL
     GROUP BY application_id
 ) AS f
-INNER JOIN decisions_latest AS d ON d.application_id = f.application_id
+INNER JOIN decisions_of_record AS d ON d.application_id = f.application_id
 ARRAY JOIN range(1, toUInt32(f.max_mob) + 1) AS mob
 GROUP BY cohort, month_on_book
 """,

@@ -290,8 +290,8 @@ class FaultPipeline:
         return self.query(sql)[0][0]
 
     def wait_decided(self, prefix: str, expected: int, timeout_s: float = 240) -> None:
-        """Until decisions_latest holds ``expected`` applications with ids starting ``prefix``."""
-        sql = ("SELECT count() FROM decisions_latest "
+        """Until decisions_of_record holds ``expected`` applications whose ids start ``prefix``."""
+        sql = ("SELECT count() FROM decisions_of_record "
                f"WHERE startsWith(application_id, '{prefix}')")
         wait_until(lambda: self.scalar(sql) >= expected, timeout_s,
                    f"{expected} decisions for {prefix!r} in ClickHouse")

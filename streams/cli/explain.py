@@ -18,7 +18,7 @@ SELECT decision, product, pd, fraud_probability, anomaly_score, risk_grade, offe
        offer_term_months, offer_apr, reason_codes, reason_texts, list_hits, rule_hits,
        versions, toUnixTimestamp64Milli(event_time), toUnixTimestamp64Milli(decided_at),
        worker, shadow_decision
-FROM decisions_latest WHERE application_id = '{app}'
+FROM decisions_of_record WHERE application_id = '{app}'
 """
 REDECISIONS_SQL = """
 SELECT times_decided, later_decisions, toUnixTimestamp64Milli(last_decided_at), outcome_differs

@@ -114,7 +114,7 @@ def sink(
 
 def sql(
     query: str = typer.Argument(..., help='SQL, e.g. "SELECT decision, count() FROM '
-                                'decisions_latest GROUP BY decision"'),
+                                'decisions_of_record GROUP BY decision"'),
     fmt: str = typer.Option(None, "--format", callback=one_of(OUTPUT_FORMATS),
                             help="table (default), csv or json; a query ending in "
                             "FORMAT CSV/CSVWithNames/JSON/Pretty picks it too"),
@@ -122,7 +122,7 @@ def sql(
     """Query ClickHouse: through the sink when it owns the embedded store, directly otherwise.
 
     Tables: decisions, feature_vectors, loan_performance, dead_letters, metrics; views
-    decisions_latest and feature_vectors_latest (each application once) and labels.
+    decisions_of_record and feature_vectors_latest (each application once) and labels.
     """
     import csv
     import sys

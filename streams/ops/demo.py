@@ -26,8 +26,8 @@ from streams.settings import Settings
 
 EXAMPLE_QUERIES = (
     "SELECT product, decision, count() AS n, round(avg(pd), 4) AS mean_pd "
-    "FROM decisions_latest GROUP BY product, decision ORDER BY product, decision",
-    "SELECT arrayJoin(reason_codes) AS reason, count() AS n FROM decisions_latest "
+    "FROM decisions_of_record GROUP BY product, decision ORDER BY product, decision",
+    "SELECT arrayJoin(reason_codes) AS reason, count() AS n FROM decisions_of_record "
     "WHERE decision != 'APPROVE' GROUP BY reason ORDER BY n DESC LIMIT 10",
 )
 
@@ -95,7 +95,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         wait_until(lambda: (mon.poll().lag or 0) == 0, timeout_s=600)
         mon.close()
         ids = "','".join(published["application_id"])
-        mine = f"SELECT count() FROM decisions_latest WHERE application_id IN ('{ids}')"
+        mine = f"SELECT count() FROM decisions_of_record WHERE application_id IN ('{ids}')"
         wait_until(lambda: _q(port, mine)[0][0] >= len(published), timeout_s=300)
         for p in procs:
             p.stop()
@@ -113,7 +113,7 @@ def summarise(port: int, truth: Any) -> dict[str, Any]:
 
     ids = "','".join(truth["application_id"])
     rows = _q(port, "SELECT application_id, decision, latency_ms, fraud_probability, "
-                    f"product FROM decisions_latest WHERE application_id IN ('{ids}')")
+                    f"product FROM decisions_of_record WHERE application_id IN ('{ids}')")
     d = pd.DataFrame(rows, columns=["application_id", "decision", "latency_ms", "fraud_p",
                                     "product"])
     m = d.merge(truth, on="application_id", how="left")

@@ -247,7 +247,7 @@ def _run_traffic(smoke: Smoke) -> tuple[Any, Any]:
     smoke.truth_ids = list(pd.read_parquet(truth)["application_id"])
     n = len(smoke.truth_ids)  # paced in real time: about --rate x --duration
     assert n > 20 and f"published {n} applications" in out
-    wait_until(lambda: smoke.query(f"SELECT count() FROM decisions_latest WHERE application_id "
+    wait_until(lambda: smoke.query(f"SELECT count() FROM decisions_of_record WHERE application_id "
                                    f"IN {smoke.ids_sql()}")[0][0] == n,
                180, f"the {n} decisions in ClickHouse")
     return sink, worker
@@ -262,18 +262,18 @@ def test_pipeline(smoke: Smoke) -> None:
     assert [w["worker"] for w in snap["workers"]] == ["worker-0"]
 
     by_decision = json.loads(smoke.cli(
-        "sql", f"SELECT decision, count() AS n FROM decisions_latest WHERE application_id IN "
+        "sql", f"SELECT decision, count() AS n FROM decisions_of_record WHERE application_id IN "
         f"{ids} GROUP BY decision ORDER BY decision", "--format", "json").stdout)
     assert by_decision["columns"] == ["decision", "n"]
     assert sum(count for _, count in by_decision["rows"]) == n
     shadow_sql = (f"SELECT application_id, decision, shadow_decision, product FROM "
-                  f"decisions_latest WHERE application_id IN {ids} ORDER BY application_id")
+                  f"decisions_of_record WHERE application_id IN {ids} ORDER BY application_id")
     exported = smoke.cli("sql", shadow_sql, "--format", "csv").stdout
     assert "\r" not in exported and exported.count("\n") == n + 1
-    assert f"│ {n} " in smoke.cli("sql", f"SELECT count() FROM decisions_latest WHERE "
+    assert f"│ {n} " in smoke.cli("sql", f"SELECT count() FROM decisions_of_record WHERE "
                                    f"application_id IN {ids}").output  # the table form
     assert smoke.cli("sql", f"{shadow_sql} FORMAT CSVWithNames").stdout == exported
-    incomplete = smoke.cli("sql", "SELECT count() FROM decisions_latest WHERE", code=ERROR)
+    incomplete = smoke.cli("sql", "SELECT count() FROM decisions_of_record WHERE", code=ERROR)
     assert "the query is incomplete at its end" in incomplete.output
     assert "Native" not in incomplete.output  # nothing about the clause the client appends
     rows = list(csv.DictReader(io.StringIO(exported)))

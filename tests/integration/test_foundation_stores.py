@@ -42,7 +42,7 @@ def test_a_redelivered_decision_counts_once_for_analysts(clickhouse_client) -> N
     raw = clickhouse_client.query(
         "SELECT count() FROM decisions WHERE application_id = 'dup-1'").result_rows[0][0]
     latest = clickhouse_client.query(
-        "SELECT count() FROM decisions_latest WHERE application_id = 'dup-1'").result_rows[0][0]
+        "SELECT count() FROM decisions_of_record WHERE application_id = 'dup-1'").result_rows[0][0]
     assert raw in (1, 2)  # before/after a background merge
     assert latest == 1
 
@@ -128,7 +128,7 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
 
     clickhouse_client.command("ALTER TABLE decisions DROP COLUMN IF EXISTS age_band")
     clickhouse_client.command(
-        "CREATE OR REPLACE VIEW decisions_latest AS SELECT *, latency_ms FROM decisions FINAL")
+        "CREATE OR REPLACE VIEW decisions_of_record AS SELECT *, latency_ms FROM decisions FINAL")
     apply_ddl(clickhouse_client)
     t = int(dt.datetime(2035, 4, 2, tzinfo=dt.UTC).timestamp() * 1000)
     rows = []
@@ -149,6 +149,6 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
     assert got["18-24"] == (0.5, 0.625, 1)  # fails the four-fifths screen: explain or fix
     assert got["unknown"] == (0.9, 1.125, 0)
     latest = clickhouse_client.query(
-        "SELECT count() FROM decisions_latest WHERE age_band = '18-24' "
+        "SELECT count() FROM decisions_of_record WHERE age_band = '18-24' "
         "AND application_id LIKE 'fair-%'").result_rows
     assert latest == [(100,)]

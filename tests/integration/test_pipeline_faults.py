@@ -27,15 +27,15 @@ DECISION_CODEC = codec_for(DECISIONS.schema)
 
 
 def decided_ids(p: FaultPipeline, prefix: str) -> list[str]:
-    return [r[0] for r in p.query("SELECT application_id FROM decisions_latest "
+    return [r[0] for r in p.query("SELECT application_id FROM decisions_of_record "
                                   f"WHERE startsWith(application_id, '{prefix}')")]
 
 
 def assert_each_decided_once(p: FaultPipeline, prefix: str, ids: list[str]) -> None:
-    """decisions_latest holds exactly the published applications, once each; copies of a
+    """decisions_of_record holds exactly the published applications, once each; copies of a
     redelivered decision in the raw table are identical to the first."""
     latest = decided_ids(p, prefix)
-    assert len(latest) == len(ids), "decisions_latest must count each application once"
+    assert len(latest) == len(ids), "decisions_of_record must count each application once"
     assert set(latest) == set(ids), f"missing: {sorted(set(ids) - set(latest))[:5]}"
     raw_distinct = p.scalar("SELECT uniqExact(application_id) FROM decisions "
                             f"WHERE startsWith(application_id, '{prefix}')")
@@ -78,7 +78,7 @@ def test_stopped_worker_partitions_move_none_lost_or_double_counted(
     first, first_ids = traffic("two-a", 600, seed=202, partitioned=True)
     p.publish(first)
     p.wait_decided("two-a", len(first_ids))
-    by_worker = dict(p.query("SELECT worker, count() FROM decisions_latest "
+    by_worker = dict(p.query("SELECT worker, count() FROM decisions_of_record "
                              "WHERE startsWith(application_id, 'two-a') GROUP BY worker"))
     assert set(by_worker) == {"worker-0", "worker-1"}, by_worker  # both owned partitions
 
@@ -94,7 +94,7 @@ def test_stopped_worker_partitions_move_none_lost_or_double_counted(
     third, third_ids = traffic("two-c", 60, seed=204, partitioned=True)
     p.publish(third)
     p.wait_decided("two-c", len(third_ids))
-    workers = p.query("SELECT DISTINCT worker FROM decisions_latest "
+    workers = p.query("SELECT DISTINCT worker FROM decisions_of_record "
                       "WHERE startsWith(application_id, 'two-c')")
     assert workers == [["worker-0"]]
     assert_each_decided_once(p, "two-c", third_ids)
@@ -116,7 +116,7 @@ def test_redis_down_decisions_degrade_to_review_and_nothing_is_lost(
     finally:
         node.start()
     assert_each_decided_once(p, "redis-down", down_ids)
-    rows = p.query("SELECT decision, reason_codes FROM decisions_latest "
+    rows = p.query("SELECT decision, reason_codes FROM decisions_of_record "
                    "WHERE startsWith(application_id, 'redis-down')")
     assert all("S-STATE-UNAVAILABLE" in codes for _d, codes in rows), rows[:5]
     assert {d for d, _codes in rows} == {"REVIEW"}  # never guessed: no block-list hits here
@@ -127,9 +127,9 @@ def test_redis_down_decisions_degrade_to_review_and_nothing_is_lost(
     p.wait_decided("redis-up", len(up_ids))
     assert_each_decided_once(p, "redis-up", up_ids)
     degraded = p.scalar("SELECT countIf(has(reason_codes, 'S-STATE-UNAVAILABLE')) "
-                        "FROM decisions_latest WHERE startsWith(application_id, 'redis-up')")
+                        "FROM decisions_of_record WHERE startsWith(application_id, 'redis-up')")
     assert degraded == 0
-    assert p.scalar("SELECT countIf(decision = 'APPROVE') FROM decisions_latest "
+    assert p.scalar("SELECT countIf(decision = 'APPROVE') FROM decisions_of_record "
                     "WHERE startsWith(application_id, 'redis-up')") > 0
 
 
@@ -311,7 +311,7 @@ def test_faust_engine_decides_the_same_traffic(fault_pipeline: FaultPipeline) ->
         p.publish(messages)
         p.wait_decided("faust", len(ids))
         assert_each_decided_once(p, "faust", ids)
-        workers = p.scalar("SELECT groupUniqArray(worker) FROM decisions_latest "
+        workers = p.scalar("SELECT groupUniqArray(worker) FROM decisions_of_record "
                            "WHERE startsWith(application_id, 'faust')")
         assert workers == ["worker-faust"]
     finally:

@@ -31,7 +31,7 @@ def _decisions_on_topic(p: FaultPipeline, ids: list[str]) -> dict[str, list[byte
 
 def _of_record(p: FaultPipeline, prefix: str) -> dict[str, tuple[str, Any, str]]:
     rows = p.query("SELECT application_id, decision, toString(decided_at), worker "
-                   f"FROM decisions_latest WHERE startsWith(application_id, '{prefix}')")
+                   f"FROM decisions_of_record WHERE startsWith(application_id, '{prefix}')")
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -90,6 +90,9 @@ def test_a_re_decision_never_replaces_the_decision_of_record(
     sql = ("SELECT count() FROM redecisions WHERE startsWith(application_id, 'redecide')")
     p.wait_until(lambda: p.scalar(sql) == len(ids), 240, "the re-decisions in ClickHouse")
     assert _of_record(p, "redecide") == before  # the first published is still of record
+    alias = p.query("SELECT application_id, decision FROM decisions_latest "
+                    "WHERE startsWith(application_id, 'redecide')")  # the old name
+    assert {a: d for a, d in alias} == {a: v[0] for a, v in before.items()}
     rows = p.query("SELECT original_decision, original_worker, times_decided FROM redecisions "
                    "WHERE startsWith(application_id, 'redecide')")
     assert all(times == 2 for _d, _w, times in rows)

@@ -24,7 +24,7 @@ def _publish_decisions(bootstrap: str, ids: list[str], copies: int = 1) -> None:
                         for _ in range(copies) for app_id in ids])
 
 
-def _count(client, prefix: str, table: str = "decisions_latest") -> int:
+def _count(client, prefix: str, table: str = "decisions_of_record") -> int:
     return client.query(
         f"SELECT count() FROM {table} WHERE startsWith(application_id, '{prefix}')"
     ).result_rows[0][0]
