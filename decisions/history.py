@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decisions.errors import BacktestError
+from schemas.times import iso_to_ms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,12 +42,9 @@ def parse_time(text: str, option: str = "time") -> int:
     """Epoch ms of an ISO date/time (UTC when no zone is given); ``option`` names the flag
     in the error, which lists the accepted formats."""
     try:
-        dt = datetime.fromisoformat(text.strip())
+        return iso_to_ms(text)
     except ValueError as exc:
         raise BacktestError(f"{option} {text!r} is not a date: use {TIME_FORMATS}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def read_history(path: Path) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from models.data import Dataset, frame_to_dataset
 from models.errors import DataError
+from schemas.times import iso_to_ms
 
 TARGETS = ("label_default", "label_fraud")
 DAY_MS = 86_400_000
@@ -66,12 +67,9 @@ def parse_as_of(text: str | None, option: str = "--as-of") -> int:
     if not text:
         return int(datetime.now(UTC).timestamp() * 1000)
     try:
-        dt = datetime.fromisoformat(text)
+        return iso_to_ms(text)
     except ValueError as e:
         raise DataError(f"{option} {text!r} is not an ISO date like 2025-06-30") from e
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def labelled_frame(
@@ -198,23 +196,10 @@ class Maturity:
     immature: int
 
 
-def load_from_clickhouse(
-    client: Any,
-    target: str,
-    as_of_ms: int,
-    *,
-    product: str | None = None,
-    feature_spec_version: str | None = None,
-    features: Sequence[str] | None = None,
-    default_dpd: int = 60,
-    default_months: int = 6,
-    fraud_window_days: int = 90,
-) -> Dataset:
-    """A `Dataset` of logged vectors with matured labels (time = decision time)."""
-    return load_with_maturity(client, target, as_of_ms, product=product,
-                              feature_spec_version=feature_spec_version, features=features,
-                              default_dpd=default_dpd, default_months=default_months,
-                              fraud_window_days=fraud_window_days)[0]
+def load_from_clickhouse(client: Any, target: str, as_of_ms: int, **options: Any) -> Dataset:
+    """A `Dataset` of logged vectors with matured labels (time = decision time);
+    ``options`` as for `load_with_maturity`."""
+    return load_with_maturity(client, target, as_of_ms, **options)[0]
 
 
 def load_with_maturity(

@@ -21,6 +21,7 @@ from typing import Any
 import typer
 
 from decisions.errors import ListsError
+from schemas.times import utc_datetime
 from schemas.topics import LISTS
 from streams.cli.errors import USAGE, fail
 from streams.control.lists import publish, read_lists
@@ -96,11 +97,9 @@ def _expiry(expires: str | None) -> int | None:
             delta = timedelta(days=int(e[:-1])) if e[-1] == "d" else timedelta(hours=int(e[:-1]))
             dt = now + delta
         else:
-            dt = datetime.fromisoformat(e)
+            dt = utc_datetime(e)
     except ValueError as exc:
         raise ListsError(f"bad expiry {expires!r}; use e.g. 30d, 12h or 2030-12-31") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
     if dt <= now:
         raise ListsError(f"expiry {expires!r} is not in the future (now "
                          f"{now:%Y-%m-%d %H:%M} UTC); the entry would never apply")

@@ -98,7 +98,6 @@ class DecisionPipeline:
         self._fv_codec = codec_for("feature_vector")
         self._prefix = self.features.prefix
         self._unwritten: dict[str, dict[Any, Any]] = {}  # memo bucket -> id -> blob
-        self._unwritten_n = 0
 
     # --- the step ------------------------------------------------------------
     def decide_batch(self, applications: Sequence[LoanApplication]) -> list[Decided]:
@@ -276,8 +275,9 @@ class DecisionPipeline:
             self._keep_unwritten(buckets, exc)
             return
         if self._unwritten:
-            log.info("memoised %d decision(s) kept while Redis was away", self._unwritten_n)
-        self._unwritten, self._unwritten_n = {}, 0
+            log.info("memoised %d decision(s) kept while Redis was away",
+                     sum(len(m) for m in self._unwritten.values()))
+        self._unwritten = {}
 
     def _keep_unwritten(self, buckets: dict[str, dict[Any, Any]], exc: Exception) -> None:
         n = sum(len(m) for m in buckets.values())
@@ -287,7 +287,7 @@ class DecisionPipeline:
             return
         log.warning("could not memoise %d decision(s), keeping them until Redis answers: %s",
                     n, exc)
-        self._unwritten, self._unwritten_n = buckets, n
+        self._unwritten = buckets
 
 
 def _unpack(blob: bytes) -> tuple[bytes, bytes]:
