@@ -3,7 +3,9 @@
 Services for tests run under ``.loanrisk/test`` on their own ports, so a
 developer's ``loanrisk services up`` (default ports) is left alone. To run the
 suite against services you already have (e.g. containers), set
-``LOANRISK_TEST_KAFKA_BOOTSTRAP`` and ``LOANRISK_TEST_REDIS_URL``.
+``LOANRISK_TEST_KAFKA_BOOTSTRAP`` and ``LOANRISK_TEST_REDIS_URL``. Two checkouts on one
+machine run their suites at once by giving one ``LOANRISK_TEST_PORT_OFFSET`` (e.g. 1000):
+every fixed test port moves by it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import PORT_OFFSET, ROOT
+
 TEST_STATE = ROOT / ".loanrisk" / "test"
-TEST_KAFKA_PORT = 39092
-TEST_KAFKA_CONTROLLER_PORT = 39093
-TEST_REDIS_PORT = 36379
+TEST_KAFKA_PORT = 39092 + PORT_OFFSET
+TEST_KAFKA_CONTROLLER_PORT = 39093 + PORT_OFFSET
+TEST_REDIS_PORT = 36379 + PORT_OFFSET
 
 
 @pytest.fixture(scope="session")

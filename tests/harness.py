@@ -32,6 +32,8 @@ from streams.ops.stack import LocalStack, Proc
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every fixed test port moves by this, so two checkouts on one machine can run suites at once.
+PORT_OFFSET = int(os.environ.get("LOANRISK_TEST_PORT_OFFSET", "0"))
 
 Message = tuple[str, bytes, bytes, int | None]  # topic, key, value, partition (None = any)
 
@@ -216,9 +218,9 @@ def fresh_state(state_dir: Path) -> None:
 
 # --- the fault tests' whole pipeline ----------------------------------------------------------
 FAULTS_STATE = ROOT / ".loanrisk" / "faults"
-FAULTS_KAFKA_PORT = 39292
-FAULTS_KAFKA_CONTROLLER_PORT = 39293
-FAULTS_REDIS_PORT = 36579
+FAULTS_KAFKA_PORT = 39292 + PORT_OFFSET
+FAULTS_KAFKA_CONTROLLER_PORT = 39293 + PORT_OFFSET
+FAULTS_REDIS_PORT = 36579 + PORT_OFFSET
 
 
 def fault_settings() -> Settings:

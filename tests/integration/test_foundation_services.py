@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT, processes_of
+from tests.harness import PORT_OFFSET, ROOT, processes_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _loanrisk(state: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LOANRISK_STATE_DIR": str(state), "LOANRISK_KAFKA_PORT": "39192",
-           "LOANRISK_KAFKA_CONTROLLER_PORT": "39193", "LOANRISK_REDIS_PORT": "36479",
+    env = {**os.environ, "LOANRISK_STATE_DIR": str(state),
+           "LOANRISK_KAFKA_PORT": str(39192 + PORT_OFFSET),
+           "LOANRISK_KAFKA_CONTROLLER_PORT": str(39193 + PORT_OFFSET),
+           "LOANRISK_REDIS_PORT": str(36479 + PORT_OFFSET),
            "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
