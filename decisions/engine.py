@@ -22,8 +22,13 @@ true of the applicant (`models.reasons`). A DECLINE never carries review-band te
 says nothing the applicant is being told. For APPROVE only an affordability-capped
 offer gives a reason (P-AFFORD-CAP).
 
-Determinism: the outcome depends only on the inputs, the rule set and the
-policy (both versioned in ``versions``); list expiry is judged at the
+Test cells (`decisions.cells`): the engine draws each applicant's cell from the keyed
+identity hash and records it (``cell``); an ``explore`` applicant whom only the PD cutoff
+stops is approved at a capped exposure, a ``strategy:<name>`` applicant is decided by that
+cell's challenger policy (whose version is the one recorded).
+
+Determinism: the outcome depends only on the inputs, the rule set, the
+policy and the cells file (all versioned in ``versions``); list expiry is judged at the
 application's event time unless ``now_ms`` is given.
 """
 
@@ -35,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from decisions.cells import EXPLORE, NO_CELLS, Cells, Exploration
 from decisions.fairness import age_band
 from decisions.lists import ListHit, ListIndex
 from decisions.policy import Policy, ProductPolicy, grade_for_pd, grade_for_score, make_offer
@@ -117,6 +123,7 @@ def decide_outcome(
     list_hits: Sequence[ListHit],
     rule_hits: list[RuleHit] | None = None,
     model_reasons: ModelReasons | None = None,
+    explore: Exploration | None = None,
 ) -> Outcome:
     """Lists -> rules -> policy -> offer -> reasons for one application; pure (no I/O, no clock).
 
@@ -124,6 +131,7 @@ def decide_outcome(
     one history row in a backtest (hence plain mappings). ``rule_hits``: already-evaluated
     hits of the enabled rules (backtests), else the rules are evaluated here.
     ``model_reasons``: asked only for a DECLINE or REVIEW that the models must explain.
+    ``explore``: the exploration cell's limits when the applicant is in it.
     """
     pp = policy.for_product(str(application["product"]))
     # 1. lists: a block ends it; an allow sets the fraud rules and cutoff aside
@@ -139,6 +147,10 @@ def decide_outcome(
     # 4. offer: an approval stands only with an affordable one
     if decision == APPROVE:
         return _approval(pp, grade, application, hits)
+    if explore is not None and _explorable(explore, scores, hits, findings):
+        explored = _explore_approval(pp, explore, grade, application, hits)
+        if explored is not None:
+            return explored
     # 5. reasons for the adverse action
     reasons = _adverse_reasons(decision, hits, findings, model_reasons)
     return Outcome(decision, grade, None, reasons, hits)
@@ -221,6 +233,39 @@ def _approval(pp: ProductPolicy, grade: str | None, application: Mapping[str, An
     return Outcome(APPROVE, grade, made.record(), reasons, hits)
 
 
+# --- exploration cell ------------------------------------------------------------------
+_PD_CUTOFF = frozenset({"P-PD-DECLINE", "P-PD-REVIEW"})
+
+
+def _explorable(explore: Exploration, scores: Mapping[str, Any], hits: list[RuleHit],
+                findings: list[Finding]) -> bool:
+    """Only the PD cutoff stands in the way, and the PD is under the cell's ceiling: no
+    rule, fraud, anomaly or cold-start finding is ever explored away."""
+    pd = _num(scores.get("pd"))
+    if pd is None or pd >= explore.max_pd:
+        return False
+    if any(h.action != "flag" for h in hits):
+        return False
+    return all(o == APPROVE or code in _PD_CUTOFF for o, code in findings)
+
+
+def _explore_approval(pp: ProductPolicy, explore: Exploration, grade: str | None,
+                      application: Mapping[str, Any], hits: list[RuleHit]) -> Outcome | None:
+    """The affordable offer capped at the cell's exposure; None when there is none (the
+    decision then stands as the policy made it)."""
+    cap = explore.max_amount.get(str(application["product"]))
+    made = make_offer(pp, grade or "E", application) if cap is not None else None
+    if made is None or cap is None:
+        return None
+    amount = math.floor(min(made.amount, cap) / pp.offer.round_to) * pp.offer.round_to
+    if amount < pp.offer.min_amount:
+        return None
+    offer = made.record()
+    offer["amount"] = float(amount)
+    reasons = [_reason("P-AFFORD-CAP", "POLICY")] if made.capped_by_affordability else []
+    return Outcome(APPROVE, grade, offer, reasons, hits)
+
+
 # --- reasons ---------------------------------------------------------------------------
 def _adverse_reasons(decision: DecisionOutcome, hits: list[RuleHit], findings: list[Finding],
                      model_reasons: ModelReasons | None) -> list[ReasonCode]:
@@ -272,13 +317,15 @@ class DecisionEngine:
     """Decides one application from its features and scores; holds lists, rules, policy.
 
     ``rules.current`` is read once per decision, so a hot reload never mixes
-    two rule sets in one decision; ``policy`` may be replaced the same way.
+    two rule sets in one decision; ``policy`` and ``cells`` may be replaced the same way.
     """
 
-    def __init__(self, lists: ListIndex, rules: RuleStore, policy: Policy) -> None:
+    def __init__(self, lists: ListIndex, rules: RuleStore, policy: Policy,
+                 cells: Cells = NO_CELLS) -> None:
         self.lists = lists
         self.rules = rules
         self.policy = policy
+        self.cells = cells
 
     def use_policy(self, policy: Policy) -> None:
         """Decide with ``policy`` from the next decision on (one attribute swap)."""
@@ -296,6 +343,7 @@ class DecisionEngine:
         rules: RuleSet | None = None,
         policy: Policy | None = None,
         model_reasons: ModelReasons | None = None,
+        explore: Exploration | None = None,
     ) -> tuple[Outcome, list[ListHit], dict[str, str]]:
         """Lists -> rules -> policy with the current rules and policy (or the given ones,
         for a challenger): the outcome, the list hits and ``versions`` plus rules/policy."""
@@ -304,7 +352,7 @@ class DecisionEngine:
         when = int(application["event_time"]) if now_ms is None else now_ms
         list_hits = self.lists.check(application, hashed or {}, when)
         out = decide_outcome(ruleset, pol, application, features, scores, list_hits,
-                             model_reasons=model_reasons)
+                             model_reasons=model_reasons, explore=explore)
         return out, list_hits, {**versions, "rules": ruleset.version, "policy": pol.version}
 
     def decide(
@@ -324,11 +372,17 @@ class DecisionEngine:
         codes, called only for declines and reviews (see ``ModelReasons``); None gives a
         decision without model reasons. ``hashed``: keyed hashes of identifiers, e.g.
         {"NATIONAL_ID_HASH": ...}. ``versions``: model and feature-spec versions; rules
-        and policy versions are added here.
+        and policy versions are added here (a strategy cell's policy is its challenger's),
+        and the cells file's when there is one.
         """
-        out, list_hits, all_versions = self.outcome(application, features, scores, versions,
-                                                    hashed=hashed, now_ms=now_ms,
-                                                    model_reasons=model_reasons)
+        cells = self.cells
+        cell = cells.assign(hashed)
+        out, list_hits, all_versions = self.outcome(
+            application, features, scores, versions, hashed=hashed, now_ms=now_ms,
+            policy=cells.policy_for(cell), model_reasons=model_reasons,
+            explore=cells.exploration if cell == EXPLORE else None)
+        if cells is not NO_CELLS:
+            all_versions["cells"] = cells.version
         event_time = int(application["event_time"])
         return {
             "application_id": application["application_id"],
@@ -347,4 +401,5 @@ class DecisionEngine:
             "versions": all_versions,
             "shadow": None,
             "age_band": age_band(application.get("date_of_birth"), event_time),
+            "cell": cell,
         }

@@ -124,6 +124,7 @@ class Decision(TypedDict):
     versions: dict[str, str]
     shadow: ShadowDecision | None
     age_band: str | None
+    cell: str  # test cell (decisions/cells.py)
 
 
 class DecisionRecord(Decision):

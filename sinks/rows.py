@@ -15,7 +15,7 @@ DECISION_COLUMNS = (
     "fraud_probability", "anomaly_score", "scorecard_points", "risk_grade", "offer_amount",
     "offer_term_months", "offer_apr", "offer_price_tier", "reason_codes", "reason_texts",
     "list_hits", "rule_hits", "versions", "timings_us", "shadow_decision", "shadow_pd",
-    "shadow_fraud_probability", "shadow_versions", "worker", "age_band",
+    "shadow_fraud_probability", "shadow_versions", "worker", "age_band", "cell",
 )
 FEATURE_COLUMNS = ("application_id", "event_time", "product", "feature_spec_version", "names",
                    "values")
@@ -42,6 +42,7 @@ def decision_row(r: Mapping[str, Any]) -> list[Any]:
         list(r.get("rule_hits", [])), dict(r.get("versions", {})), dict(r.get("timings_us", {})),
         shadow.get("decision"), shadow.get("pd"), shadow.get("fraud_probability"),
         dict(shadow.get("versions") or {}), r.get("worker", ""), r.get("age_band"),
+        r.get("cell", ""),
     ]
 
 

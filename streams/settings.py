@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         default=None, description="rules YAML; empty = the packaged decisions/rules/default.yaml")
     policy_file: Path | None = Field(
         default=None, description="policy YAML; empty = the packaged decisions/policy/default.yaml")
+    cells_file: Path | None = Field(
+        default=None, description="test cells YAML; empty = the packaged "
+        "decisions/cells/default.yaml (exploration off, no strategy cells)")
     reload_interval_s: float = Field(
         default=2.0, description="how often workers look for new rules and promoted models")
     metrics_interval_s: float = Field(default=5.0,

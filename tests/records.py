@@ -86,6 +86,7 @@ def decision(**overrides: Any) -> dict[str, Any]:
         "versions": {"model_pd": "pd-1", "rules": "r-1", "feature_spec": "fs-1"},
         "timings_us": {"features": 410.0, "score": 31.0}, "shadow": None, "worker": "w1",
         "age_band": "35-44",
+        "cell": "control",
     }
     rec.update(overrides)
     return rec

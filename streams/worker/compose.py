@@ -8,6 +8,7 @@ import socket
 from importlib import resources
 from pathlib import Path
 
+from decisions.cells import DEFAULT_CELLS_PATH, Cells
 from decisions.engine import DecisionEngine
 from decisions.lists import ListIndex
 from decisions.policy import Policy
@@ -76,7 +77,8 @@ def build_pipeline(settings: Settings, lists: ListIndex | None = None) -> Decisi
     features = FeatureEngine(redis, hash_key, prefix=settings.redis_prefix)
     rules = RuleStore.from_path(rules_path(settings), known_names=FEATURE_SPEC.names)
     policy = Policy.from_yaml(policy_path(settings))
-    decider = DecisionEngine(lists or ListIndex(), rules, policy)
+    cells = Cells.from_yaml(settings.cells_file or DEFAULT_CELLS_PATH)
+    decider = DecisionEngine(lists or ListIndex(), rules, policy, cells)
     slots = ModelSlots(settings.models_dir, reason_map_from_spec(FEATURE_SPEC), FEATURE_SPEC.names)
     slots.refresh()
     if slots.current.pd is None:
