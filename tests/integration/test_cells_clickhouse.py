@@ -53,11 +53,14 @@ def decided(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> list[di
     reg = Registry(work / "models")
     reg.promote(reg.register(train_artifact(work, "pd-cells", name="pd", seed=5)), "champion")
     settings = Settings(redis_url=redis_url, redis_prefix="cells", state_dir=work,
-                        hash_key=KEY, cells_file=_cells_file(work))
+                        hash_key=KEY, cells_file=_cells_file(work), redis_timeout_ms=5000)
     p = build_pipeline(settings)
     apps, dev, beh = live_traffic(300, seed=21)
-    p.features.ingest_session_events(dev, beh)
-    out = p.decide_batch(apps)
+    for i in range(0, len(dev), 100):  # a shared 2-core machine: small calls
+        p.features.ingest_session_events(dev[i:i + 100], [])
+    for i in range(0, len(beh), 2000):
+        p.features.ingest_session_events([], beh[i:i + 2000])
+    out = [d for i in range(0, len(apps), 50) for d in p.decide_batch(apps[i:i + 50])]
     codec = codec_for("decision")
     nid = {a["application_id"]: a["national_id"] for a in apps}
     return [{**codec.decode(d.decision_bytes), "national_id": nid[d.application_id]}
