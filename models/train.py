@@ -27,7 +27,10 @@ from models.scorecard import Scale, Scorecard, fit_scorecard
 from models.split import Split, out_of_time, stratified_folds, stratified_holdout
 
 KINDS = ("lightgbm", "scorecard")
-ORACLE_FOR = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}
+ORACLE_FOR = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud",
+              # servicing: the B-score and the collection scores (simulator.servicing_oracle)
+              "label_bscore": "oracle_bscore", "label_rolled": "oracle_roll",
+              "label_cured": "oracle_cure", "label_chargeoff": "oracle_chargeoff"}
 
 
 @dataclass

@@ -26,9 +26,9 @@ from models.evaluate import evaluate_predictions
 from models.metrics import auc, ks
 from models.registry import Registry
 from models.serving import ServingModel, for_feature_order, load_model
-from models.train import TrainConfig, train
+from models.train import ORACLE_FOR, TrainConfig, train
 
-ORACLE_COLUMNS = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud"}
+ORACLE_COLUMNS = ORACLE_FOR
 #: readiness to train on logged labels (docs/models.md, `models.coldstart.ready_to_train`)
 MIN_MATURED, MIN_BADS = 3000, 300
 #: the fewest matured rows an evaluation on logged labels is reported on (docs/models.md)

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.errors import SimulatorError
+from simulator.servicing_config import ServicingConfig
 
 
 class _Frozen(BaseModel):
@@ -243,6 +244,7 @@ class SimConfig(_Frozen):
     credit: CreditConfig = Field(default_factory=CreditConfig)
     labels: LabelConfig = Field(default_factory=LabelConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    servicing: ServicingConfig = Field(default_factory=ServicingConfig)
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:

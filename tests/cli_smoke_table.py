@@ -20,6 +20,7 @@ SMOKE_RUNS: dict[str, str] = {
     "simulate history": "test_simulate_features_and_models",
     "features spec": "test_simulate_features_and_models",
     "features build": "test_simulate_features_and_models",
+    "simulate statements": "test_servicing_lifecycle",
     "train": "test_simulate_features_and_models",
     "evaluate": "test_simulate_features_and_models",
     "models list": "test_simulate_features_and_models",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -17,6 +18,12 @@ app = typer.Typer(
 )
 
 
+class Kind(StrEnum):
+    applications = "applications"
+    observation_points = "observation-points"
+    delinquency_entries = "delinquency-entries"
+
+
 @app.command()
 def build(
     history: Path = typer.Option(
@@ -27,12 +34,25 @@ def build(
     batch_size: int = typer.Option(
         500, "--batch-size", min=1, help="Applications per Redis script call (speed only)."
     ),
+    kind: Kind = typer.Option(
+        Kind.applications, "--kind",
+        help="applications: origination features (Redis replay). observation-points: one "
+        "row per account and month from statements.parquet, behaviour features from the past "
+        "and label_bscore (60+ DPD within --horizon months) from the future, for the B-score. "
+        "delinquency-entries: one row per account entering 30 DPD with its treatment and "
+        "label_cured / label_rolled / label_chargeoff, for the collection score."),
+    horizon: int = typer.Option(6, "--horizon", min=1, max=24,
+                                help="observation-points: label window in months."),
 ) -> None:
     """Build a training table (Parquet) from a simulator history.
 
-    Replays the history through the live feature engine on fresh Redis state and writes
-    every spec feature plus the history's truth columns, one row per application.
+    applications: replays the history through the live feature engine on fresh Redis
+    state and writes every spec feature plus the history's truth columns, one row per
+    application. The servicing kinds read the history's statements (no Redis).
     """
+    if kind is not Kind.applications:
+        _build_servicing(history, out, kind, horizon)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from features.engine import FeatureEngine
@@ -68,6 +88,31 @@ def build(
     table.to_parquet(out, index=False)
     typer.echo(f"wrote {len(table)} rows x {len(engine.spec)} features "
                f"({engine.spec.version}) to {out}")
+
+
+def _build_servicing(history: Path, out: Path, kind: Kind, horizon: int) -> None:
+    """The observation-point tables of ``features.observation``, from statements.parquet."""
+    from features.observation import delinquency_entries, observation_points
+    from simulator.statements import read_statements
+
+    try:
+        st = read_statements(history)
+    except LoanRiskError as exc:
+        fail(str(exc))
+    if kind is Kind.observation_points:
+        table, label = observation_points(st, horizon=horizon), "label_bscore"
+    else:
+        table, label = delinquency_entries(st), "label_rolled"
+    if table.rows.empty:
+        fail(f"no {kind.value} with a complete label window in {history} ({table.dropped:,} "
+             "left out as not final); simulate more months with `loanrisk simulate statements "
+             "--months N`")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.rows.to_parquet(out, index=False)
+    rows = table.rows
+    typer.echo(f"wrote {len(rows):,} {kind.value} of {rows['account_id'].nunique():,} accounts "
+               f"to {out} ({label} rate {rows[label].mean():.2%}; {table.dropped:,} left out: "
+               "label window not complete yet)")
 
 
 @app.command()

@@ -64,7 +64,8 @@ def train(
     model: Kind = typer.Option(
         Kind.auto, help="auto = the better of LightGBM and scorecard by validation AUC."
     ),
-    name: str = typer.Option("pd", help="Model name in the registry: pd (credit) or fraud."),
+    name: str = typer.Option("pd", help="Model name in the registry: pd (credit) or fraud; "
+                             "bscore or collection for the servicing scores."),
     out: Path = typer.Option(
         None, help="Artifact directory (default: a temp dir, then registered)."
     ),
@@ -114,7 +115,8 @@ def train(
             ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
                                       as_of, product, (min_matured, min_bads))
             done = train_and_register(
-                ds, meta, cfg, Registry(_registry_dir(registry)), served_names=FEATURE_SPEC.names,
+                ds, meta, cfg, Registry(_registry_dir(registry)),
+                served_names=_spec_for(target, FEATURE_SPEC).names,
                 out_dir=out, promote=promote,
                 progress=lambda m: bar.update(task, description=m))
     except ModelError as e:
@@ -139,8 +141,17 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
                                              min_matured=ready[0], min_bads=ready[1])
     if data is None:
         fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
-    return training_data_from_file(data, target, FEATURE_SPEC, time_col=time_col,
+    return training_data_from_file(data, target, _spec_for(target, FEATURE_SPEC),
+                                   time_col=time_col,
                                    id_col=id_col, positive=positive, exclude=exclude)
+
+
+def _spec_for(target: str, default: Any) -> Any:
+    """The feature spec a target is trained on: the servicing scores (B-score, collection
+    score) have their own (``features.observation.SPEC_FOR_TARGET``)."""
+    from features.observation import SPEC_FOR_TARGET
+
+    return SPEC_FOR_TARGET.get(target, default)
 
 
 def _print_registered(done: Registered) -> None:

@@ -113,6 +113,38 @@ def history(
 
 
 @app.command()
+def statements(
+    history: Path = typer.Option(
+        Path(".loanrisk/history"), "--history", exists=True, file_okay=False,
+        help="Folder written by `loanrisk simulate history`; statements.parquet is added to it.",
+    ),
+    months: int = typer.Option(24, "--months", min=2, max=60,
+                               help="Statements simulated per account (months on book)."),
+    seed: int = SeedOpt,
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Monthly statements of every booked account of a history, with the hidden trajectory
+    (income shocks, over-indebtedness, recovery), the history's random line changes and
+    collection treatments, and the oracle's probabilities under each action."""
+    from simulator.history import read_history
+    from simulator.statements import simulate_statements, write_statements
+
+    try:
+        cfg = _config(config)
+        apps = read_history(history).applications
+        t0 = time.perf_counter()
+        frame = simulate_statements(cfg, apps, months, seed)
+        path = write_statements(frame, history)
+    except LoanRiskError as exc:
+        fail(str(exc))
+    entries = frame["treatment"].notna().sum()
+    typer.echo(f"wrote {path}: {len(frame):,} statements of {frame['account_id'].nunique():,} "
+               f"accounts over {months} months in {time.perf_counter() - t0:.1f} s; "
+               f"{entries:,} delinquency entries treated, "
+               f"{(frame['status'] == 'CHARGED_OFF').sum():,} charge-offs")
+
+
+@app.command()
 def live(
     rate: float = typer.Option(
         500.0,

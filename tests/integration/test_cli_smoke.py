@@ -179,6 +179,30 @@ def test_simulate_features_and_models(smoke: Smoke) -> None:
     assert any(report.iterdir())
 
 
+def test_servicing_lifecycle(smoke: Smoke) -> None:
+    """Statements of the smoke history's accounts, both observation-point tables, and the
+    B-score trained from them (with its oracle)."""
+    hist = smoke.work / "history"
+    out = smoke.cli("simulate", "statements", "--history", str(hist), "--months", "12",
+                    "--seed", "3").output
+    assert "statements of 3,000 accounts" in out and (hist / "statements.parquet").exists()
+    obs, dq = smoke.work / "observation_points.parquet", smoke.work / "entries.parquet"
+    assert "observation-points" in smoke.cli("features", "build", "--history", str(hist),
+                                             "--out", str(obs), "--kind",
+                                             "observation-points").output
+    assert "delinquency-entries" in smoke.cli("features", "build", "--history", str(hist),
+                                              "--out", str(dq), "--kind",
+                                              "delinquency-entries").output
+    out = smoke.cli("train", "--data", str(obs), "--target", "label_bscore", "--time-col",
+                    "observation_time", "--id-col", "account_id", "--name", "bscore",
+                    "--model", "lightgbm").output
+    assert "oracle AUC" in out
+    smoke.versions["bscore"] = _registered(out)
+    missing = smoke.cli("features", "build", "--history", str(smoke.work), "--out",
+                        str(obs), "--kind", "observation-points", code=ERROR)
+    assert "simulate statements" in missing.output
+
+
 def test_rules_and_policy(smoke: Smoke) -> None:
     assert "valid" in smoke.cli("rules", "validate", str(DEFAULT_RULES_PATH)).output
     out = smoke.cli("rules", "backtest", str(DEFAULT_RULES_PATH), "--on",
