@@ -75,7 +75,7 @@ def run_faust(bootstrap: str, source: str, target: str, group: str, batch_max: i
     from streams import kafka
 
     app = faust.App(
-        group, broker=kafka.connection(bootstrap).faust_broker(), store="memory://",
+        group, **kafka.connection(bootstrap).faust_options(), store="memory://",
         value_serializer="raw", key_serializer="raw", web_enabled=False, topic_allow_declare=False,
         topic_disable_leader=True, consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0, producer_linger_ms=1, stream_wait_empty=False,

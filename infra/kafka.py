@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from infra.process import ManagedProcess, ServiceError, port_open
+from infra.tls import Pki
 
 POM = Path(str(resources.files("infra") / "kafka" / "pom.xml"))
 KAFKA_VERSION = "3.9.1"
@@ -38,12 +39,60 @@ def require_tool(tool: str, fix: str) -> str:
     return path
 
 
+SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule required"
+PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule required"
+
+
+@dataclass(frozen=True)
+class SecureListeners:
+    """A secured broker: SASL_SSL (SCRAM-SHA-256/512 and PLAIN) on the node's port and an
+    SSL listener that requires a client certificate (mutual TLS) on ``mtls_port``; no
+    plaintext listener. The broker talks to itself over SASL_SSL as SCRAM user ``admin``,
+    created when the storage is formatted; other SCRAM users are created through the admin
+    API. ``plain_users`` ((name, password), ...) are PLAIN's static users."""
+
+    pki: Pki
+    mtls_port: int
+    admin_password: str
+    plain_users: tuple[tuple[str, str], ...] = ()
+
+    def properties(self, port: int, controller_port: int) -> list[str]:
+        admin = f'username="admin" password="{self.admin_password}"'
+        plain = " ".join(f'user_{u}="{p}"' for u, p in
+                         (("admin", self.admin_password), *self.plain_users))
+        store = self.pki.store_password
+        return [
+            f"listeners=SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{self.mtls_port},"
+            f"CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{self.mtls_port}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
+            "inter.broker.listener.name=SASL_SSL",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={SCRAM} {admin};",
+            f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={SCRAM} {admin};",
+            f"listener.name.sasl_ssl.plain.sasl.jaas.config={PLAIN} {admin} {plain};",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={self.pki.broker_keystore.resolve()}",
+            f"ssl.keystore.password={store}",
+            f"ssl.key.password={store}",
+            "ssl.truststore.type=PKCS12",
+            f"ssl.truststore.location={self.pki.truststore.resolve()}",
+            f"ssl.truststore.password={store}",
+            "listener.name.ssl.ssl.client.auth=required",
+        ]
+
+    def format_arguments(self) -> list[str]:
+        return ["--add-scram", f"SCRAM-SHA-512=[name=admin,password={self.admin_password}]"]
+
+
 @dataclass(frozen=True)
 class KafkaNode:
     state_dir: Path
     port: int = 19092
     controller_port: int = 19093
     heap: str = "512m"
+    secure: SecureListeners | None = None
 
     @property
     def home(self) -> Path:
@@ -88,6 +137,17 @@ class KafkaNode:
             )
         done.touch()
 
+    def _listeners(self) -> list[str]:
+        if self.secure is not None:
+            return self.secure.properties(self.port, self.controller_port)
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+
     def _write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
@@ -96,12 +156,8 @@ class KafkaNode:
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-                f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                *self._listeners(),
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
                 f"log.dirs={self.data_dir.resolve()}",
                 "num.partitions=6",
                 "auto.create.topics.enable=false",
@@ -123,7 +179,8 @@ class KafkaNode:
             return
         result = subprocess.run(
             ["java", "-cp", f"{self.libs.resolve()}/*", "kafka.tools.StorageTool", "format",
-             f"--cluster-id={new_cluster_id()}", "-c", str(props), "--ignore-formatted"],
+             f"--cluster-id={new_cluster_id()}", "-c", str(props), "--ignore-formatted",
+             *(self.secure.format_arguments() if self.secure else [])],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

@@ -1,14 +1,18 @@
 """Every Kafka client of the project is built here, from one connection object.
 
 Producers, consumers and the admin client (confluent-kafka), and the Faust app's
-broker settings, all start from ``KafkaConnection.client_config()``: the bootstrap
-servers plus whatever further librdkafka options the connection carries (this is
-where security settings belong), so no module configures a client by hand.
-Also here: producing with backpressure, and creating the project's topics.
+broker settings (aiokafka), all start from one ``KafkaConnection``: the bootstrap
+servers, the security settings (``KafkaSecurity``: TLS, SASL PLAIN/SCRAM, mutual TLS)
+and further librdkafka options, so no module configures a client by hand. The first
+client of a secured connection in a process checks it (``verify``): a wrong password or
+an untrusted certificate stops the process at once, naming the setting to fix, instead
+of leaving librdkafka to retry forever. Also here: producing with backpressure, and
+creating the project's topics.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +23,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.errors import LoanRiskError
 from schemas.topics import ALL_TOPICS, TopicSpec
+from streams.kafka_security import KafkaSecurity, KafkaSecurityError, explain_failure
+
+__all__ = ["KafkaConnection", "KafkaSecurity", "KafkaSecurityError", "TopicAdminError",
+           "admin", "connection", "consumer", "ensure_topics", "produce", "producer", "verify"]
+
+log = logging.getLogger("loanrisk.kafka")
 
 
 class TopicAdminError(LoanRiskError):
@@ -27,16 +37,32 @@ class TopicAdminError(LoanRiskError):
 
 @dataclass(frozen=True)
 class KafkaConnection:
-    """Where the brokers are and how to talk to them: shared by every client built here."""
+    """Where the brokers are and how to talk to them: shared by every client built here.
+
+    ``options`` are further librdkafka properties for every confluent-kafka client
+    (``LOANRISK_KAFKA_OPTIONS``); aiokafka (Faust) takes only the bootstrap and security.
+    """
 
     bootstrap: str
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
     options: Mapping[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # option values may be secrets too (e.g. an OAuth secret)
+        return (f"KafkaConnection(bootstrap={self.bootstrap!r}, security={self.security!r}, "
+                f"options={sorted(self.options)})")
+
     def client_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, **self.options}
+        """librdkafka properties, secrets in clear: give them to a client, never print them."""
+        return {"bootstrap.servers": self.bootstrap, **self.security.librdkafka(),
+                **self.options}
 
     def faust_broker(self) -> str:
-        return f"kafka://{self.bootstrap}"
+        return ";".join(f"kafka://{host.strip()}" for host in self.bootstrap.split(","))
+
+    def faust_options(self) -> dict[str, Any]:
+        """``faust.App`` keyword arguments: the brokers and their credentials (aiokafka)."""
+        return {"broker": self.faust_broker(),
+                "broker_credentials": self.security.faust_credentials()}
 
 
 Connection = KafkaConnection | str
@@ -49,16 +75,58 @@ def connection(conn: Connection) -> KafkaConnection:
 
 def producer(conn: Connection, options: Mapping[str, Any] | None = None) -> Producer:
     """A producer; ``options`` are librdkafka settings for this client's role."""
-    return Producer({**connection(conn).client_config(), **(options or {})})
+    c = _checked(conn)
+    return Producer({**c.client_config(), **(options or {})})
 
 
 def consumer(conn: Connection, group: str, options: Mapping[str, Any] | None = None
              ) -> Consumer:
-    return Consumer({**connection(conn).client_config(), "group.id": group, **(options or {})})
+    c = _checked(conn)
+    return Consumer({**c.client_config(), "group.id": group, **(options or {})})
 
 
 def admin(conn: Connection) -> AdminClient:
-    return AdminClient(connection(conn).client_config())
+    return AdminClient(_checked(conn).client_config())
+
+
+_VERIFIED: set[tuple[str, KafkaSecurity]] = set()
+
+
+def _checked(conn: Connection) -> KafkaConnection:
+    """The connection, verified once per process when it is secured."""
+    c = connection(conn)
+    if c.security.secured and (c.bootstrap, c.security) not in _VERIFIED:
+        verify(c)
+        _VERIFIED.add((c.bootstrap, c.security))
+    return c
+
+
+def verify(conn: Connection, timeout_s: float = 10.0) -> bool:
+    """One metadata request with these settings: raise ``KafkaSecurityError`` naming the
+    setting to fix when authentication or TLS fails (librdkafka alone would retry
+    forever). True when the brokers answered, False when none did within ``timeout_s``
+    (an unreachable broker is the caller's to report, as for a plaintext one)."""
+    c = connection(conn)
+    errors: list[str] = []
+    conf: dict[str, Any] = {**c.client_config(), "error_cb": lambda e: errors.append(str(e)),
+                            "reconnect.backoff.max.ms": 1000, "log_level": 2}  # errors: ours
+    client = AdminClient(conf)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
+            return True
+        except KafkaException as exc:
+            errors.append(str(exc))
+        client.poll(0)
+        reason = explain_failure(c.security, errors)
+        if reason is not None:
+            raise KafkaSecurityError(f"cannot connect to Kafka at {c.bootstrap} as "
+                                     f"{c.security.protocol}: {reason}")
+        if time.monotonic() >= deadline:
+            log.warning("Kafka at %s did not answer within %.0fs (%s)", c.bootstrap,
+                        timeout_s, errors[-1] if errors else "no error reported")
+            return False
 
 
 def produce(client: Producer, topic: str, value: bytes | None, key: bytes | None = None,

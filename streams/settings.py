@@ -8,9 +8,9 @@ default so a fresh clone runs with nothing set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -33,6 +33,29 @@ class Settings(BaseSettings):
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_heap: str = "512m"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how every Kafka client connects (librdkafka's "
+        "security.protocol; aiokafka inside Faust gets the same)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism for SASL_PLAINTEXT / SASL_SSL")
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="SASL password (never printed or logged)")
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None, description="PEM file of the CA(s) the brokers' certificates chain to; "
+        "empty = the system's CA store")
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate for mutual TLS")
+    kafka_ssl_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate")
+    kafka_ssl_key_password: SecretStr = Field(
+        default=SecretStr(""), description="password of an encrypted client key")
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="the broker's certificate must name the host connected to")
+    kafka_options: SecretStr = Field(
+        default=SecretStr(""), description="further librdkafka properties for every "
+        'confluent-kafka client, a JSON object, e.g. {"socket.keepalive.enable": true} '
+        "(masked when printed: it may hold secrets)")
 
     # --- Redis ---------------------------------------------------------------
     redis_url: str = Field(default="", description="empty = the local redis-server on redis_port")
@@ -113,9 +136,14 @@ class Settings(BaseSettings):
     @property
     def kafka(self) -> KafkaConnection:
         """How every Kafka client of this process connects (``streams.kafka``)."""
-        from streams.kafka import KafkaConnection
+        from streams.kafka import KafkaConnection, KafkaSecurity
 
-        return KafkaConnection(self.bootstrap_servers)
+        security = KafkaSecurity(
+            self.kafka_security_protocol, self.kafka_sasl_mechanism, self.kafka_sasl_username,
+            self.kafka_sasl_password, self.kafka_ssl_ca_file, self.kafka_ssl_cert_file,
+            self.kafka_ssl_key_file, self.kafka_ssl_key_password, self.kafka_ssl_check_hostname)
+        return KafkaConnection(self.bootstrap_servers, security,
+                               kafka_options(self.kafka_options.get_secret_value()))
 
     @property
     def redis_dsn(self) -> str:
@@ -128,6 +156,23 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.state_dir / "models"
+
+
+def kafka_options(text: str) -> dict[str, Any]:
+    """``LOANRISK_KAFKA_OPTIONS``: a JSON object of librdkafka properties."""
+    import json
+
+    from streams.kafka_security import KafkaSecurityError
+
+    try:
+        options = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise KafkaSecurityError(f"LOANRISK_KAFKA_OPTIONS is not JSON ({exc}); give an object "
+                                 'such as {"socket.keepalive.enable": true}') from None
+    if not isinstance(options, dict):
+        raise KafkaSecurityError("LOANRISK_KAFKA_OPTIONS must be a JSON object of librdkafka "
+                                 "properties")
+    return options
 
 
 def load_settings() -> Settings:

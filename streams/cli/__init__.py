@@ -11,6 +11,7 @@ import typer
 
 from streams.cli import (
     drift,
+    errors,
     explain,
     features,
     lists,
@@ -77,4 +78,10 @@ def _root(
 def main() -> None:
     # a fixed program name: completion scripts and usage lines say `loanrisk` even when
     # started as `python -m streams.cli`
-    app(prog_name=PROG)
+    from streams.kafka_security import KafkaSecurityError
+
+    try:
+        app(prog_name=PROG)
+    except KafkaSecurityError as exc:  # any command, any client: the setting to fix
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise SystemExit(errors.ERROR) from None

@@ -8,6 +8,7 @@ environment exactly like production.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from streams.settings import Settings
 
 
@@ -23,9 +26,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The LOANRISK_* environment that reproduces ``settings`` in a child process."""
     env: dict[str, str] = {}
     for name, value in settings.model_dump().items():
-        if value is None or value == "":
+        if isinstance(value, SecretStr):  # a child needs the secret itself, not its mask
+            value = value.get_secret_value()
+        if value is None or value == "" or value == {}:
             continue
-        env[f"LOANRISK_{name.upper()}"] = str(value)
+        env[f"LOANRISK_{name.upper()}"] = (json.dumps(value) if isinstance(value, dict | list)
+                                           else str(value))
     env["LOANRISK_STATE_DIR"] = str(settings.state_dir.resolve())
     return env
 

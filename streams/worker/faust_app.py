@@ -59,7 +59,7 @@ def build_app(settings: Settings) -> faust.App:
 def _faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.worker_group,
-        broker=settings.kafka.faust_broker(),
+        **settings.kafka.faust_options(),  # brokers and credentials, as every client's
         store="memory://",
         value_serializer="raw",
         key_serializer="raw",

@@ -62,3 +62,16 @@ def sink_owned_state(clickhouse_client: Any, tmp_path: Path,
         yield state
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[Any]:
+    """A SASL_SSL + mutual-TLS broker of its own (``tests/secure_kafka.py``), for the
+    security tests; stopped at the end of the session."""
+    from tests.secure_kafka import start_secure_kafka
+
+    secure = start_secure_kafka()
+    try:
+        yield secure
+    finally:
+        secure.node.stop()
