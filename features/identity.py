@@ -2,9 +2,10 @@
 
 Identifiers (national id, phone, email, device, ip, address) never reach Redis
 or a feature vector in clear: every key and member is an HMAC-SHA256 of the
-normalised value under a secret key, so the state links applications without
-revealing who applied. Normalisation makes trivial variants ("A@X.com " vs
-"a@x.com") hash alike, which is what velocity features need.
+canonical value under a secret key, so the state links applications without
+revealing who applied. Canonical forms (``features.canonical``: E.164 phones,
+provider email rules, premise + postcode addresses) make variants hash alike,
+which is what velocity, distinct counts, lists and graph links need.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from features import canonical
 from features.errors import FeatureError
 
 #: identifier kinds, in the order the engine and the Lua scripts use them
@@ -24,21 +26,27 @@ KINDS: tuple[str, ...] = ("id", "device", "phone", "email", "ip", "address")
 HASH_HEX = 24  # 96 bits: collisions are negligible at any realistic volume
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_NON_DIGIT = re.compile(r"[^0-9]+")
-_SPACES = re.compile(r"\s+")
 
 
-def normalise(kind: str, value: str) -> str:
-    """Canonical form of an identifier so that trivial variants hash alike."""
-    v = value.strip().lower()
+def normalise(kind: str, value: str, region: str = "GB") -> str:
+    """Canonical form of an identifier so that its variants hash alike.
+
+    ``region`` is where a phone number in national format is read (the address
+    country); an address is ``address_string``'s "line1|postcode|country".
+    """
     if kind == "email":
-        return v
+        return canonical.email(value)
     if kind == "phone":
-        return "+" + _NON_DIGIT.sub("", v)
-    if kind in ("id", "national_id"):
-        return _NON_ALNUM.sub("", v)
+        return canonical.phone(value, region)
     if kind == "address":
-        return _SPACES.sub(" ", v)
+        line1, _, rest = value.partition("|")
+        pc, _, country = rest.partition("|")
+        return canonical.address(line1, pc, country)
+    v = value.strip().lower()
+    if kind in ("id", "national_id", "bank"):
+        return _NON_ALNUM.sub("", v)
+    if kind == "employer":
+        return canonical.name(v)
     return v
 
 
@@ -48,16 +56,21 @@ def _keyed(key: bytes) -> Any:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
-def hash_identifier(key: bytes, kind: str, value: str) -> str:
-    """Keyed hash (HMAC-SHA256, hex, 96 bits) of one normalised identifier.
+def hash_identifier(key: bytes, kind: str, value: str, region: str = "GB") -> str:
+    """Keyed hash (HMAC-SHA256, hex, 96 bits) of one identifier's canonical form.
 
     ``kind`` is part of the message, so the same string as a phone and as an
-    email never collide.
+    email never collide; ``region`` reads national-format phone numbers.
     """
+    return hash_canonical(key, kind, normalise(kind, value, region))
+
+
+def hash_canonical(key: bytes, kind: str, canonical_value: str) -> str:
+    """Keyed hash of a value already in canonical form (near-match keys, for instance)."""
     if not key:
         raise FeatureError("hash key is empty; set LOANRISK_HASH_KEY to a secret value")
     h = _keyed(key).copy()
-    h.update(kind.encode() + b"\x00" + normalise(kind, value).encode())
+    h.update(kind.encode() + b"\x00" + canonical_value.encode())
     return h.hexdigest()[:HASH_HEX]
 
 
@@ -74,7 +87,8 @@ def application_identifiers(key: bytes, application: Mapping[str, Any]) -> tuple
         return (
             hash_identifier(key, "id", application["national_id"]),
             hash_identifier(key, "device", application["device_id"]),
-            hash_identifier(key, "phone", application["phone"]),
+            hash_identifier(key, "phone", application["phone"],
+                            str(application["address"]["country"])),
             hash_identifier(key, "email", application["email"]),
             hash_identifier(key, "ip", application["ip"]),
             hash_identifier(key, "address", address_string(application["address"])),

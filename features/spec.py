@@ -30,7 +30,7 @@ import numpy as np
 from features.errors import FeatureError
 
 #: bump when the computation of any feature changes but its declaration does not
-SEMANTICS = "1.0.0"
+SEMANTICS = "1.1.0"  # 1.1: identifiers hashed in canonical form (features.canonical)
 
 Value = float | None
 

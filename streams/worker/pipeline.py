@@ -161,7 +161,8 @@ class DecisionPipeline:
         t3 = time.perf_counter()
         key = self.hash_key
         hashed = {"NATIONAL_ID_HASH": hash_identifier(key, "id", app["national_id"]),
-                  "PHONE_HASH": hash_identifier(key, "phone", app["phone"]),
+                  "PHONE_HASH": hash_identifier(key, "phone", app["phone"],
+                                                app["address"]["country"]),
                   "EMAIL_HASH": hash_identifier(key, "email", app["email"])}
         versions = {**models.versions(), "feature_spec": FEATURE_SPEC.version,
                     "code": CODE_VERSION}
