@@ -124,9 +124,18 @@ def simulate_statements(cfg: SimConfig, apps: pd.DataFrame, months: int, seed: i
     frame.insert(0, "account_id", "l-" + frame["application_id"])
     frame.insert(0, "statement_id", frame["account_id"] + "-s" +
                  frame["month_on_book"].astype(str).str.zfill(2))
+    frame["income_on_file"] = _income_on_file(apps)[frame["_i"].to_numpy()]
     frame = frame.sort_values(["event_time", "statement_id"], kind="stable")
     frame = add_oracle_columns(frame.reset_index(drop=True), b)
     return frame.drop(columns="_i")
+
+
+def _income_on_file(apps: pd.DataFrame) -> np.ndarray:
+    """Declared income capped at the bureau's turnover estimate where there is one (the
+    verified income affordability uses)."""
+    declared = apps["annual_income"].to_numpy(float)
+    estimate = apps["bureau_income_estimate"].to_numpy(float)
+    return np.round(np.where(np.isnan(estimate), declared, np.minimum(declared, estimate)), 2)
 
 
 def _observables(cfg: SimConfig, b: Book, stress: np.ndarray, treat: np.ndarray,

@@ -20,6 +20,7 @@ from streams.cli import (
     policy,
     rules,
     services,
+    servicing,
     shadow,
     simulate,
 )
@@ -43,6 +44,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(policy.app, name="policy")
 app.add_typer(lists.app, name="lists")
 app.add_typer(shadow.app, name="shadow")
+app.add_typer(servicing.app, name="servicing")
 models.register(app)
 pipeline.register(app)
 drift.register(app)

@@ -120,6 +120,8 @@ def statements(
     ),
     months: int = typer.Option(24, "--months", min=2, max=60,
                                help="Statements simulated per account (months on book)."),
+    accounts: int = typer.Option(0, "--accounts", min=0,
+                                 help="Only the first N booked accounts (0 = all)."),
     seed: int = SeedOpt,
     config: Path | None = ConfigOpt,
 ) -> None:
@@ -132,6 +134,7 @@ def statements(
     try:
         cfg = _config(config)
         apps = read_history(history).applications
+        apps = apps.iloc[:accounts] if accounts else apps
         t0 = time.perf_counter()
         frame = simulate_statements(cfg, apps, months, seed)
         path = write_statements(frame, history)

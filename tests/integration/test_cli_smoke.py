@@ -184,8 +184,8 @@ def test_servicing_lifecycle(smoke: Smoke) -> None:
     B-score trained from them (with its oracle)."""
     hist = smoke.work / "history"
     out = smoke.cli("simulate", "statements", "--history", str(hist), "--months", "12",
-                    "--seed", "3").output
-    assert "statements of 3,000 accounts" in out and (hist / "statements.parquet").exists()
+                    "--accounts", "1500", "--seed", "3").output
+    assert "statements of 1,500 accounts" in out and (hist / "statements.parquet").exists()
     obs, dq = smoke.work / "observation_points.parquet", smoke.work / "entries.parquet"
     assert "observation-points" in smoke.cli("features", "build", "--history", str(hist),
                                              "--out", str(obs), "--kind",
@@ -198,6 +198,22 @@ def test_servicing_lifecycle(smoke: Smoke) -> None:
                     "--model", "lightgbm").output
     assert "oracle AUC" in out
     smoke.versions["bscore"] = _registered(out)
+    out = smoke.cli("train", "--data", str(dq), "--target", "label_chargeoff", "--time-col",
+                    "observation_time", "--id-col", "account_id", "--name", "collection",
+                    "--model", "lightgbm").output
+    smoke.versions["collection"] = _registered(out)
+    figures = json.loads(smoke.cli("servicing", "evaluate", "--history", str(hist), "--bscore",
+                                   smoke.versions["bscore"], "--collection",
+                                   smoke.versions["collection"], "--json").stdout)
+    assert 0.5 < figures["bscore"]["auc"] <= figures["bscore"]["oracle_auc"]
+    names = [s["name"] for s in figures["strategies"]]
+    assert names == ["no treatment", "random (history)", "policy", "oracle best"]
+    net = {s["name"]: s["net_cost"] for s in figures["strategies"]}
+    assert net["oracle best"] <= min(net.values()) + 1e-6
+    table = smoke.cli("servicing", "evaluate", "--history", str(hist), "--bscore",
+                      smoke.versions["bscore"], "--collection", smoke.versions["bscore"],
+                      code=ERROR).output
+    assert "label_chargeoff" in table  # a B-score is not a collection score
     missing = smoke.cli("features", "build", "--history", str(smoke.work), "--out",
                         str(obs), "--kind", "observation-points", code=ERROR)
     assert "simulate statements" in missing.output

@@ -19,7 +19,7 @@ MONTHS = 12
 
 @pytest.fixture(scope="module")
 def apps() -> pd.DataFrame:
-    return generate_history(SimConfig(), 1_000, 2, seed=4).applications
+    return generate_history(SimConfig(), 700, 2, seed=4).applications
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def statements(apps: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def accounts(apps: pd.DataFrame) -> Book:
-    genuine = apps[apps["fraud_type"] == "none"].iloc[:30]
+    genuine = apps[apps["fraud_type"] == "none"].iloc[:20]
     return book(SimConfig(), genuine, MONTHS, np.random.default_rng(0))
 
 
@@ -54,7 +54,7 @@ def _sampled_reach(chain: Chain, start: tuple[np.ndarray, ...], month0: int, mon
 def test_exact_probabilities_match_sampled_paths(accounts: Book, stress: int, treatment: int,
                                                  bucket: int, buckets: range,
                                                  months: int) -> None:
-    reps = 300
+    reps = 250
     idx = np.repeat(np.arange(len(accounts.chain.params.z)), reps)
     chain = sub_chain(accounts.chain, idx)
     n = len(idx)
@@ -67,7 +67,7 @@ def test_exact_probabilities_match_sampled_paths(accounts: Book, stress: int, tr
     assert abs(hit.mean() - exact.mean()) < 4 * se + 1e-3
     # per account too (400 paths each), not only on average
     per_acc = hit.reshape(-1, reps).mean(axis=1) - exact.reshape(-1, reps).mean(axis=1)
-    assert np.abs(per_acc).max() < 0.12
+    assert np.abs(per_acc).max() < 0.15
 
 
 def test_treatments_have_the_configured_causal_effects(accounts: Book) -> None:
@@ -142,7 +142,7 @@ def test_oracle_columns_are_where_they_apply(statements: pd.DataFrame) -> None:
 
 
 def test_same_seed_same_statements(apps: pd.DataFrame) -> None:
-    few = apps.iloc[:150]
+    few = apps.iloc[:100]
     once = simulate_statements(SimConfig(), few, 6, seed=2)
     pd.testing.assert_frame_equal(once, simulate_statements(SimConfig(), few, 6, seed=2))
     other = simulate_statements(SimConfig(), few, 6, seed=3)
