@@ -33,6 +33,8 @@ SMOKE_RUNS: dict[str, str] = {
     "rules release": "test_rules_and_policy",
     "policy show": "test_rules_and_policy",
     "policy release": "test_rules_and_policy",
+    "policy optimise": "test_rules_and_policy",
+    "policy compare": "test_rules_and_policy",
     "lists add": "test_lists",
     "lists show": "test_lists",
     "lists remove": "test_lists",

@@ -233,6 +233,18 @@ def test_rules_and_policy(smoke: Smoke) -> None:
     assert shown == smoke.cli("policy", "show", str(DEFAULT_POLICY_PATH)).output
     assert "released policy" in smoke.cli("policy", "release", str(DEFAULT_POLICY_PATH),
                                           "--author", "smoke").output
+    # the optimiser on the simulated history (scored with the champions), then its swap set
+    opt, apps = smoke.work / "optimised", smoke.work / "history" / "applications.parquet"
+    on = ("--on", str(smoke.work / "features.parquet"), "--applications", str(apps),
+          "--skip-unevaluable")
+    rec = json.loads(smoke.cli("policy", "optimise", *on, "--fairness", "no-worse", "--grid",
+                               "8", "--out", str(opt), "--json").stdout)
+    assert rec["constraints"] and all(c["met"] for c in rec["constraints"])
+    assert rec["optimised"]["profit"] >= rec["base"]["profit"]
+    assert "PERSONAL_LOAN" in smoke.cli("policy", "show", str(opt / "policy.yaml")).output
+    swap = json.loads(smoke.cli("policy", "compare", str(DEFAULT_POLICY_PATH),
+                                str(opt / "policy.yaml"), *on, "--json").stdout)
+    assert sum(g["count"] for g in swap["groups"]) == swap["applications"] == rec["applications"]
 
 
 def test_lists(smoke: Smoke) -> None:
