@@ -40,12 +40,36 @@ def redis_client(settings: Settings) -> Any:
 
 
 def analytics_client(settings: Settings) -> Any:
-    """A client for analysis: through the sink while it owns the embedded store
-    (``streams.sql_server.OwnerClient``), otherwise a direct clickhouse-connect client."""
-    if settings.clickhouse.startswith("chdb://"):
-        from streams.sink.query_server import OwnerClient, owner_port
+    """A clickhouse-connect client for analysis: over HTTP to the server the DSN names, or
+    to the sink while it owns the embedded store (``embedded_http_dsn``); with neither, the
+    embedded store opened directly (nobody else holds it then)."""
+    import clickhouse_connect
 
-        port = owner_port(settings.state_dir / "clickhouse.owner")
-        if port is not None:
-            return OwnerClient(port)
+    if settings.clickhouse.startswith("chdb://"):
+        dsn = embedded_http_dsn(settings)
+        if dsn is None:
+            return clickhouse_client(settings)
+        return clickhouse_connect.get_client(
+            dsn=dsn, username=settings.clickhouse_http_user,
+            password=settings.clickhouse_http_password.get_secret_value())
     return clickhouse_client(settings)
+
+
+def embedded_http_dsn(settings: Settings) -> str | None:
+    """``http://host:port`` of the sink's ClickHouse HTTP interface while it owns the
+    embedded store (``<state_dir>/clickhouse.owner``), else None."""
+    from streams.sink.http_server import owner_address
+
+    where = owner_address(settings.state_dir / "clickhouse.owner")
+    return None if where is None else f"http://{where[0]}:{where[1]}"
+
+
+def query_settings(settings: Settings) -> dict[str, str]:
+    """``clickhouse_query_settings`` as a dict (``name=value,name=value``)."""
+    out: dict[str, str] = {}
+    for pair in filter(str.strip, settings.clickhouse_query_settings.split(",")):
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"LOANRISK_CLICKHOUSE_QUERY_SETTINGS: {pair!r} is not name=value")
+        out[name.strip()] = value.strip()
+    return out

@@ -126,8 +126,21 @@ class Settings(BaseSettings):
     dead_letter_payload_days: int = Field(
         default=30, ge=0, description="days the sink keeps a dead letter's original bytes in "
         "ClickHouse (they may hold personal data in clear); 0 = keep them")
-    sql_port: int = Field(default=0, description="loopback port where the sink serves "
-                          "`loanrisk sql` for the embedded store; 0 = any free port")
+    clickhouse_http_host: str = Field(
+        default="127.0.0.1", description="where the sink serves ClickHouse's HTTP interface "
+        "for the embedded store (a non-loopback address needs clickhouse_http_password)")
+    clickhouse_http_port: int = Field(
+        default=18123, ge=0, description="port of that interface (another process holding "
+        "it: a free port, named in the sink's log and `loanrisk services status`); 0 = any")
+    clickhouse_http_user: str = Field(default="default", description="the user clients of "
+                                      "that interface name (basic auth or X-ClickHouse-User)")
+    clickhouse_http_password: SecretStr = Field(
+        default=SecretStr(""), description="its password; empty = none, as ClickHouse's "
+        "default user (then the interface only listens on loopback)")
+    clickhouse_query_settings: str = Field(
+        default="os_thread_priority=10", description="settings every query over that "
+        "interface starts with, comma-separated name=value (the default lowers analysts' "
+        "threads below ingestion's, so a long scan never slows the sink's inserts)")
 
     @property
     def bootstrap_servers(self) -> str:

@@ -275,18 +275,18 @@ class FaultPipeline:
     wait_until = staticmethod(wait_until)
 
     # --- ClickHouse through the sink ----------------------------------------------------
-    def owner_port(self) -> int | None:
-        from streams.sink.query_server import owner_port
+    def owner_port(self) -> str | None:
+        """The sink's ClickHouse HTTP address while it owns the store."""
+        from streams.clients import embedded_http_dsn
 
-        return owner_port(self.settings.state_dir / "clickhouse.owner")
+        return embedded_http_dsn(self.settings)
 
     def query(self, sql: str) -> list[list[Any]]:
-        from streams.sink.query_server import query_owner
+        """Over the sink's ClickHouse HTTP interface, with clickhouse-connect."""
+        from streams.clients import analytics_client
 
-        port = self.owner_port()
-        assert port is not None, "the sink is not serving queries"
-        rows: list[list[Any]] = query_owner(port, sql)["rows"]
-        return rows
+        assert self.owner_port() is not None, "the sink is not serving queries"
+        return [list(r) for r in analytics_client(self.settings).query(sql).result_rows]
 
     def scalar(self, sql: str) -> Any:
         return self.query(sql)[0][0]

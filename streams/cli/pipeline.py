@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from streams.cli.errors import ERROR, USAGE, fail
-from streams.settings import load_settings
+from streams.settings import Settings, load_settings
 
 # the levels both logging and Faust understand (a typo is a usage error, exit 2)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -75,8 +76,10 @@ def sink(
 ) -> None:
     """Run the ClickHouse sink: decisions, features, performance, dead letters, metrics.
 
-    With the embedded chDB store this process owns it and serves `loanrisk sql` on a
-    loopback port. Stop with Ctrl-C / SIGTERM (the current batch is written first).
+    With the embedded chDB store this process owns it and serves ClickHouse's HTTP
+    interface on LOANRISK_CLICKHOUSE_HTTP_PORT (default 18123), so `loanrisk sql`,
+    clickhouse-connect, curl and BI tools query it as a server. Stop with Ctrl-C / SIGTERM
+    (the current batch is written first).
     """
     import logging
     import signal
@@ -84,25 +87,22 @@ def sink(
 
     from sinks.ddl import apply_ddl
     from streams.clients import clickhouse_client
-    from streams.sink.query_server import QueryServer
     from streams.sink.writer import ClickHouseSink, clickhouse_insert
 
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(name)s %(message)s")
     settings = load_settings()
     client = clickhouse_client(settings)
     apply_ddl(client, settings.dead_letter_payload_days)
-    lock = threading.Lock()
     server = None
     if settings.clickhouse.startswith("chdb://"):
-        server = QueryServer(client, lock, settings.state_dir / "clickhouse.owner",
-                             port=settings.sql_port)
-        server.start()
-        typer.echo(f"sink owns {settings.clickhouse}; `loanrisk sql` is served on "
-                   f"127.0.0.1:{server.port}")
+        server = _serve_embedded(settings, client)
+        typer.echo(f"sink owns {settings.clickhouse}; ClickHouse HTTP (`loanrisk sql`, "
+                   f"clickhouse-connect, curl) on {server.url}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runner = ClickHouseSink(settings.kafka, clickhouse_insert(client, lock),
+    # Inserts run on the sink's own connection: analysts' queries never hold them up.
+    runner = ClickHouseSink(settings.kafka, clickhouse_insert(client),
                             max_rows=max_rows, max_age_s=max_age_s)
     try:
         stats = runner.run(stop)
@@ -112,6 +112,28 @@ def sink(
     typer.echo(f"sink stopped: {stats.written}")
 
 
+def _serve_embedded(settings: Settings, client: Any) -> Any:
+    """ClickHouse's HTTP interface on the store ``client`` opened (same path spelling)."""
+    from streams.clients import query_settings
+    from streams.sink.chdb_engine import ChdbEngine
+    from streams.sink.http_server import ClickHouseHttpServer
+
+    password = settings.clickhouse_http_password.get_secret_value()
+    if not password and settings.clickhouse_http_host not in ("127.0.0.1", "localhost", "::1"):
+        fail(f"LOANRISK_CLICKHOUSE_HTTP_HOST={settings.clickhouse_http_host} exposes the store "
+             "beyond this machine: set LOANRISK_CLICKHOUSE_HTTP_PASSWORD too", USAGE)
+    try:
+        defaults = query_settings(settings)
+    except ValueError as exc:
+        fail(str(exc), USAGE)
+    server = ClickHouseHttpServer(
+        ChdbEngine(client.path, defaults), settings.state_dir / "clickhouse.owner",
+        host=settings.clickhouse_http_host, port=settings.clickhouse_http_port,
+        user=settings.clickhouse_http_user, password=password)
+    server.start()
+    return server
+
+
 def sql(
     query: str = typer.Argument(..., help='SQL, e.g. "SELECT decision, count() FROM '
                                 'decisions_of_record GROUP BY decision"'),
@@ -119,7 +141,7 @@ def sql(
                             help="table (default), csv or json; a query ending in "
                             "FORMAT CSV/CSVWithNames/JSON/Pretty picks it too"),
 ) -> None:
-    """Query ClickHouse: through the sink when it owns the embedded store, directly otherwise.
+    """Query ClickHouse over HTTP: the DSN's server, or the sink while it owns the embedded store.
 
     Tables: decisions, feature_vectors, loan_performance, dead_letters, metrics; views
     decisions_of_record and feature_vectors_latest (each application once) and labels.

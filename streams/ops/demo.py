@@ -32,11 +32,8 @@ EXAMPLE_QUERIES = (
 )
 
 
-def _q(port: int, sql: str) -> list[list[Any]]:
-    from streams.sink.query_server import query_owner
-
-    rows: list[list[Any]] = query_owner(port, sql)["rows"]
-    return rows
+def _q(client: Any, sql: str) -> list[list[Any]]:
+    return [list(r) for r in client.query(sql).result_rows]
 
 
 def wait_until(cond: Callable[[], bool], timeout_s: float, every_s: float = 1.0) -> bool:
@@ -50,8 +47,8 @@ def wait_until(cond: Callable[[], bool], timeout_s: float, every_s: float = 1.0)
 
 def run_demo(settings: Settings, rate: float, duration: float, workers: int,
              say: Callable[[str], None]) -> dict[str, Any]:
+    from streams.clients import analytics_client, embedded_http_dsn
     from streams.ops.monitor import Monitor
-    from streams.sink.query_server import owner_port
 
     # A group of its own that starts at the end of the topics: the demo decides its own
     # traffic, not whatever an earlier session left unconsumed on this machine.
@@ -74,9 +71,9 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         procs = [stack.worker(i) for i in range(workers)]
         for p in procs:
             stack.wait_for_log(p, "Worker ready", timeout_s=180)
-        port = owner_port(settings.state_dir / "clickhouse.owner")
-        if port is None:
+        if embedded_http_dsn(settings) is None:
             raise RuntimeError(f"the sink is not serving queries; see {sink.log}")
+        client = analytics_client(settings)  # over the sink's ClickHouse HTTP interface
 
         say(f"[bold]4/6[/] live traffic: {rate:.0f} applications/s for {duration:.0f}s "
             "(with device events, behaviour batches, fraud rings and bots)")
@@ -96,11 +93,11 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         mon.close()
         ids = "','".join(published["application_id"])
         mine = f"SELECT count() FROM decisions_of_record WHERE application_id IN ('{ids}')"
-        wait_until(lambda: _q(port, mine)[0][0] >= len(published), timeout_s=300)
+        wait_until(lambda: _q(client, mine)[0][0] >= len(published), timeout_s=300)
         for p in procs:
             p.stop()
         say("[bold]6/6[/] summary")
-        summary = summarise(port, published)
+        summary = summarise(client, published)
         summary["report"] = champion_report(settings)
         return summary
     finally:
@@ -108,11 +105,11 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         services.down(settings, only=started)  # what was running before stays running
 
 
-def summarise(port: int, truth: Any) -> dict[str, Any]:
+def summarise(client: Any, truth: Any) -> dict[str, Any]:
     import pandas as pd
 
     ids = "','".join(truth["application_id"])
-    rows = _q(port, "SELECT application_id, decision, latency_ms, fraud_probability, "
+    rows = _q(client, "SELECT application_id, decision, latency_ms, fraud_probability, "
                     f"product FROM decisions_of_record WHERE application_id IN ('{ids}')")
     d = pd.DataFrame(rows, columns=["application_id", "decision", "latency_ms", "fraud_p",
                                     "product"])

@@ -126,23 +126,24 @@ def _clickhouse(settings: Settings, apply_schema: bool) -> ServiceStatus:
 
 
 def _owned_store(settings: Settings) -> ServiceStatus | None:
-    """The embedded store while a sink owns it: healthy if the owner answers (it applied
-    the schema when it started); None when nobody owns it."""
-    from streams.sink.query_server import OwnerClient, owner_port
+    """The embedded store while a sink owns it: healthy if its ClickHouse HTTP interface
+    answers (the sink applied the schema when it started); None when nobody owns it."""
+    from streams.clients import analytics_client, embedded_http_dsn
 
     if not settings.clickhouse.startswith("chdb://"):
         return None
-    port = owner_port(settings.state_dir / "clickhouse.owner")
-    if port is None:
+    url = embedded_http_dsn(settings)
+    if url is None:
         return None
     where = _redact(settings.clickhouse)
     try:
-        version = OwnerClient(port, timeout_s=10).query("SELECT version()").result_rows[0][0]
+        version = analytics_client(settings).query("SELECT version()").result_rows[0][0]
     except Exception as exc:
-        return ServiceStatus("clickhouse", False, f"{where}: owned by the sink on port {port}, "
+        return ServiceStatus("clickhouse", False, f"{where}: owned by the sink at {url}, "
                              f"which does not answer ({exc}); restart `loanrisk sink`")
     return ServiceStatus("clickhouse", True, f"{where} (ClickHouse {version}), owned by the "
-                         f"sink (queries through port {port}: `loanrisk sql`)")
+                         f"sink, ClickHouse HTTP at {url} (`loanrisk sql`, "
+                         f"LOANRISK_CLICKHOUSE_DSN={url} for any client)")
 
 
 def _redact(dsn: str) -> str:

@@ -11,7 +11,6 @@ drives it is in ``tests/harness.py``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,17 +45,24 @@ def fault_pipeline() -> Iterator[FaultPipeline]:
             services.down(settings)
 
 
+def embedded_http(clickhouse_client: Any, owner_file: Path | None = None) -> Any:
+    """The sink's ClickHouse HTTP interface over the session's store, on a free port."""
+    from streams.sink.chdb_engine import ChdbEngine
+    from streams.sink.http_server import ClickHouseHttpServer
+
+    server = ClickHouseHttpServer(ChdbEngine(clickhouse_client.path), owner_file, port=0)
+    server.start()
+    return server
+
+
 @pytest.fixture()
 def sink_owned_state(clickhouse_client: Any, tmp_path: Path,
                      monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A LOANRISK_STATE_DIR whose embedded store is 'owned by the sink': a query server over
-    the session's ClickHouse, so CLI commands reach it the way analysts do."""
-    from streams.sink.query_server import QueryServer
-
+    """A LOANRISK_STATE_DIR whose embedded store is 'owned by the sink': ClickHouse's HTTP
+    interface over the session's store, so CLI commands reach it the way analysts do."""
     state = tmp_path / "state"
     state.mkdir()
-    server = QueryServer(clickhouse_client, threading.Lock(), state / "clickhouse.owner")
-    server.start()
+    server = embedded_http(clickhouse_client, state / "clickhouse.owner")
     monkeypatch.setenv("LOANRISK_STATE_DIR", str(state))
     try:
         yield state

@@ -88,13 +88,11 @@ class Smoke:
         return proc
 
     def query(self, sql: str) -> list[list[Any]]:
-        """Through the sink's query server, as analysts' tools reach the store."""
-        from streams.sink.query_server import owner_port, query_owner
+        """Over the sink's ClickHouse HTTP interface, as analysts' tools reach the store."""
+        from streams.clients import analytics_client, embedded_http_dsn
 
-        port = owner_port(self.settings.state_dir / "clickhouse.owner")
-        assert port is not None, "the sink is not serving queries"
-        rows: list[list[Any]] = query_owner(port, sql)["rows"]
-        return rows
+        assert embedded_http_dsn(self.settings) is not None, "the sink is not serving queries"
+        return [list(r) for r in analytics_client(self.settings).query(sql).result_rows]
 
     def ids_sql(self) -> str:
         return "('" + "','".join(self.truth_ids) + "')"
