@@ -152,3 +152,49 @@ def test_store_of_an_earlier_version_gains_age_band_and_the_fairness_view(
         "SELECT count() FROM decisions_of_record WHERE age_band = '18-24' "
         "AND application_id LIKE 'fair-%'").result_rows
     assert latest == [(100,)]
+
+
+def test_decisions_keyed_by_application_first_are_rebuilt_and_the_record_view_agrees(
+    clickhouse_client,
+) -> None:
+    """A store whose decisions were keyed (application_id, decided_at) is re-keyed by product
+    and day with its rows kept, and decisions_of_record (GROUP BY + argMin of a tuple) gives
+    row for row what its earlier definition (FINAL ... LIMIT 1 BY) gave: the first decision,
+    NULLs included, a redelivered copy once."""
+    from sinks.ddl import TABLES, apply_ddl
+
+    c = clickhouse_client
+    old = TABLES["decisions"].replace("IF NOT EXISTS decisions (", "decisions_old (").replace(
+        "ORDER BY (product, toDate(event_time), application_id, decided_at)",
+        "ORDER BY (application_id, decided_at)")
+    c.command(old.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+    t = int(dt.datetime(2036, 1, 5, tzinfo=dt.UTC).timestamp() * 1000)
+    rows = [decision_row({"application_id": "rk-1", "event_time": t, "decided_at": t + 5,
+                          "product": "BNPL", "decision": "REVIEW", "pd": None}),
+            decision_row({"application_id": "rk-1", "event_time": t, "decided_at": t + 9000,
+                          "product": "BNPL", "decision": "APPROVE", "pd": 0.2}),  # re-decided
+            decision_row({"application_id": "rk-2", "event_time": t + 1, "decided_at": t + 7,
+                          "product": "CARD", "decision": "DECLINE", "pd": 0.9})]
+    c.insert("decisions_old", rows + rows[2:], column_names=list(DECISION_COLUMNS))
+    c.command("EXCHANGE TABLES decisions AND decisions_old")  # the session's rows set aside
+    try:
+        apply_ddl(c)
+        key = c.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase()"
+                      " AND name = 'decisions'").result_rows[0][0]
+        assert key == "product, toDate(event_time), application_id, decided_at"
+        kept = c.query("SELECT count() FROM decisions_before_product_key").result_rows
+        assert kept == [(3,)]  # the redelivered copy had collapsed on insert
+        got = c.query("SELECT application_id, decision, pd, latency_ms FROM "
+                      "decisions_of_record ORDER BY application_id").result_rows
+        assert got == [("rk-1", "REVIEW", None, 5.0), ("rk-2", "DECLINE", 0.9, 6.0)]
+        cols = ", ".join(r[0] for r in c.query("DESCRIBE decisions_of_record").result_rows)
+        before = (f"SELECT {cols} FROM (SELECT *, latency_ms FROM decisions FINAL ORDER BY "
+                  "application_id, decided_at LIMIT 1 BY application_id)")
+        digest = "SELECT groupBitXor(sipHash64(toString(tuple({}))))"
+        assert c.query(digest.format(cols) + f" FROM ({before})").result_rows == \
+            c.query(digest.format(cols) + " FROM decisions_of_record").result_rows
+    finally:
+        c.command("INSERT INTO decisions SELECT * FROM decisions_old")
+        c.command("DELETE FROM decisions WHERE startsWith(application_id, 'rk-')")
+        c.command("DROP TABLE IF EXISTS decisions_old")
+        c.command("DROP TABLE IF EXISTS decisions_before_product_key")
