@@ -67,9 +67,25 @@ METRICS = TopicSpec(
     "Worker monitoring snapshots.",
     {"retention.ms": str(7 * DAY_MS)},
 )
+REVIEWS = TopicSpec(
+    "loan.reviews.v1", "review_event", 3,
+    "Review-console actions (approve, decline, confirm fraud, ...), keyed by application id; "
+    "workers fold fraud confirmations into the fraud links.",
+    {"retention.ms": str(400 * DAY_MS)},
+)
+FINAL_DECISIONS = TopicSpec(
+    "loan.decisions.final.v1", "final_decision", 6,
+    "Decisions people made on reviewed applications, keyed by application id (one each).",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+AUDIT = TopicSpec(
+    "console.audit.v1", "audit_event", 1,
+    "Review-console audit trail: logins, case views, reveals of personal data, actions.",
+    {"retention.ms": str(400 * DAY_MS)},
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, RELEASES, DECISIONS, FEATURES,
-    PERFORMANCE, DEADLETTER, METRICS,
+    PERFORMANCE, DEADLETTER, METRICS, REVIEWS, FINAL_DECISIONS, AUDIT,
 )
 BY_NAME = {t.name: t for t in ALL_TOPICS}

@@ -1,4 +1,5 @@
-"""ClickHouse schema for decisions, feature vectors, labels, dead letters and metrics.
+"""ClickHouse schema for decisions, feature vectors, labels, dead letters, metrics and the
+review console (applications, review actions, final decisions, audit).
 
 Applied idempotently at start (tables ``CREATE ... IF NOT EXISTS`` plus the
 ``MIGRATIONS`` that add later columns; views ``CREATE OR REPLACE``). Every table is a
@@ -21,6 +22,8 @@ README); the other tables are ordered by ``application_id``.
 from __future__ import annotations
 
 from typing import Any
+
+from sinks.ddl_reviews import REVIEW_TABLES, REVIEW_VIEWS
 
 TABLES: dict[str, str] = {
     "decisions": """
@@ -332,6 +335,9 @@ GROUP BY from_bucket, to_bucket
 """,
 }
 
+
+TABLES.update(REVIEW_TABLES)
+VIEWS.update(REVIEW_VIEWS)
 
 #: ``ADD COLUMN IF NOT EXISTS`` for columns added after a table's first release, so a store
 #: created by an earlier version keeps working (new rows fill them, old rows read NULL).

@@ -68,11 +68,74 @@ def metrics_row(r: Mapping[str, Any]) -> list[Any]:
     return [r[c] for c in METRICS_COLUMNS]
 
 
-#: table -> (schema of the topic feeding it, columns, converter)
+APPLICATION_COLUMNS = (
+    "application_id", "event_time", "product", "id_hash", "device_hash", "phone_hash",
+    "email_hash", "ip_hash", "address_hash", "employment_status", "employment_months",
+    "annual_income", "monthly_debt_payments", "housing_status", "requested_amount",
+    "requested_term_months", "bureau_score", "channel", "session_id", "sealed")
+REVIEW_COLUMNS = (
+    "event_id", "application_id", "product", "action", "reviewer", "role", "acted_at",
+    "application_event_time", "original_decision", "original_decided_at", "rule_hits",
+    "original_reasons", "reason_codes", "offer_amount", "offer_term_months", "offer_apr",
+    "identifiers", "note", "needs_second_reviewer", "countersigns", "final")
+FINAL_COLUMNS = (
+    "application_id", "product", "decision", "decided_at", "application_event_time",
+    "original_decision", "original_decided_at", "reviewer", "second_reviewer", "review_action",
+    "review_event_id", "reason_codes", "reason_texts", "offer_amount", "offer_term_months",
+    "offer_apr", "offer_price_tier")
+AUDIT_COLUMNS = ("event_id", "at", "user", "role", "kind", "application_id", "detail",
+                 "client_ip")
+
+Converter = Callable[[Mapping[str, Any]], list[Any]]
+
+
+def application_converter(hash_key: bytes, seal: Callable[[dict[str, Any]], str]) -> Converter:
+    """Applications -> rows: identifiers hashed under ``hash_key`` (the features' hashes,
+    so linked applications are found by equality), personal fields sealed by ``seal``."""
+    from features.identity import application_identifiers
+    from reviews.privacy import personal_fields
+
+    def row(r: Mapping[str, Any]) -> list[Any]:
+        app = dict(r)
+        return [app["application_id"], app["event_time"], app["product"],
+                *application_identifiers(hash_key, app), app["employment_status"],
+                app["employment_months"], app["annual_income"], app["monthly_debt_payments"],
+                app["housing_status"], app["requested_amount"], app["requested_term_months"],
+                app.get("bureau_score"), app["channel"], app["session_id"],
+                seal(personal_fields(app))]
+
+    return row
+
+
+def review_row(r: Mapping[str, Any]) -> list[Any]:
+    offer = r.get("offer") or {}
+    return [*(r[c] for c in REVIEW_COLUMNS[:13]), offer.get("amount"), offer.get("term_months"),
+            offer.get("apr"), list(r["identifiers"]), r["note"], r["needs_second_reviewer"],
+            r.get("countersigns"), r["final"]]
+
+
+def final_row(r: Mapping[str, Any]) -> list[Any]:
+    offer = r.get("offer") or {}
+    reasons = r.get("reason_codes") or []
+    return [*(r[c] for c in FINAL_COLUMNS[:11]), [c["code"] for c in reasons],
+            [c["text"] for c in reasons], offer.get("amount"), offer.get("term_months"),
+            offer.get("apr"), offer.get("price_tier")]
+
+
+def audit_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r[c] if c != "application_id" else r.get(c) for c in AUDIT_COLUMNS]
+
+
+#: table -> (schema of the topic feeding it, columns, converter); ``applications`` needs
+#: keys, so its converter is built by ``application_converter``
+
 TABLE_FEEDS: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]], list[Any]]]] = {
     "decisions": ("decision", DECISION_COLUMNS, decision_row),
     "feature_vectors": ("feature_vector", FEATURE_COLUMNS, feature_row),
     "loan_performance": ("loan_performance", PERFORMANCE_COLUMNS, performance_row),
     "dead_letters": ("dead_letter", DEAD_LETTER_COLUMNS, dead_letter_row),
     "metrics": ("metrics", METRICS_COLUMNS, metrics_row),
+    "review_actions": ("review_event", REVIEW_COLUMNS, review_row),
+    "final_decisions": ("final_decision", FINAL_COLUMNS, final_row),
+    "console_audit": ("audit_event", AUDIT_COLUMNS, audit_row),
 }

@@ -77,6 +77,25 @@ class Settings(BaseSettings):
         description="secret key for the keyed hash (HMAC-SHA256) of personal identifiers",
     )
 
+    pii_key: str = Field(
+        default="local-dev-only-change-me-too",
+        description="secret key that seals applicants' personal fields in the applications "
+        "table (the review console unseals them on an audited reveal)")
+
+    # --- review console --------------------------------------------------------------
+    console_host: str = Field(default="127.0.0.1", description="where `loanrisk console "
+                              "serve` listens (loopback by default)")
+    console_port: int = Field(default=18080, description="the review console's HTTP port")
+    console_sla_minutes: float = Field(default=240.0, gt=0,
+                                       description="review service level: cases older than "
+                                       "this are shown as breaching it")
+    console_claim_minutes: int = Field(default=30, gt=0, description="how long a claimed case "
+                                       "stays with its reviewer without activity")
+    console_session_hours: float = Field(default=8.0, gt=0,
+                                         description="how long a console login lasts")
+    console_secure_cookies: bool = Field(default=False, description="mark session cookies "
+                                         "Secure (set it when the console is behind HTTPS)")
+
     # --- models, rules, policy ------------------------------------------------
     # (areas add their settings below, one block each)
 

@@ -49,4 +49,9 @@ SMOKE_RUNS: dict[str, str] = {
     "drift": "test_pipeline",
     "shadow report": "test_pipeline",
     "demo": "test_demo",
+    # the review console
+    "console serve": "test_console",
+    "console user add": "test_console",
+    "console user list": "test_console",
+    "console user remove": "test_console",
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import (
+    console,
     drift,
     errors,
     explain,
@@ -45,6 +46,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(lists.app, name="lists")
 app.add_typer(shadow.app, name="shadow")
 app.add_typer(servicing.app, name="servicing")
+app.add_typer(console.app, name="console")
 models.register(app)
 pipeline.register(app)
 drift.register(app)

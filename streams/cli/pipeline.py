@@ -85,7 +85,9 @@ def sink(
     import signal
     import threading
 
+    from reviews.privacy import Sealer
     from sinks.ddl import apply_ddl
+    from sinks.rows import application_converter
     from streams.clients import clickhouse_client
     from streams.sink.writer import ClickHouseSink, clickhouse_insert
 
@@ -103,7 +105,9 @@ def sink(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # Inserts run on the sink's own connection: analysts' queries never hold them up.
     runner = ClickHouseSink(settings.kafka, clickhouse_insert(client),
-                            max_rows=max_rows, max_age_s=max_age_s)
+                            max_rows=max_rows, max_age_s=max_age_s,
+                            applications=application_converter(
+                                settings.hash_key.encode(), Sealer(settings.pii_key).seal))
     try:
         stats = runner.run(stop)
     finally:

@@ -1,6 +1,7 @@
 """``loanrisk sink``: Kafka -> ClickHouse, batched, at-least-once, idempotent by table design.
 
-Consumes decisions, feature vectors, loan performance, dead letters and metrics
+Consumes decisions, feature vectors, loan performance, dead letters, metrics, review
+actions, final decisions, the console audit and (with keys given) applications
 (consumer group ``loanrisk-sink``), converts them to rows (``sinks.rows``) and
 inserts a batch per table when one is full or old enough (``sinks.batcher``).
 Offsets are committed after the insert succeeded. If ClickHouse is unreachable
@@ -22,9 +23,19 @@ from confluent_kafka import KafkaError
 
 from schemas import codec_for
 from schemas.errors import DecodeError
-from schemas.topics import DEADLETTER, DECISIONS, FEATURES, METRICS, PERFORMANCE
+from schemas.topics import (
+    APPLICATIONS,
+    AUDIT,
+    DEADLETTER,
+    DECISIONS,
+    FEATURES,
+    FINAL_DECISIONS,
+    METRICS,
+    PERFORMANCE,
+    REVIEWS,
+)
 from sinks.batcher import TableBatcher
-from sinks.rows import TABLE_FEEDS, dead_letter_row
+from sinks.rows import APPLICATION_COLUMNS, TABLE_FEEDS, Converter, dead_letter_row
 from streams import kafka
 from streams.deadletter import dead_letter
 
@@ -36,6 +47,9 @@ TOPIC_TABLE = {
     PERFORMANCE.name: "loan_performance",
     DEADLETTER.name: "dead_letters",
     METRICS.name: "metrics",
+    REVIEWS.name: "review_actions",
+    FINAL_DECISIONS.name: "final_decisions",
+    AUDIT.name: "console_audit",
 }
 
 Insert = Callable[[str, list[list[Any]], tuple[str, ...]], None]
@@ -54,18 +68,31 @@ class ClickHouseSink:
 
     def __init__(self, conn: kafka.Connection, insert: Insert, group: str = "loanrisk-sink",
                  max_rows: int = 5000, max_age_s: float = 1.0,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 30.0, applications: Converter | None = None,
+                 offset_reset: str = "earliest") -> None:
+        """``applications``: also write loan.applications.v1 to the ``applications`` table
+        with this converter (``sinks.rows.application_converter``: it holds the keys)."""
+        self.topic_table = dict(TOPIC_TABLE)
+        self.feeds = dict(TABLE_FEEDS)
+        if applications is not None:
+            self.topic_table[APPLICATIONS.name] = "applications"
+            self.feeds["applications"] = (APPLICATIONS.schema, APPLICATION_COLUMNS, applications)
         self.consumer = kafka.consumer(conn, group, {
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "auto.offset.reset": offset_reset,
             "max.poll.interval.ms": 600_000,
             "session.timeout.ms": 10_000,  # a crashed sink's partitions move within 10 s
         })
-        self.consumer.subscribe(list(TOPIC_TABLE), on_revoke=self._on_revoke)
+        self.assigned = 0  # partitions held now (set by the group's callbacks)
+        self.consumer.subscribe(list(self.topic_table), on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
         self.insert = insert
         self.batcher = TableBatcher(max_rows=max_rows, max_age_s=max_age_s)
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
-        self._codecs = {t: codec_for(TABLE_FEEDS[tbl][0]) for t, tbl in TOPIC_TABLE.items()}
+        self._codecs = {t: codec_for(self.feeds[tbl][0]) for t, tbl in self.topic_table.items()}
+
+    def _on_assign(self, consumer: Any, partitions: Any) -> None:
+        self.assigned = len(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: Any) -> None:
         # Uncommitted rows will be redelivered to the new owner; writing them here too is
@@ -74,7 +101,7 @@ class ClickHouseSink:
 
     def _add(self, msg: Any) -> None:
         topic = msg.topic()
-        table = TOPIC_TABLE[topic]
+        table = self.topic_table[topic]
         try:
             record = self._codecs[topic].decode(msg.value())
         except DecodeError as exc:
@@ -83,14 +110,14 @@ class ClickHouseSink:
                 topic, msg.partition(), msg.offset(), msg.key(), msg.value(), exc.kind, str(exc),
                 "sink")))
             return
-        _schema, _cols, to_row = TABLE_FEEDS[table]
+        _schema, _cols, to_row = self.feeds[table]
         self.batcher.add(table, to_row(record))
 
     def _flush(self, stop: threading.Event) -> None:
         batch = self.batcher.take()
         backoff = 0.5
         for table, rows in batch.items():
-            columns = TABLE_FEEDS[table][1]
+            columns = self.feeds[table][1]
             while True:
                 try:
                     self.insert(table, rows, columns)

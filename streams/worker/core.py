@@ -2,9 +2,10 @@
 
 Both transports (``kafka_loop``, the default, and ``faust_app``) hand consumed
 messages to this core and publish what it returns; everything else lives here:
-decoding with dead letters, folding session events and fraud confirmations into
-Redis, deciding, following the lists and releases topics, reloading rules and
-promoted models, checkpointing the anomaly model, and the metrics record.
+decoding with dead letters, folding session events and fraud confirmations (from
+servicing and from the review console) into Redis, deciding, following the lists and
+releases topics, reloading rules and promoted models, checkpointing the anomaly model,
+and the metrics record.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any, cast
 from decisions.lists import ListIndex
 from schemas import codec_for
 from schemas.records import LoanApplication
-from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, DEVICE_EVENTS, METRICS, PERFORMANCE
+from schemas.topics import (
+    APPLICATIONS,
+    BEHAVIOUR_EVENTS,
+    DEVICE_EVENTS,
+    METRICS,
+    PERFORMANCE,
+    REVIEWS,
+)
 from streams.control.follower import ListsFollower
 from streams.control.releases import releases_follower
 from streams.deadletter import TopicDecoder
@@ -32,7 +40,8 @@ from streams.worker.pipeline import Decided
 
 log = logging.getLogger("loanrisk.worker")
 
-INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name)
+INPUTS = (APPLICATIONS.name, DEVICE_EVENTS.name, BEHAVIOUR_EVENTS.name, PERFORMANCE.name,
+          REVIEWS.name)
 #: session and fraud-link writes to Redis: tries, then the pauses between them
 STATE_BACKOFF = Backoff((0.05, 0.2, 0.5))
 #: how long held session/fraud messages wait before they are tried again
@@ -108,6 +117,9 @@ class WorkerCore:
                 batch.device.append(rec)
             elif m.topic == BEHAVIOUR_EVENTS.name:
                 batch.behaviour.extend(rec["events"])
+            elif m.topic == REVIEWS.name:  # a reviewer's confirmation counts from its time
+                if rec["action"] == "CONFIRM_FRAUD":
+                    batch.confirmed.append((rec["application_id"], rec["acted_at"]))
             elif rec["status"] == "FRAUD_CONFIRMED":
                 batch.confirmed.append((rec["application_id"], rec["event_time"]))
         return batch

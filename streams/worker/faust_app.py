@@ -32,6 +32,7 @@ from schemas.topics import (
     FEATURES,
     METRICS,
     PERFORMANCE,
+    REVIEWS,
 )
 from streams.settings import Settings
 from streams.worker.core import Batch, Inbound, WorkerCore
@@ -113,7 +114,7 @@ def _add_agents(app: faust.App, settings: Settings, core: WorkerCore, out: Outpu
             await core.fold_state_async(_sort(core, events))
             await flush_deadletters()
 
-    @app.agent(_raw_topic(app, PERFORMANCE.name), name="performance")
+    @app.agent(_raw_topic(app, PERFORMANCE.name, REVIEWS.name), name="performance")
     async def fraud_links(stream: Any) -> None:
         async for events in stream.take_events(500, within=0.05):
             await core.fold_state_async(_sort(core, events))

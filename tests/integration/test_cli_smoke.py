@@ -372,6 +372,47 @@ def test_demo(smoke: Smoke) -> None:
     assert "approval rate" in flat_out and "loanrisk sql" in flat_out
 
 
+def test_console(smoke: Smoke) -> None:
+    """Accounts, then the console as a process: it serves its login page and refuses the
+    queue without a login (the browser tests drive it in test_console.py)."""
+    import socket
+    import urllib.request
+
+    env = {**smoke.stack.env(), "SMOKE_PW": "a long enough password"}
+    smoke.sh("console", "user", "add", "smoke-rev", "--role", "reviewer",
+             "--password-env", "SMOKE_PW", env=env)
+    smoke.sh("console", "user", "add", "smoke-rev", "--role", "reviewer",
+             "--password-env", "SMOKE_PW", env=env, code=ERROR)  # exists: refused
+    smoke.sh("console", "user", "add", "x", "--role", "boss", "--password-env", "SMOKE_PW",
+             env=env, code=ERROR)
+    assert {"user": "smoke-rev", "role": "reviewer"} in json.loads(
+        smoke.sh("console", "user", "list", "--json").stdout)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _record(("console", "serve"))
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "serve",
+                             "--port", str(port)], env=smoke.stack.env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        def login_page() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    return r.status == 200 and b"Log in" in r.read()
+            except OSError:
+                return False
+
+        wait_until(login_page, 90, "the console's login page")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/queue", timeout=5) as r:
+            assert r.url.endswith("/login")  # redirected: no page without a login
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    smoke.sh("console", "user", "remove", "smoke-rev")
+    smoke.sh("console", "user", "remove", "smoke-rev", code=ERROR)
+
+
 def test_services_down_leaves_remote_services_alone(smoke: Smoke) -> None:
     # Kafka and Redis are the session's (remote to this state): nothing local to stop
     assert "nothing was running" in smoke.sh("services", "down").stdout

@@ -1,0 +1,317 @@
+"""The review console on the real pipeline: a worker, the sink and the console share the
+session's Kafka, Redis and ClickHouse; a real browser (chromium) logs in, works the queue
+and confirms fraud, and the outcome is followed to the review topic, the final decision
+downstream, the label in ClickHouse and a later linked application's fraud link.
+Permission, XSS, CSRF and race tests drive the same console."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from features.identity import hash_identifier
+from reviews.privacy import Sealer
+from schemas import codec_for
+from schemas.topics import APPLICATIONS, FINAL_DECISIONS, REVIEWS
+from sinks.rows import application_converter
+from streams.settings import Settings
+from tests.harness import consume_until, publish, wait_until
+from tests.records import application
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+USERS = {"rita": "reviewer", "rob": "reviewer", "sam": "senior_reviewer", "ana": "analyst"}
+
+
+@dataclass
+class Loop:
+    settings: Settings
+    url: str
+    tag: str
+    ch: Any
+    redis: Any
+
+    def app(self, suffix: str, **fields: Any) -> str:
+        """Publish a cold-start application (bureau score in the review band)."""
+        aid = f"{self.tag}-{suffix}"
+        rec = application(application_id=aid, event_time=int(time.time() * 1000),
+                          bureau_score=650, session_id=f"s-{aid}", device_id=f"d-{aid}",
+                          national_id=f"N{uuid.uuid4().hex[:8]}", email=f"{aid}@example.com",
+                          phone=f"+4477009{abs(hash(aid)) % 100000:05d}", ip="198.51.100.9",
+                          address={"line1": f"{suffix} Road", "city": "Leeds",
+                                   "postcode": "LS1 1AA", "country": "GB"})
+        rec.update(fields)
+        publish(self.settings.kafka, [(APPLICATIONS.name, aid.encode(),
+                                       codec_for("loan_application").encode(rec), None)])
+        return aid
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        rows = self.ch.query(sql, parameters=params).result_rows
+        return rows[0][0] if rows else None
+
+    def decided(self, aid: str) -> str:
+        return str(wait_until(lambda: self.scalar(
+            "SELECT decision FROM decisions_of_record WHERE application_id = {a:String}",
+            a=aid), 90, f"the decision of {aid} in ClickHouse"))
+
+    def stored(self, aid: str) -> None:
+        wait_until(lambda: self.scalar("SELECT count() FROM applications WHERE "
+                                       "application_id = {a:String}", a=aid), 60,
+                   f"application {aid} in ClickHouse")
+
+    def client(self, user: str | None = None) -> httpx.Client:
+        c = httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+        if user:
+            page = c.get("/login")
+            token = page.cookies["lr_login_csrf"]
+            r = c.post("/login", data={"user": user, "password": PASSWORD, "csrf": token})
+            assert r.status_code == 303, r.text
+        return c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    import redis as redis_lib
+    import uvicorn
+
+    from streams.console.app import create_app
+    from streams.console.compose import accounts, build_console
+    from streams.sink.query_server import OwnerClient, QueryServer
+    from streams.sink.writer import ClickHouseSink, clickhouse_insert
+    from streams.worker.kafka_loop import KafkaWorker
+
+    tag = f"c{uuid.uuid4().hex[:8]}"
+    state = tmp_path_factory.mktemp("console") / "state"
+    state.mkdir()
+    settings = Settings(state_dir=state, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                        hash_key="console-test", pii_key="console-pii", redis_prefix=tag,
+                        worker_group=f"{tag}-w", worker_offset_reset="latest",
+                        metrics_interval_s=3600, reload_interval_s=3600)
+    lock = threading.Lock()
+    server = QueryServer(clickhouse_client, lock, state / "clickhouse.owner")
+    server.start()
+    stop = threading.Event()
+    sink = ClickHouseSink(settings.kafka, clickhouse_insert(clickhouse_client, lock),
+                          group=f"{tag}-sink", max_age_s=0.2, offset_reset="latest",
+                          applications=application_converter(b"console-test",
+                                                             Sealer("console-pii").seal))
+    worker = KafkaWorker(settings)
+    threads = [threading.Thread(target=sink.run, args=(stop,), daemon=True),
+               threading.Thread(target=worker.run, args=(stop,), daemon=True)]
+    for t in threads:
+        t.start()
+    r = redis_lib.Redis.from_url(redis_url)
+    for name, role in USERS.items():
+        accounts(settings, r).add(name, PASSWORD, role)
+    ch = OwnerClient(server.port)
+    port = _free_port()
+    web = uvicorn.Server(uvicorn.Config(create_app(build_console(settings, r, ch)),
+                                        host="127.0.0.1", port=port, log_level="warning"))
+    threads.append(threading.Thread(target=web.run, daemon=True))
+    threads[-1].start()
+    wait_until(lambda: worker.assigned and sink.assigned and web.started, 90,
+               "worker, sink and console to start")
+    try:
+        yield Loop(settings, f"http://127.0.0.1:{port}", tag, ch, r)
+    finally:
+        web.should_exit = True
+        stop.set()
+        for t in threads:
+            t.join(30)
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.browser import chrome
+
+    driver, profile = chrome()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _login(driver: Any, url: str, user: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{url}/login")
+    driver.find_element(By.ID, "user").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login").click()
+
+
+def test_a_reviewer_confirms_fraud_and_the_loop_closes(loop: Loop, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    aid = loop.app("fraud")
+    assert loop.decided(aid) == "REVIEW"
+    loop.stored(aid)
+    _login(browser, loop.url, "rita")
+    wait_until(lambda: aid in browser.page_source or browser.refresh(), 30,
+               "the case in the queue")
+    assert "open" in browser.find_element(By.ID, "headline").text
+    browser.find_element(By.LINK_TEXT, aid).click()
+    assert browser.find_element(By.ID, "decision").text == "REVIEW"
+    assert "•••" in browser.find_element(By.ID, "pii-national_id").text  # masked by default
+    browser.find_element(By.ID, "claim").click()
+    assert "the case is yours" in browser.find_element(By.ID, "message").text
+    Select(browser.find_element(By.ID, "action")).select_by_value("CONFIRM_FRAUD")
+    browser.find_element(By.ID, "submit-action").click()
+    assert "final decision DECLINE published" in browser.find_element(By.ID, "message").text
+
+    def on(topic: str) -> list[dict[str, Any]]:
+        codec = codec_for({REVIEWS.name: "review_event",
+                           FINAL_DECISIONS.name: "final_decision"}[topic])
+        msgs = consume_until(loop.settings.kafka, [topic],
+                             lambda ms: any(m.key() == aid.encode() for m in ms), 30)
+        return [codec.decode(m.value()) for m in msgs if m.key() == aid.encode()]
+
+    [event] = on(REVIEWS.name)
+    assert (event["action"], event["reviewer"], event["original_decision"], event["final"]) \
+        == ("CONFIRM_FRAUD", "rita", "REVIEW", True)
+    [final] = on(FINAL_DECISIONS.name)
+    assert (final["decision"], final["original_decision"], final["reviewer"]) \
+        == ("DECLINE", "REVIEW", "rita")
+    assert [r["code"] for r in final["reason_codes"]] == ["P-FRAUD-DECLINE"]
+    label = wait_until(lambda: loop.ch.query(
+        "SELECT source, label_fraud, labelled_by FROM labels_by_source "
+        "WHERE application_id = {a:String}", parameters={"a": aid}).result_rows, 30,
+        "the review label in ClickHouse")
+    assert [tuple(x) for x in label] == [("review", 1, "rita")]
+
+    # the workers' fraud links hold the confirmation: a later application on the device
+    device = hash_identifier(b"console-test", "device", f"d-{aid}")
+    wait_until(lambda: loop.redis.exists(f"{loop.tag}:f:dev:{device}"), 30,
+               "the fraud flag on the confirmed application's device")
+    later = loop.app("later", device_id=f"d-{aid}")
+    loop.decided(later)
+    linked = wait_until(lambda: loop.scalar(
+        "SELECT values[indexOf(names, 'graph_fraud_linked')] FROM feature_vectors_latest "
+        "WHERE application_id = {a:String}", a=later), 30, "the later feature vector")
+    assert linked == 1.0
+    # and the case page of the later application shows the link to confirmed fraud
+    loop.stored(later)
+    browser.get(f"{loop.url}/case/{later}")
+    links = browser.find_element(By.ID, "links").text
+    assert aid in links and "confirmed" in links
+
+
+def test_an_applicant_named_script_renders_as_text(loop: Loop, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    name = "<script>window.__xss=1</script>"
+    aid = loop.app("xss", first_name=name, last_name='<img src=x onerror="window.__xss=2">')
+    loop.decided(aid)
+    loop.stored(aid)
+    _login(browser, loop.url, "rita")
+    browser.get(f"{loop.url}/case/{aid}")
+    browser.find_element(By.ID, "reveal").click()
+    assert browser.find_element(By.ID, "pii-first_name").text == name
+    assert browser.find_element(By.ID, "pii-last_name").text.startswith("<img")
+    assert browser.execute_script("return window.__xss === undefined")
+    # the reveal was audited before the data was shown
+    wait_until(lambda: loop.scalar(
+        "SELECT count() FROM console_audit WHERE kind = 'REVEAL' AND user = 'rita' "
+        "AND application_id = {a:String}", a=aid), 30, "the REVEAL audit row")
+
+
+def test_no_page_without_login_and_roles_are_enforced(loop: Loop) -> None:
+    anon = loop.client()
+    for path in ("/", "/queue", "/queue/rows", "/case/x", "/dashboards", "/rules"):
+        r = anon.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/login", path
+    assert anon.post("/case/x/reveal").status_code == 401
+    assert anon.get("/static/htmx.min.js").status_code == 200  # the only open files
+
+    rita = loop.client("rita")
+    cookie = rita.cookies.jar
+    set_cookie = [c for c in cookie if c.name == "lr_session"][0]
+    assert set_cookie.has_nonstandard_attr("HttpOnly")
+    r = rita.get("/rules")
+    assert r.status_code == 403
+    csrf = _csrf(rita, "/queue")
+    r = rita.post("/rules/release", data={"csrf": csrf, "rules_yaml": "version: x"})
+    assert r.status_code == 403
+    wait_until(lambda: loop.scalar(
+        "SELECT count() FROM console_audit WHERE kind = 'DENIED' AND user = 'rita' "
+        "AND detail LIKE '%release_rules%'"), 30, "the DENIED audit rows")
+    ana = loop.client("ana")
+    assert ana.get("/rules").status_code == 200
+    assert ana.get("/dashboards/review_outcomes.svg").headers["content-type"].startswith(
+        "image/svg+xml")
+    assert ana.post("/case/x/reveal", data={"csrf": _csrf(ana, "/rules")}).status_code == 403
+
+
+def _csrf(c: httpx.Client, path: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get(path).text)
+    assert m, f"no CSRF token on {path}"
+    return m.group(1)
+
+
+def test_a_cross_site_form_is_refused(loop: Loop) -> None:
+    aid = loop.app("csrf")
+    loop.decided(aid)
+    rob = loop.client("rob")
+    for data in ({}, {"csrf": "forged"}):
+        r = rob.post(f"/case/{aid}/claim", data=data)
+        assert r.status_code == 403 and "stale" in r.text
+    assert loop.client("rob").get(f"/case/{aid}").status_code == 200
+    assert b"rob" != (loop.redis.get(f"{loop.tag}:console:claim:{aid}") or b"")
+
+
+def test_two_reviewers_racing_for_one_case_get_one_winner(loop: Loop) -> None:
+    aid = loop.app("race")
+    loop.decided(aid)
+    loop.stored(aid)
+    clients = {u: loop.client(u) for u in ("rita", "rob")}
+    tokens = {u: _csrf(c, f"/case/{aid}") for u, c in clients.items()}
+    results: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def go(user: str) -> None:
+        c = clients[user]
+        start.wait()
+        r = c.post(f"/case/{aid}/claim", data={"csrf": tokens[user]})
+        results[user] = r.headers.get("location", "")
+
+    threads = [threading.Thread(target=go, args=(u,)) for u in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    winners = [u for u, loc in results.items() if "yours" in loc]
+    assert len(winners) == 1, results
+    loser = "rob" if winners == ["rita"] else "rita"
+    r = clients[loser].post(f"/case/{aid}/action",
+                            data={"csrf": tokens[loser], "action": "CONFIRM_FRAUD"})
+    assert r.status_code == 409 and "is working this case" in r.text
+    r = clients[winners[0]].post(f"/case/{aid}/action", data={
+        "csrf": tokens[winners[0]], "action": "DECLINE", "reason_codes": "H-INCOME"})
+    assert r.status_code == 303 and "DECLINE%20published" in r.headers["location"].replace(
+        " ", "%20")
+    r = clients[winners[0]].post(f"/case/{aid}/action", data={  # a second final: refused
+        "csrf": tokens[winners[0]], "action": "CONFIRM_FRAUD"})
+    assert r.status_code == 409 and "already decided" in r.text, r.text[r.text.find("message"):][:300]
