@@ -246,7 +246,7 @@ def test_no_page_without_login_and_roles_are_enforced(loop: Loop) -> None:
 
     rita = loop.client("rita")
     cookie = rita.cookies.jar
-    set_cookie = [c for c in cookie if c.name == "lr_session"][0]
+    set_cookie = next(c for c in cookie if c.name == "lr_session")
     assert set_cookie.has_nonstandard_attr("HttpOnly")
     r = rita.get("/rules")
     assert r.status_code == 403
@@ -279,7 +279,7 @@ def test_a_cross_site_form_is_refused(loop: Loop) -> None:
         r = rob.post(f"/case/{aid}/claim", data=data)
         assert r.status_code == 403 and "stale" in r.text
     assert loop.client("rob").get(f"/case/{aid}").status_code == 200
-    assert b"rob" != (loop.redis.get(f"{loop.tag}:console:claim:{aid}") or b"")
+    assert (loop.redis.get(f"{loop.tag}:console:claim:{aid}") or b"") != b"rob"
 
 
 def test_two_reviewers_racing_for_one_case_get_one_winner(loop: Loop) -> None:
@@ -314,4 +314,4 @@ def test_two_reviewers_racing_for_one_case_get_one_winner(loop: Loop) -> None:
         " ", "%20")
     r = clients[winners[0]].post(f"/case/{aid}/action", data={  # a second final: refused
         "csrf": tokens[winners[0]], "action": "CONFIRM_FRAUD"})
-    assert r.status_code == 409 and "already decided" in r.text, r.text[r.text.find("message"):][:300]
+    assert r.status_code == 409 and "already decided" in r.text

@@ -19,7 +19,7 @@ from reviews.actions import (
 )
 from reviews.catalogue import default_catalogue
 from reviews.events import final_decision, review_event
-from reviews.privacy import SealError, Sealer, mask
+from reviews.privacy import Sealer, SealError, mask
 from reviews.queue import LGD, Filters, Order, QueueItem, headline, ordered
 from reviews.roles import Permission, allowed
 
