@@ -91,9 +91,9 @@ def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
     import redis as redis_lib
     import uvicorn
 
+    from streams.clients import analytics_client
     from streams.console.app import create_app
     from streams.console.compose import accounts, build_console
-    from streams.sink.query_server import OwnerClient, QueryServer
     from streams.sink.writer import ClickHouseSink, clickhouse_insert
     from streams.worker.kafka_loop import KafkaWorker
 
@@ -104,11 +104,11 @@ def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
                         hash_key="console-test", pii_key="console-pii", redis_prefix=tag,
                         worker_group=f"{tag}-w", worker_offset_reset="latest",
                         metrics_interval_s=3600, reload_interval_s=3600)
-    lock = threading.Lock()
-    server = QueryServer(clickhouse_client, lock, state / "clickhouse.owner")
-    server.start()
+    from tests.integration.conftest import embedded_http
+
+    server = embedded_http(clickhouse_client, state / "clickhouse.owner")  # as the sink serves
     stop = threading.Event()
-    sink = ClickHouseSink(settings.kafka, clickhouse_insert(clickhouse_client, lock),
+    sink = ClickHouseSink(settings.kafka, clickhouse_insert(clickhouse_client),
                           group=f"{tag}-sink", max_age_s=0.2, offset_reset="latest",
                           applications=application_converter(b"console-test",
                                                              Sealer("console-pii").seal))
@@ -120,7 +120,7 @@ def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
     r = redis_lib.Redis.from_url(redis_url)
     for name, role in USERS.items():
         accounts(settings, r).add(name, PASSWORD, role)
-    ch = OwnerClient(server.port)
+    ch = analytics_client(settings)  # the console's own client, as `console serve` builds it
     port = _free_port()
     web = uvicorn.Server(uvicorn.Config(create_app(build_console(settings, r, ch)),
                                         host="127.0.0.1", port=port, log_level="warning"))
@@ -129,7 +129,7 @@ def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
     wait_until(lambda: worker.assigned and sink.assigned and web.started, 90,
                "worker, sink and console to start")
     try:
-        yield Loop(settings, f"http://127.0.0.1:{port}", tag, ch, r)
+        yield Loop(settings, f"http://127.0.0.1:{port}", tag, analytics_client(settings), r)
     finally:
         web.should_exit = True
         stop.set()
