@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from models.candidates import Fitted
 from models.data import Dataset
 from models.drift import feature_reference
 from models.evaluate import evaluate_predictions, fitted_importance, psi_reference
 from models.serving import LGB_FILE, MANIFEST, SCORECARD_FILE
+from models.serving_encoded import LINEAR_FILE, MEMBERS_DIR, MLP_FILE
 from models.train import TrainConfig, TrainResult
 
 
@@ -69,19 +71,43 @@ def write_artifact(
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     chosen = result.chosen
-    if chosen.kind == "lightgbm":
-        chosen.model.save_model(str(d / LGB_FILE))
-    else:
-        dump_json(chosen.model.to_dict(), d / SCORECARD_FILE)
+    save_fitted(chosen, d, version, ds)
     psi_ref = psi_reference(result.p_train)
     ev = _evaluation(result, cfg, psi_ref)
     manifest = _manifest(version, now, result, ds, cfg, ev, psi_ref)
     manifest["code_version"] = {**library_versions(), **(code_version or {})}
     dump_json(manifest, d / MANIFEST)
-    dump_json({"version": version, **ev}, d / "metrics.json")
+    dump_json({"version": version, "candidates": result.candidates,
+               "selection": result.selection, **ev}, d / "metrics.json")
     title = f"Model report: {version} ({chosen.kind}, target {ds.target})"
     (d / "report.html").write_text(render(title, manifest, ev, result.y_eval, result.p_eval))
     return d
+
+
+def scoring_manifest(f: Fitted, version: str, ds: Dataset) -> dict[str, Any]:
+    """The part of a manifest that scoring reads (an ensemble member's whole manifest)."""
+    return {"version": version, "kind": f.serving_kind, "candidate": f.kind,
+            "target": ds.target, "feature_names": ds.feature_names,
+            "categories": ds.categories, "calibration": f.calibrator.to_dict(),
+            "members": f.params.get("members", []) if f.kind == "ensemble" else [],
+            **({"scale": f.model.scale.__dict__} if f.kind == "scorecard" else {})}
+
+
+def save_fitted(f: Fitted, d: Path, version: str, ds: Dataset) -> None:
+    """The model file of one fitted candidate in ``d``; an ensemble's members each get a
+    directory of their own under ``members/`` (a manifest and their model file)."""
+    kind = f.serving_kind
+    if kind == "lightgbm":
+        f.model.save_model(str(d / LGB_FILE))
+    elif kind == "ensemble":
+        for m in f.model.members:
+            sub = d / MEMBERS_DIR / m.kind
+            sub.mkdir(parents=True, exist_ok=True)
+            save_fitted(m, sub, f"{version}/{m.kind}", ds)
+            dump_json(scoring_manifest(m, f"{version}/{m.kind}", ds), sub / MANIFEST)
+    else:
+        fname = {"scorecard": SCORECARD_FILE, "logistic": LINEAR_FILE, "mlp": MLP_FILE}[kind]
+        dump_json(f.model.to_dict(), d / fname)
 
 
 def _evaluation(
@@ -92,8 +118,8 @@ def _evaluation(
     chosen = result.chosen
     rng = np.random.default_rng(cfg.seed)
     sample = result.X_eval[rng.permutation(len(result.X_eval))[:5000]]
-    imp = fitted_importance(chosen.kind, chosen.model, sample)
-    return evaluate_predictions(
+    imp = fitted_importance(chosen.serving_kind, chosen.model, sample)
+    ev = evaluate_predictions(
         result.y_eval,
         result.p_eval,
         cutoff=result.cutoff,
@@ -105,6 +131,11 @@ def _evaluation(
         revenue_per_good=cfg.revenue_per_good,
         time_ms=result.time_eval,
     )
+    if chosen.serving_kind == "lightgbm":
+        from models.benchmark import treeshap_cost
+
+        ev["treeshap_cost"] = treeshap_cost(chosen.model, sample)
+    return ev
 
 
 def _manifest(
@@ -123,7 +154,9 @@ def _manifest(
         "version": version,
         "name": cfg.name,
         "target": ds.target,
-        "kind": chosen.kind,
+        "kind": chosen.serving_kind,
+        "candidate": chosen.kind,
+        "members": chosen.params.get("members", []) if chosen.kind == "ensemble" else [],
         "created_at": now.isoformat(),
         "feature_names": ds.feature_names,
         "feature_spec_version": cfg.feature_spec_version,
@@ -134,6 +167,8 @@ def _manifest(
         "calibration": chosen.calibrator.to_dict(),
         "calibration_choice": chosen.calibration_scores,
         "scale": chosen.model.scale.__dict__ if chosen.kind == "scorecard" else cfg.scale.__dict__,
+        "selection": result.selection,
+        "tuning": chosen.params.get("tuning"),
         "cutoff": result.cutoff,
         "validation": result.design,
         "candidates": result.candidates,

@@ -89,11 +89,20 @@ def by_month(y: np.ndarray, p: np.ndarray, time_ms: np.ndarray) -> list[dict[str
 
 
 def fitted_importance(kind: str, model: Any, X_sample: np.ndarray) -> dict[str, dict[str, float]]:
-    """Gain + mean |SHAP| for LightGBM; IV + mean |points deviation| for a scorecard."""
+    """Gain + mean |SHAP| for LightGBM; IV + mean |points deviation| for a scorecard; mean
+    |log-odds contribution| (on at most 300 rows) for the logistic regression and the MLP;
+    nothing for an ensemble (its members' own figures are in their candidates' rows)."""
     if kind == "lightgbm":
         from models.gbm import importance
 
         return importance(model, X_sample)
+    if kind == "ensemble":
+        return {}
+    if kind in ("logistic", "mlp"):
+        contrib = np.array([model.contributions(x) for x in X_sample[:300]])
+        mean_abs = np.abs(contrib).mean(axis=0) if len(contrib) else np.zeros(len(X_sample[0]))
+        return {n: {"contribution": float(v)} for n, v in zip(model.encoding.names, mean_abs,
+                                                              strict=True)}
     pts = model.points(X_sample)
     spread = np.abs(pts - pts.mean(axis=0)).mean(axis=0)
     return {

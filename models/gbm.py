@@ -54,15 +54,20 @@ def fit_lightgbm(
     seed: int = 0,
     num_boost_round: int = 2000,
     early_stopping: int = 50,
+    weight_fit: np.ndarray | None = None,
+    weight_valid: np.ndarray | None = None,
+    small_data: bool = True,
 ) -> Any:
     """Train a binary Booster; returns it cut at the best validation iteration.
 
     ``monotone`` maps feature -> -1/0/+1 (+1: risk rises with the value); categorical
-    features are never constrained (LightGBM forbids it).
+    features are never constrained (LightGBM forbids it). ``weight_fit``/``weight_valid``:
+    sample weights (e.g. reject inference), None weighs every row alike;
+    ``small_data`` applies SMALL_DATA_PARAMS below SMALL_DATA rows (the project's default).
     """
     import lightgbm as lgb
 
-    small = SMALL_DATA_PARAMS if len(y_fit) < SMALL_DATA else {}
+    small = SMALL_DATA_PARAMS if small_data and len(y_fit) < SMALL_DATA else {}
     p = {**DEFAULT_PARAMS, **small, "seed": seed, **(params or {})}
     if monotone:
         cons = [0 if n in categorical else int(monotone.get(n, 0)) for n in names]
@@ -71,9 +76,10 @@ def fit_lightgbm(
             p.setdefault("monotone_constraints_method", "intermediate")
     cats = [n for n in names if n in set(categorical)]
     dfit = lgb.Dataset(
-        X_fit, y_fit, feature_name=list(names), categorical_feature=cats, free_raw_data=False
+        X_fit, y_fit, weight=weight_fit, feature_name=list(names), categorical_feature=cats,
+        free_raw_data=False,
     )
-    dvalid = lgb.Dataset(X_valid, y_valid, reference=dfit)
+    dvalid = lgb.Dataset(X_valid, y_valid, weight=weight_valid, reference=dfit)
     booster = lgb.train(
         p,
         dfit,

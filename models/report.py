@@ -72,13 +72,19 @@ def _plots(y: np.ndarray, p: np.ndarray, ev: Mapping[str, Any]) -> list[tuple[st
 
     imp = ev.get("importance") or {}
     if imp:
-        key = "shap" if "shap" in next(iter(imp.values())) else "points_spread"
+        key = importance_key(imp)
         top = sorted(imp.items(), key=lambda kv: -kv[1][key])[:20][::-1]
         fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(top) + 1))
         ax.barh([k for k, _ in top], [v[key] for _, v in top])
         ax.set(title=f"Feature importance ({key})")
         out.append(("Feature importance", fig_to_img(fig)))
     return out
+
+
+def importance_key(imp: Mapping[str, Mapping[str, float]]) -> str:
+    """The figure importance is ranked by: mean |SHAP|, points spread or contribution."""
+    first = next(iter(imp.values()), {})
+    return next((k for k in ("shap", "points_spread", "contribution") if k in first), "shap")
 
 
 STYLE = """<style>body{font-family:sans-serif;margin:2em;max-width:1200px}
@@ -121,6 +127,54 @@ def by_month_section(ev: Mapping[str, Any]) -> str:
             "KS, and its mean prediction tracks the bad rate.</p>" + html_table(shown))
 
 
+def _ci(row: Mapping[str, Any], key: str, digits: int = 3) -> str:
+    v = row.get(key)
+    if v is None:
+        return ""
+    lo, hi = row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if lo is None or hi is None:
+        return f"{v:.{digits}f}"
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def candidate_rows(cand: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per candidate: validation AUC, evaluation figures with CIs, fit time."""
+    rows = []
+    for k, v in cand.items():
+        rows.append({
+            "model": k, "valid AUC": v.get("valid_auc", float("nan")),
+            "AUC": _ci(v, "auc"), "KS": _ci(v, "ks"), "log loss": _ci(v, "log_loss", 4),
+            "lift over LR": _ci(v, "auc_lift"),
+            "fit s": v.get("fit_seconds", float("nan")),
+            "fit CPU s": v.get("fit_cpu_seconds", float("nan")),
+        })
+    return rows
+
+
+def selection_text(manifest: Mapping[str, Any]) -> str:
+    sel = manifest.get("selection") or {}
+    if not sel:
+        return ""
+    out = f"Shipped: <b>{html.escape(str(sel.get('shipped')))}</b> ({html.escape(sel['rule'])})."
+    if "auc_lift" in sel:
+        out += (f" Lift over the logistic regression: {sel['auc_lift']:+.4f} AUC "
+                f"[{sel['auc_lift_lo']:+.4f}, {sel['auc_lift_hi']:+.4f}].")
+    if "auc_gap_to_best" in sel and sel.get("best_on_test") != sel.get("shipped"):
+        out += (f" Behind the best on these rows ({html.escape(str(sel['best_on_test']))}) by "
+                f"{sel['auc_gap_to_best']:.4f} [{sel['auc_gap_to_best_lo']:+.4f}, "
+                f"{sel['auc_gap_to_best_hi']:+.4f}].")
+    return out
+
+
+def treeshap_text(ev: Mapping[str, Any]) -> str:
+    c = ev.get("treeshap_cost")
+    if not c:
+        return ""
+    return (f"<p>TreeSHAP cost of the shipped model (reason codes, paid on every decline and "
+            f"review): {c['treeshap_us_p50']:.0f} µs per row (median, C API), "
+            f"{c['trees']} trees, {c['leaves']} leaves, depth up to {c['max_depth']}.</p>")
+
+
 def render(
     title: str,
     manifest: Mapping[str, Any],
@@ -147,8 +201,7 @@ def render(
         )
     if "psi" in ev:
         extra.append(f"<p>PSI of scores, training period vs evaluation rows: {ev['psi']:.4f}</p>")
-    cand = manifest.get("candidates", {})
-    cand_rows = [{"model": k, **v} for k, v in cand.items()]
+    cand_rows = candidate_rows(manifest.get("candidates", {}))
     a = ev.get("assumptions", {})
     info = {
         k: manifest.get(k)
@@ -168,12 +221,14 @@ def render(
     info_rows = [{"field": k, "value": v} for k, v in info.items()]
     plots = "".join(f"<div class='fig'><h3>{t}</h3>{img}</div>" for t, img in _plots(y, p, ev))
     imp = ev.get("importance") or {}
-    key = "shap" if imp and "shap" in next(iter(imp.values())) else "points_spread"
+    key = importance_key(imp)
     imp_rows = sorted(({"feature": k, **v} for k, v in imp.items()), key=lambda r: -r.get(key, 0))
     return page(title, f"""
 <h2>Model</h2>{html_table(info_rows)}
 <h2>Validation design</h2><p>{html.escape(str(manifest.get("validation", "")))}</p>
-<h2>Candidates (validation AUC)</h2>{html_table(cand_rows)}
+<h2>Candidates</h2><p>Fitted on the same split; figures on the evaluation rows with 95 %
+paired-bootstrap intervals; lift = AUC minus the logistic regression's. {selection_text(manifest)}
+</p>{html_table(cand_rows)}{treeshap_text(ev)}
 <h2>Metrics</h2>{html_table(metric_rows)}{"".join(extra)}
 <h2>Plots</h2>{plots}
 {by_month_section(ev)}

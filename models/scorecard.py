@@ -236,6 +236,7 @@ def fit_scorecard(
     max_bins: int = 10,
     min_iv: float = 0.02,
     c: float = 1.0,
+    weight: np.ndarray | None = None,
 ) -> Scorecard:
     """Bin every feature, keep those with IV >= ``min_iv``, fit logistic regression on WOE."""
     from sklearn.linear_model import LogisticRegression
@@ -261,7 +262,7 @@ def fit_scorecard(
         bins = [max(all_bins, key=lambda b: b.iv)]
     card = Scorecard(list(names), bins, [0.0] * len(bins), 0.0, scale or Scale())
     W = card.woe_matrix(X)
-    lr = LogisticRegression(C=c, max_iter=2000).fit(W, y)
+    lr = LogisticRegression(C=c, max_iter=2000).fit(W, y, sample_weight=weight)
     card.coef = lr.coef_[0].tolist()
     card.intercept = float(lr.intercept_[0])
     return card

@@ -76,6 +76,10 @@ class ServingModel:
         """Top ``k`` features pushing risk up, with their contribution."""
         raise NotImplementedError
 
+    def log_odds_contributions(self, x: np.ndarray) -> np.ndarray:
+        """Log-odds each feature adds (an ensemble averages its members' vectors)."""
+        raise NotImplementedError
+
     def reasons(self, x: np.ndarray, k: int = 4) -> list[Reason]:
         """Top ``k`` reason codes and texts for one row (adverse-action notice): the largest
         contributions whose text is true of the row's values, the next one taking the place
@@ -113,6 +117,9 @@ class LightGBMServing(ServingModel):
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions (log-odds) per feature, plus the bias last."""
         return self._contrib.predict_vector(np.ascontiguousarray(x, dtype=np.float64))
+
+    def log_odds_contributions(self, x: np.ndarray) -> np.ndarray:
+        return self.contributions(x)[:-1]
 
     def explain(self, x: np.ndarray, k: int = 4) -> list[tuple[str, float]]:
         return top_positive(self.feature_names, self.contributions(x)[:-1].tolist(), k)
@@ -162,6 +169,13 @@ class ScorecardServing(ServingModel):
         names = [self.feature_names[col] for col, *_ in self._plan]
         return top_positive(names, lost, k)
 
+    def log_odds_contributions(self, x: np.ndarray) -> np.ndarray:
+        """Points lost against each kept feature's best bin, in log-odds (0 elsewhere)."""
+        out = np.zeros(len(self.feature_names))
+        for (col, *_), b, p in zip(self._plan, self._best, self._row_points(x), strict=True):
+            out[col] = (b - p) / self.scale.factor
+        return out
+
 
 class ReorderedServing(ServingModel):
     """A model trained on another feature list, fed from vectors in the caller's order.
@@ -194,6 +208,9 @@ class ReorderedServing(ServingModel):
 
     def reasons(self, x: np.ndarray, k: int = 4) -> list[Reason]:
         return self.inner.reasons(x[self._take], k)
+
+    def log_odds_contributions(self, x: np.ndarray) -> np.ndarray:
+        return self.inner.log_odds_contributions(x[self._take])
 
 
 def for_feature_order(model: ServingModel, names: Sequence[str]) -> ServingModel:
@@ -240,7 +257,12 @@ def load_model(path: Path | str, reason_map: ReasonMap | None = None) -> Serving
         except Exception as e:
             raise ModelLoadError(f"cannot load scorecard {fpath}: {e}") from e
         return ScorecardServing(manifest, card, reason_map=reason_map)
-    raise ModelLoadError(f"{mpath}: unknown model kind {kind!r}; expected lightgbm or scorecard")
+    if kind in ("logistic", "mlp", "ensemble"):
+        from models.serving_encoded import load_encoded
+
+        return load_encoded(d, manifest, reason_map=reason_map)
+    raise ModelLoadError(f"{mpath}: unknown model kind {kind!r}; expected lightgbm, "
+                         "scorecard, logistic, mlp or ensemble")
 
 
 def logit(p: float) -> float:

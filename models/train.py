@@ -1,9 +1,12 @@
-"""Training: fit LightGBM and the scorecard, calibrate, pick the candidate, evaluate.
+"""Training: fit every candidate on the same split, calibrate, choose one, evaluate.
 
-Validation design (written into every report):
+The candidates (`models.candidates`) are reported side by side with bootstrap
+confidence intervals (`models.benchmark`); ``--model auto`` ships the validation winner
+(a cheaper one wins a tie). Validation design (written into every report):
 
 * time column present -> out-of-time: oldest 60 % fit, next 20 % validate (early
-  stopping, calibration choice, model choice), newest 20 % test (reported metrics).
+  stopping, tuning, calibration choice, model choice), newest 20 % test (reported
+  metrics).
 * no time column -> stratified 5-fold CV: in each fold the training part is split
   80/20 into fit/validate, predictions on the held-out fold are pooled, and metrics
   are computed on the pooled out-of-fold predictions. The shipped model is then
@@ -18,19 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from models.calibration import Calibrator, choose_calibrator
+from models.benchmark import compare
+from models.candidates import CANDIDATES, TIE_AUC, FitContext, Fitted, choose, fit_candidate
 from models.data import Dataset
 from models.errors import DataError
 from models.metrics import auc, best_f1_cutoff
 from models.reasons import ReasonMap
-from models.scorecard import Scale, Scorecard, fit_scorecard
+from models.scorecard import Scale, Scorecard
 from models.split import Split, out_of_time, stratified_folds, stratified_holdout
 
-KINDS = ("lightgbm", "scorecard")
 ORACLE_FOR = {"label_default": "oracle_pd", "label_fraud": "oracle_fraud",
               # servicing: the B-score and the collection scores (simulator.servicing_oracle)
               "label_bscore": "oracle_bscore", "label_rolled": "oracle_roll",
               "label_cured": "oracle_cure", "label_chargeoff": "oracle_chargeoff"}
+#: what --model accepts: auto (the validation winner) or one candidate
+KINDS = ("auto", *(k for k in CANDIDATES if k != "ensemble"))
+#: candidates fitted by default (lightgbm_tuned joins when a tuning budget is given)
+BASE = ("logistic", "lightgbm", "lightgbm_library", "scorecard", "mlp", "ensemble")
 
 
 @dataclass
@@ -38,7 +45,7 @@ class TrainConfig:
     """Everything that shapes a training run (recorded in the artifact manifest)."""
 
     name: str = "pd"
-    model: str = "auto"  # auto | lightgbm | scorecard
+    model: str = "auto"  # auto | one of CANDIDATES but ensemble
     seed: int = 0
     monotone: Mapping[str, int] = field(default_factory=dict)
     reasons: ReasonMap = field(default_factory=dict)
@@ -52,24 +59,30 @@ class TrainConfig:
     loss_per_bad: float = 1.0
     revenue_per_good: float = 0.15
     oracle_col: str | None = None
+    #: candidates to fit; None: every one for auto, else the forced one and the benchmark
+    candidates: tuple[str, ...] | None = None
+    tune_minutes: float = 0.0  # LightGBM search budget (0: no tuned candidate)
+    tune_trials: int = 40  # at most this many trials within the budget
+    n_boot: int = 200  # bootstrap resamples of the confidence intervals
 
-
-@dataclass
-class Fitted:
-    """One fitted model of one kind with its calibrator."""
-
-    kind: str
-    model: Any  # lightgbm.Booster | Scorecard
-    calibrator: Calibrator
-    calibration_scores: dict[str, float]
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        if self.kind == "lightgbm":
-            return np.asarray(self.model.predict(X, raw_score=True), dtype=np.float64)
-        return self.model.raw(X)
-
-    def proba(self, X: np.ndarray) -> np.ndarray:
-        return self.calibrator.apply(self.raw(X))
+    def kinds(self) -> tuple[str, ...]:
+        """The candidates this run fits, the shipped one among them."""
+        if self.model not in KINDS:
+            raise DataError(f"unknown model {self.model!r}; use {', '.join(KINDS)}")
+        if self.candidates is not None:
+            unknown = [k for k in self.candidates if k not in CANDIDATES]
+            if unknown:
+                raise DataError(f"unknown candidates {unknown}; use {', '.join(CANDIDATES)}")
+            chosen = tuple(self.candidates)
+        elif self.model == "auto":
+            chosen = (*BASE[:-1], "lightgbm_tuned", "ensemble") if self.tune_minutes > 0 else BASE
+        else:
+            chosen = (self.model, "logistic")
+        if self.model != "auto" and self.model not in chosen:
+            chosen = (self.model, *chosen)
+        if "lightgbm_tuned" in chosen and self.tune_minutes <= 0:
+            raise DataError("the tuned LightGBM needs a budget: give --tune-minutes N (> 0)")
+        return tuple(dict.fromkeys(chosen))
 
 
 @dataclass
@@ -78,7 +91,7 @@ class TrainResult:
 
     chosen: Fitted
     design: str  # human-readable validation design
-    candidates: dict[str, dict[str, float]]  # kind -> {"valid_auc": ...}
+    candidates: dict[str, dict[str, Any]]  # kind -> valid_auc, test figures with CIs, time
     y_eval: np.ndarray  # test rows (OOT) or all rows (CV, out-of-fold)
     p_eval: np.ndarray  # calibrated predictions of the chosen kind on y_eval's rows
     raw_eval: np.ndarray  # uncalibrated probabilities, to show what calibration did
@@ -89,38 +102,13 @@ class TrainResult:
     window: dict[str, int | None]
     time_eval: np.ndarray | None  # application times of y_eval's rows, when known
     n_rows: dict[str, int]
+    selection: dict[str, Any] = field(default_factory=dict)  # how the shipped one was chosen
 
 
-def _fit_kind(
-    kind: str, ds: Dataset, sp: Split, cfg: TrainConfig, seed: int
-) -> tuple[Fitted, np.ndarray]:
-    """Fit one kind on sp.fit, calibrate on sp.valid; returns it and its raw validation scores."""
-    X = ds.X.to_numpy(dtype=np.float64)
-    names = ds.feature_names
-    if kind == "lightgbm":
-        from models.gbm import fit_lightgbm
-
-        model: Any = fit_lightgbm(
-            X[sp.fit],
-            ds.y[sp.fit],
-            X[sp.valid],
-            ds.y[sp.valid],
-            names,
-            categorical=list(ds.categories),
-            monotone=cfg.monotone,
-            params=cfg.lgb_params,
-            seed=seed,
-            num_boost_round=cfg.num_boost_round,
-            early_stopping=cfg.early_stopping,
-        )
-    else:
-        model = fit_scorecard(
-            X[sp.fit], ds.y[sp.fit], names, ds.categories, cfg.monotone, cfg.scale
-        )
-    f = Fitted(kind, model, Calibrator("none"), {})
-    raw_valid = f.raw(X[sp.valid])
-    f.calibrator, f.calibration_scores = choose_calibrator(raw_valid, ds.y[sp.valid], seed)
-    return f, raw_valid
+def _context(ds: Dataset, cfg: TrainConfig, seed: int,
+             tuned: Mapping[str, Any] | None = None) -> FitContext:
+    return FitContext(ds.feature_names, ds.categories, cfg.monotone, cfg.scale, seed,
+                      cfg.lgb_params, cfg.num_boost_round, cfg.early_stopping, tuned)
 
 
 @dataclass
@@ -130,35 +118,38 @@ class _Chosen:
 
     fitted: Fitted
     design: str
-    candidates: dict[str, dict[str, float]]
+    candidates: dict[str, dict[str, Any]]
     eval_idx: np.ndarray
     train_idx: np.ndarray
     p_eval: np.ndarray
     raw_eval: np.ndarray  # raw scores (log-odds) of the chosen kind on eval_idx
     y_valid: np.ndarray
     p_valid: np.ndarray
+    selection: dict[str, Any]
 
 
 def train(
-    ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None
+    ds: Dataset, cfg: TrainConfig, progress: Callable[[str], None] | None = None,
+    weight: np.ndarray | None = None,
 ) -> TrainResult:
-    """Train the candidates, choose one, and return predictions for evaluation."""
+    """Fit every candidate on the same split, choose one, and return predictions for
+    evaluation. ``weight``: a sample weight per row of ``ds`` (e.g. reject inference)."""
     say = progress or (lambda _msg: None)
-    kinds = KINDS if cfg.model == "auto" else (cfg.model,)
-    if any(k not in KINDS for k in kinds):
-        raise DataError(f"unknown model {cfg.model!r}; use auto, lightgbm or scorecard")
+    kinds = cfg.kinds()
     X = ds.X.to_numpy(dtype=np.float64)
     y = ds.y.astype(np.int64)
     if len(np.unique(y)) < 2:
         raise DataError(f"target {ds.target!r} has one class only; training needs goods and bads")
+    if weight is not None and len(weight) != len(y):
+        raise DataError(f"{len(weight)} sample weights for {len(y)} rows; give one per row")
     oracle_col = cfg.oracle_col or ORACLE_FOR.get(ds.target)
     oracle = None
     if ds.extra is not None and oracle_col in ds.extra.columns:
         oracle = ds.extra[oracle_col].to_numpy(dtype=np.float64)
     if ds.time is not None:
-        c = _out_of_time(ds, ds.time, cfg, kinds, X, y, say)
+        c = _out_of_time(ds, ds.time, cfg, kinds, X, y, say, weight)
     else:
-        c = _cross_validated(ds, cfg, kinds, X, y, say)
+        c = _cross_validated(ds, cfg, kinds, X, y, say, weight)
     cutoff = cfg.cutoff if cfg.cutoff is not None else best_f1_cutoff(c.y_valid, c.p_valid)
     window: dict[str, int | None] = {"start_ms": None, "end_ms": None}
     if ds.time is not None:
@@ -177,7 +168,54 @@ def train(
         window=window,
         time_eval=None if ds.time is None else np.asarray(ds.time)[c.eval_idx],
         n_rows={"total": len(y), "train": len(c.train_idx), "eval": len(c.eval_idx)},
+        selection=c.selection,
     )
+
+
+def _tuned(kinds: tuple[str, ...], ds: Dataset, cfg: TrainConfig, X: np.ndarray,
+           y: np.ndarray, sp: Split, weight: np.ndarray | None,
+           say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The tuning study on ``sp`` (fit/valid rows only), when a tuned candidate is wanted."""
+    if "lightgbm_tuned" not in kinds:
+        return None
+    from models.tuning import tune_lightgbm
+
+    say(f"tuning LightGBM ({cfg.tune_minutes:g} min, at most {cfg.tune_trials} trials)")
+    return tune_lightgbm(X, y, sp, _context(ds, cfg, cfg.seed), cfg.tune_minutes,
+                         cfg.tune_trials, weight).to_dict()
+
+
+def _select(cfg: TrainConfig, valid_auc: Mapping[str, float]) -> tuple[str, str]:
+    """The shipped candidate and the rule that picked it."""
+    if cfg.model != "auto":
+        return cfg.model, f"--model {cfg.model} (forced)"
+    best = choose(valid_auc)
+    top = max(valid_auc, key=lambda k: valid_auc[k])
+    if best == top:
+        return best, "the validation winner"
+    return best, (f"within {TIE_AUC} validation AUC of the winner ({top}) and cheaper to "
+                  "serve and explain")
+
+
+def _table(params: Mapping[str, dict[str, Any]], valid_auc: Mapping[str, float], y_eval: np.ndarray,
+           p_eval: Mapping[str, np.ndarray], shipped: str, cfg: TrainConfig,
+           seconds: Mapping[str, tuple[float, float]]) -> dict[str, dict[str, Any]]:
+    """The side-by-side table: validation AUC, evaluation figures with CIs, fit times."""
+    bench = compare(y_eval, p_eval, shipped=shipped, n_boot=cfg.n_boot, seed=cfg.seed)
+    return {k: {"valid_auc": valid_auc[k], **bench[k],
+                "fit_seconds": seconds[k][0], "fit_cpu_seconds": seconds[k][1],
+                "params": params[k]} for k in params}
+
+
+def _selection(shipped: str, rule: str, table: Mapping[str, Mapping[str, Any]]
+               ) -> dict[str, Any]:
+    row = table[shipped]
+    out: dict[str, Any] = {"shipped": shipped, "rule": rule}
+    for key in ("auc_lift", "auc_lift_lo", "auc_lift_hi", "best_on_test", "auc_gap_to_best",
+                "auc_gap_to_best_lo", "auc_gap_to_best_hi"):
+        if key in row:
+            out[key] = row[key]
+    return out
 
 
 def _out_of_time(
@@ -188,24 +226,39 @@ def _out_of_time(
     X: np.ndarray,
     y: np.ndarray,
     say: Callable[[str], None],
+    weight: np.ndarray | None,
 ) -> _Chosen:
-    """Fit each kind on the oldest rows, choose by validation AUC, evaluate on the newest."""
+    """Fit each kind on the oldest rows, choose on validation, evaluate on the newest."""
     sp = out_of_time(time)
     design = (
-        "out-of-time: oldest 60% of rows fit, next 20% validate (early stopping, "
+        "out-of-time: oldest 60% of rows fit, next 20% validate (early stopping, tuning, "
         "calibration and model choice), newest 20% test (metrics below)"
     )
-    fitted, cand = {}, {}
+    tuned = _tuned(kinds, ds, cfg, X, y, sp, weight, say)
+    ctx = _context(ds, cfg, cfg.seed, tuned and tuned["params"])
+    fitted: dict[str, Fitted] = {}
     for k in kinds:
+        if k == "ensemble":
+            continue
         say(f"fitting {k} (out-of-time)")
-        fitted[k], raw_valid = _fit_kind(k, ds, sp, cfg, cfg.seed)
-        cand[k] = {"valid_auc": auc(y[sp.valid], raw_valid)}
-    best = max(kinds, key=lambda k: cand[k]["valid_auc"])
+        fitted[k], _ = fit_candidate(k, X, y, sp, ctx, weight)
+    if tuned:
+        fitted["lightgbm_tuned"].params["tuning"] = tuned
+    if "ensemble" in kinds:
+        from models.ensemble import fit_ensemble
+
+        fitted["ensemble"] = fit_ensemble(fitted, X[sp.valid], y[sp.valid], cfg.seed)
+    valid_auc = {k: auc(y[sp.valid], f.raw(X[sp.valid])) for k, f in fitted.items()}
+    best, rule = _select(cfg, valid_auc)
     chosen = fitted[best]
-    p_valid = chosen.calibrator.apply(chosen.raw(X[sp.valid]))
+    p_test = {k: f.proba(X[sp.test]) for k, f in fitted.items()}
+    seconds = {k: (f.fit_seconds, f.fit_cpu_seconds) for k, f in fitted.items()}
+    table = _table({k: f.params for k, f in fitted.items()}, valid_auc, y[sp.test], p_test,
+                   best, cfg, seconds)
+    p_valid = chosen.proba(X[sp.valid])
     raw_eval = chosen.raw(X[sp.test])
-    p_eval = chosen.calibrator.apply(raw_eval)
-    return _Chosen(chosen, design, cand, sp.test, sp.fit, p_eval, raw_eval, y[sp.valid], p_valid)
+    return _Chosen(chosen, design, table, sp.test, sp.fit, p_test[best], raw_eval,
+                   y[sp.valid], p_valid, _selection(best, rule, table))
 
 
 def _cross_validated(
@@ -215,6 +268,7 @@ def _cross_validated(
     X: np.ndarray,
     y: np.ndarray,
     say: Callable[[str], None],
+    weight: np.ndarray | None,
 ) -> _Chosen:
     """Choose the kind by pooled out-of-fold AUC, then fit the shipped model on all rows."""
     folds = stratified_folds(y, cfg.folds, cfg.seed)
@@ -222,25 +276,57 @@ def _cross_validated(
         f"stratified {cfg.folds}-fold cross-validation: in each fold the training part "
         "is split 80/20 into fit/validate (early stopping, calibration); metrics below "
         "are on the pooled out-of-fold predictions; the shipped model is fitted on a "
-        "stratified 80/20 fit/validate split of all rows"
+        "stratified 80/20 fit/validate split of all rows (tuning, if any, on the first "
+        "fold's fit/validate rows)"
     )
+    tuned = _tuned(kinds, ds, cfg, X, y, folds[0], weight, say)
+    params = tuned and tuned["params"]
+    base = [k for k in kinds if k != "ensemble"]
     oof = {k: np.zeros(len(y)) for k in kinds}
     oof_raw = {k: np.zeros(len(y)) for k in kinds}
+    seconds = {k: [0.0, 0.0] for k in kinds}
     for i, fsp in enumerate(folds):
-        for k in kinds:
+        fold: dict[str, Fitted] = {}
+        for k in base:
             say(f"fold {i + 1}/{len(folds)}: fitting {k}")
-            f, _ = _fit_kind(k, ds, fsp, cfg, cfg.seed + i)
+            fold[k], _ = fit_candidate(k, X, y, fsp, _context(ds, cfg, cfg.seed + i, params),
+                                       weight)
+        if "ensemble" in kinds:
+            from models.ensemble import fit_ensemble
+
+            fold["ensemble"] = fit_ensemble(fold, X[fsp.valid], y[fsp.valid], cfg.seed + i)
+        for k, f in fold.items():
             oof_raw[k][fsp.test] = f.raw(X[fsp.test])
             oof[k][fsp.test] = f.calibrator.apply(oof_raw[k][fsp.test])
-    cand = {k: {"valid_auc": auc(y, oof[k])} for k in kinds}
-    best = max(kinds, key=lambda k: cand[k]["valid_auc"])
+            seconds[k][0] += f.fit_seconds
+            seconds[k][1] += f.fit_cpu_seconds
+    valid_auc = {k: auc(y, oof[k]) for k in kinds}
+    best, rule = _select(cfg, valid_auc)
     fit_idx, valid_idx = stratified_holdout(y, np.arange(len(y)), 0.2, cfg.seed)
     say(f"fitting the shipped {best} on all rows")
-    chosen, _ = _fit_kind(best, ds, Split(fit_idx, valid_idx, valid_idx), cfg, cfg.seed)
-    p_eval = oof[best]
-    return _Chosen(
-        chosen, design, cand, np.arange(len(y)), fit_idx, p_eval, oof_raw[best], y, p_eval
-    )
+    chosen = _fit_shipped(best, base, ds, cfg, X, y, Split(fit_idx, valid_idx, valid_idx),
+                          params, weight)
+    if tuned and "lightgbm_tuned" in chosen.params.get("members", [chosen.kind]):
+        chosen.params["tuning"] = tuned
+    shown: dict[str, dict[str, Any]] = {k: {} for k in kinds}
+    shown[best] = chosen.params
+    table = _table(shown, valid_auc, y, oof, best, cfg,
+                   {k: (v[0], v[1]) for k, v in seconds.items()})
+    return _Chosen(chosen, design, table, np.arange(len(y)), fit_idx, oof[best], oof_raw[best],
+                   y, oof[best], _selection(best, rule, table))
+
+
+def _fit_shipped(best: str, base: list[str], ds: Dataset, cfg: TrainConfig, X: np.ndarray,
+                 y: np.ndarray, sp: Split, params: Mapping[str, Any] | None,
+                 weight: np.ndarray | None) -> Fitted:
+    """The shipped model fitted on all rows' fit/validate split (an ensemble: its members)."""
+    ctx = _context(ds, cfg, cfg.seed, params)
+    if best != "ensemble":
+        return fit_candidate(best, X, y, sp, ctx, weight)[0]
+    from models.ensemble import fit_ensemble
+
+    members = {k: fit_candidate(k, X, y, sp, ctx, weight)[0] for k in base}
+    return fit_ensemble(members, X[sp.valid], y[sp.valid], cfg.seed)
 
 
 def is_scorecard(model: Any) -> bool:

@@ -334,7 +334,8 @@ def train_artifact(workdir: Path, version: str, *, name: str = "pd", seed: int =
         columns=[c for c in ("label_default", "label_fraud") if c != label])
     ds = frame_to_dataset(frame, label, "event_time", features=FEATURE_SPEC.names)
     cfg = TrainConfig(name=name, model="lightgbm", seed=seed, num_boost_round=rounds,
-                      folds=folds, feature_spec_version=FEATURE_SPEC.version)
+                      folds=folds, feature_spec_version=FEATURE_SPEC.version,
+                      candidates=("lightgbm",))
     path: Path = write_artifact(workdir / version, train(ds, cfg), ds, cfg, version=version)
     return path
 

@@ -37,8 +37,12 @@ class Source(StrEnum):
 
 class Kind(StrEnum):
     auto = "auto"
+    logistic = "logistic"
     lightgbm = "lightgbm"
+    lightgbm_library = "lightgbm_library"
+    lightgbm_tuned = "lightgbm_tuned"
     scorecard = "scorecard"
+    mlp = "mlp"
 
 
 def _registry_dir(registry: Path | None) -> Path:
@@ -62,8 +66,16 @@ def train(
         [], "--exclude", help="Column never to use as a feature (repeatable)."
     ),
     model: Kind = typer.Option(
-        Kind.auto, help="auto = the better of LightGBM and scorecard by validation AUC."
-    ),
+        Kind.auto, help="auto = the validation winner among every candidate (logistic "
+        "regression, LightGBM shallow/library defaults/tuned, scorecard, MLP, ensemble; a "
+        "cheaper one wins a tie within 0.001 AUC); or ship one candidate (the logistic "
+        "regression is still fitted as the benchmark)."),
+    tune_minutes: float = typer.Option(
+        1.0, min=0.0, help="Budget of the LightGBM search on the validation rows (Optuna, "
+        "seeded); 0 = no tuned candidate."),
+    tune_trials: int = typer.Option(
+        40, min=1, help="At most this many tuning trials within the budget (the manifest "
+        "records how many ran: the same seed and count reproduce them)."),
     name: str = typer.Option("pd", help="Model name in the registry: pd (credit) or fraud; "
                              "bscore or collection for the servicing scores."),
     out: Path = typer.Option(
@@ -92,7 +104,9 @@ def train(
     min_bads: int = typer.Option(
         300, min=1, help="clickhouse source: refuse with fewer matured bads (readiness)."),
 ) -> None:
-    """Train a PD or fraud model (LightGBM and/or scorecard), evaluate it, register it.
+    """Train a PD or fraud model: every candidate on the same split, side by side with
+    bootstrap intervals (metrics.json, report.html); ships the validation winner (or
+    --model), evaluates it, registers it.
 
     Never registers a model whose validation AUC or KS could not be computed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -106,7 +120,9 @@ def train(
 
     cfg = TrainConfig(name=name, model=model.value, seed=seed,
                       scale=Scale(pdo, base_score, base_odds), cutoff=cutoff,
-                      loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good)
+                      loss_per_bad=loss_per_bad, revenue_per_good=revenue_per_good,
+                      tune_minutes=tune_minutes if model in (Kind.auto, Kind.lightgbm_tuned)
+                      else 0.0, tune_trials=tune_trials)
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -163,6 +179,15 @@ def _print_registered(done: Registered) -> None:
         f"  AUC {m['metrics']['auc']:.4f}  KS {m['metrics']['ks']:.4f}  "
         f"log loss {m['metrics']['log_loss']:.4f}"
     )
+    sel = m.get("selection") or {}
+    if "auc_lift" in sel:
+        console.print(f"  shipped {sel['shipped']} ({sel['rule']}); AUC lift over the logistic "
+                      f"regression {sel['auc_lift']:+.4f} [{sel['auc_lift_lo']:+.4f}, "
+                      f"{sel['auc_lift_hi']:+.4f}]")
+    for k, c in (m.get("candidates") or {}).items():
+        console.print(f"  {k:<17} AUC {c['auc']:.4f} [{c['auc_lo']:.4f}, {c['auc_hi']:.4f}]  "
+                      f"KS {c['ks']:.3f}  log loss {c['log_loss']:.4f}  "
+                      f"fit {c['fit_seconds']:.1f} s")
     if m.get("oracle"):
         console.print(f"  oracle AUC {m['oracle']['auc']:.4f}  share {m['oracle']['share']:.3f}")
     if done.dropped:

@@ -29,7 +29,8 @@ def test_a_model_whose_validation_is_nan_is_never_registered(tmp_path: Path) -> 
                                        time_col="event_time", id_col="application_id")
     reg = Registry(tmp_path / "models")
     with pytest.raises(DataError, match=r"validation could not be computed \(validation AUC "
-                       r"of scorecard, test AUC, test KS: NaN; the 80 test rows hold 0 bads"):
+                       r"of scorecard, validation AUC of logistic, test AUC, test KS: NaN; "
+                       r"the 80 test rows hold 0 bads"):
         train_and_register(ds, meta, TrainConfig(name="pd", model="scorecard"), reg,
                            served_names=FEATURE_SPEC.names)
     assert reg.list() == []

@@ -24,10 +24,11 @@ def book():
 def test_out_of_time_training_beats_base_rate_and_writes_artifact(book, tmp_path):
     ds = frame_to_dataset(book, "label_default", "event_time", "application_id")
     assert "oracle_pd" not in ds.feature_names and "label_fraud" not in ds.feature_names
-    cfg = TrainConfig(monotone=MONOTONE, reasons=REASONS)
+    cfg = TrainConfig(monotone=MONOTONE, reasons=REASONS,
+                      candidates=("lightgbm", "scorecard", "logistic"))
     res = train(ds, cfg)
     assert "out-of-time" in res.design
-    assert set(res.candidates) == {"lightgbm", "scorecard"}
+    assert set(res.candidates) == {"lightgbm", "scorecard", "logistic"}
     # test rows are the newest ones, never seen in fitting
     assert res.n_rows["eval"] == int(0.2 * len(book))
     a = auc(res.y_eval, res.p_eval)
@@ -58,7 +59,8 @@ def test_cross_validation_without_time_and_forced_scorecard(book):
     ds = frame_to_dataset(book.head(3000), "label_default")
     res = train(ds, TrainConfig(model="scorecard", folds=3))
     assert "cross-validation" in res.design
-    assert list(res.candidates) == ["scorecard"] and res.chosen.kind == "scorecard"
+    assert list(res.candidates) == ["scorecard", "logistic"]  # the benchmark beside it
+    assert res.chosen.kind == "scorecard"
     assert res.n_rows["eval"] == 3000  # pooled out-of-fold predictions over every row
     assert auc(res.y_eval, res.p_eval) > 0.75
 
