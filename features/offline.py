@@ -26,7 +26,7 @@ PERFORMANCE_TOPICS = {"loan.performance.v1", "performance"}
 
 #: truth columns carried from a simulator history into the training table
 TRUTH_COLUMNS = ("label_default", "label_fraud", "oracle_pd", "oracle_fraud", "fraud_type",
-                 "label_date")
+                 "genuine_sharing", "label_date")
 
 Row = tuple[Mapping[str, Any], dict[str, Value]]
 

@@ -36,12 +36,16 @@ def application(
     requested_amount: float = 5_000.0,
     term: int = 24,
     bureau: bool = True,
+    employer: str | None = "Acme Widgets Ltd",
+    bank_account: str | None = None,
+    last_name: str = "Example",
+    date_of_birth: str = "1990-01-01",
 ) -> dict[str, Any]:
     """A decoded loan_application record with the given identifiers."""
     return {
         "application_id": app_id, "event_time": event_time, "product": product,
-        "customer_id": None, "first_name": "Ann", "last_name": "Example",
-        "date_of_birth": "1990-01-01", "national_id": national_id, "email": email,
+        "customer_id": None, "first_name": "Ann", "last_name": last_name,
+        "date_of_birth": date_of_birth, "national_id": national_id, "email": email,
         "phone": phone,
         "address": {"line1": line1, "city": "London", "postcode": postcode, "country": country},
         "employment_status": "EMPLOYED", "employment_months": 30,
@@ -53,7 +57,7 @@ def application(
                    "new_accounts_6m": 0, "income_estimate": annual_income}
         if bureau else None,
         "channel": "WEB", "session_id": session_id or f"s-{app_id}", "ip": ip,
-        "device_id": device_id,
+        "device_id": device_id, "employer": employer, "bank_account": bank_account,
     }
 
 

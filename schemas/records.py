@@ -63,6 +63,8 @@ class LoanApplication(TypedDict):
     session_id: str
     ip: str
     device_id: str
+    employer: str | None
+    bank_account: str | None
 
 
 # --- what a decision is made from ----------------------------------------------------------

@@ -82,6 +82,32 @@ class PopulationConfig(_Frozen):
         le=1,
         description="Genuine sessions behind carrier NAT (small shared IP pool).",
     )
+    family_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.5,
+        description="Genuine applicants living with an earlier applicant (same address written "
+        "their own way, same surname, home IP, sometimes the family's device).",
+    )
+    office_ip_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Employed genuine applicants who apply from their employer's office IP.",
+    )
+    student_hall_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Students living in halls of residence (one building, many flats, the "
+        "campus IP).",
+    )
+    address_variant_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Repeat applicants who write their address or phone another way.",
+    )
     channel_web: float = Field(default=0.45, ge=0, description="Share of web sessions.")
     channel_app: float = Field(default=0.45, ge=0, description="Share of mobile-app sessions.")
     channel_partner: float = Field(
@@ -126,8 +152,33 @@ class FraudConfig(_Frozen):
     first_party_rate: float = Field(
         default=0.008, ge=0, le=0.5, description="Genuine identity, no intent to repay."
     )
+    slow_ring_rate: float = Field(
+        default=0.006, ge=0, le=0.5,
+        description="Slow rings: identities over weeks rotating devices, phones and IPs, "
+        "sharing an address, employer or bank account and an email pattern.",
+    )
+    mule_rate: float = Field(
+        default=0.005, ge=0, le=0.5,
+        description="Stolen identities paying into a few shared mule bank accounts.",
+    )
+    identity_farm_rate: float = Field(
+        default=0.005, ge=0, le=0.5,
+        description="Fabricated identities registered at one building from one or two devices.",
+    )
     ring_size_mean: float = Field(
         default=12.0, ge=2, description="Mean applications per ring burst."
+    )
+    slow_ring_size_mean: float = Field(
+        default=8.0, ge=2, description="Mean applications per slow ring."
+    )
+    mule_group_size_mean: float = Field(
+        default=6.0, ge=2, description="Mean applications paying into one group of mule accounts."
+    )
+    farm_size_mean: float = Field(
+        default=8.0, ge=2, description="Mean identities per identity farm."
+    )
+    slow_span_days: float = Field(
+        default=28.0, gt=0, description="Span of a slow ring, mule group or farm (history mode)."
     )
     ring_burst_hours: float = Field(
         default=6.0, gt=0, description="Span of one ring burst (history mode)."
@@ -140,6 +191,9 @@ class FraudConfig(_Frozen):
             "third_party": 0.95,
             "synthetic": 0.85,
             "ring": 0.90,
+            "slow_ring": 0.85,
+            "mule": 0.90,
+            "identity_farm": 0.85,
             "bot": 0.90,
             "first_party": 0.35,
         },
@@ -153,6 +207,9 @@ class FraudConfig(_Frozen):
             "third_party": 1.5,
             "synthetic": 3.0,
             "ring": 2.0,
+            "slow_ring": 3.0,
+            "mule": 1.5,
+            "identity_farm": 3.0,
             "bot": 1.5,
             "first_party": 5.0,
         },
@@ -165,6 +222,9 @@ class FraudConfig(_Frozen):
             self.third_party_rate
             + self.synthetic_rate
             + self.ring_rate
+            + self.slow_ring_rate
+            + self.mule_rate
+            + self.identity_farm_rate
             + self.bot_rate
             + self.first_party_rate
         )

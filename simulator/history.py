@@ -60,6 +60,8 @@ APPLICATION_COLUMNS = (
     "session_id",
     "ip",
     "device_id",
+    "employer",
+    "bank_account",
     # session context (also in device_events), truth and latent attributes
     "device_os",
     "user_agent",
@@ -76,6 +78,7 @@ APPLICATION_COLUMNS = (
     "oracle_fraud",
     "fraud_type",
     "ring_id",
+    "genuine_sharing",
     "label_default",
     "label_fraud",
     "label_date",

@@ -187,8 +187,36 @@ def make_people(cfg: SimConfig, rng: np.random.Generator, at_ms: np.ndarray) -> 
         "latent_credit_quality": credit.quality,
         "latent_noise": rng.normal(0, 1, n),
         "latent_rooted": rng.random(n) < 0.02,
+        **work_and_bank_columns(rng, emp),
     }
     return cols
+
+
+def employers(rng: np.random.Generator, n: int) -> pa.Array:
+    """Employer names: a third at a few large employers, the rest at many small firms."""
+    large = S.pick(V.LARGE_EMPLOYERS, rng.integers(0, len(V.LARGE_EMPLOYERS), n))
+    small = S.join([
+        S.pick(V.EMPLOYER_STEMS, rng.integers(0, len(V.EMPLOYER_STEMS), n)), " ",
+        S.pick(V.EMPLOYER_TRADES, rng.integers(0, len(V.EMPLOYER_TRADES), n)), " ",
+        S.pick(V.EMPLOYER_FORMS, rng.integers(0, len(V.EMPLOYER_FORMS), n)),
+    ])
+    return S.where(rng.random(n) < 0.33, large, small)
+
+
+def bank_accounts(rng: np.random.Generator, n: int) -> pa.Array:
+    """UK sort code and account number, as 'NN-NN-NN NNNNNNNN'."""
+    return S.join([
+        S.pick(V.SORT_CODE_BANKS, rng.integers(0, len(V.SORT_CODE_BANKS), n)), "-",
+        S.ints(rng.integers(0, 100, n), 2), "-", S.ints(rng.integers(0, 100, n), 2), " ",
+        S.ints(rng.integers(0, 10**8, n), 8),
+    ])
+
+
+def work_and_bank_columns(rng: np.random.Generator, emp: np.ndarray) -> dict[str, Any]:
+    """Employer (employed people only) and the bank account the credit is paid into."""
+    n = len(emp)
+    return {"employer": S.where(emp == 0, employers(rng, n), pa.nulls(n, pa.string())),
+            "bank_account": bank_accounts(rng, n)}
 
 
 def _home_countries(

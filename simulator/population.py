@@ -9,12 +9,16 @@ Fraud patterns overwrite the genuine defaults of their rows:
   phone and email, and an IP / geolocation / timezone from another country;
 * synthetic: fabricated identity (often an impossible NINO prefix), thin or no
   file, no current-account turnover to estimate income from, throwaway email;
-* ring: bursts of applications with different identities sharing a small
-  pool of devices, IPs and phones (the velocity signal);
+* ring, slow_ring, mule, identity_farm: organised groups (``simulator.rings``):
+  bursts within hours on shared devices, and slower shapes over weeks sharing a
+  costly identifier (address, employer, bank account);
 * bot: scripted sessions from emulators / headless browsers on cloud IPs;
 * first_party: genuine identity that never intends to repay (inflated income
   above what current-account turnover shows, large amount, credit hunger:
   recent inquiries and newly opened accounts).
+
+Genuine applicants share identifiers too (``simulator.sharing``: families, office
+IPs, student halls), and repeat applicants write their address another way.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ from simulator.people import (
     random_handles,
     to_frame,
 )
+from simulator.rings import apply_shapes, organised_rate, place_groups, shape_names
+from simulator.sharing import apply_sharing
+from simulator.variants import address_variants, phone_variants
 
-FRAUD_TYPES = ("none", "third_party", "synthetic", "ring", "bot", "first_party")
+FRAUD_TYPES = ("none", "third_party", "synthetic", "ring", "slow_ring", "mule", "identity_farm",
+               "bot", "first_party")
 PRODUCTS = np.array(["CREDIT_CARD", "PERSONAL_LOAN", "BNPL"], dtype=object)
 CHANNELS = np.array(["WEB", "APP", "PARTNER"], dtype=object)
 CLOUD_OCTETS = np.array([34, 35, 52, 104, 138, 159, 167], dtype=np.int64)
@@ -50,34 +58,6 @@ TZ = np.array([c[1] for c in V.COUNTRIES], dtype=object)
 OFFSET = np.array([c[2] for c in V.COUNTRIES], dtype=np.int32)
 C_LAT = np.array([c[3] for c in V.COUNTRIES])
 C_LON = np.array([c[4] for c in V.COUNTRIES])
-
-
-def _rings(
-    cfg: SimConfig, rng: np.random.Generator, times: np.ndarray, span_ms: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Place ring bursts: returns (times, ring index per row or -1, number of rings)."""
-    n = len(times)
-    f = cfg.fraud
-    ring = np.full(n, -1, dtype=np.int64)
-    n_rings = int(rng.poisson(n * f.ring_rate / f.ring_size_mean)) if n else 0
-    if n_rings == 0:
-        return times, ring, np.zeros(0, np.int64)
-    sizes = 2 + rng.poisson(f.ring_size_mean - 2, n_rings)
-    keep = np.cumsum(sizes) <= n // 2
-    sizes = sizes[keep]
-    if len(sizes) == 0:
-        return times, ring, np.zeros(0, np.int64)
-    total = int(sizes.sum())
-    slots = rng.choice(n, total, replace=False)
-    member_ring = np.repeat(np.arange(len(sizes)), sizes)
-    t0, t1 = int(times.min()), int(times.max())
-    span = min(span_ms, max(t1 - t0, 1))
-    starts = t0 + (rng.random(len(sizes)) * max(t1 - t0 - span, 0)).astype(np.int64)
-    t = times.copy()
-    t[slots] = starts[member_ring] + (rng.random(total) * span).astype(np.int64)
-    ring[slots] = member_ring
-    order = np.argsort(t, kind="stable")
-    return t[order], ring[order], sizes
 
 
 def make_applications(
@@ -101,15 +81,17 @@ def build_applications(
     ring_offset: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Columns of the applications, and the people of this batch (a repeat pool for later)."""
-    times, ring, sizes = _rings(cfg, rng, np.asarray(arrival_ms, dtype=np.int64), ring_span_ms)
+    times, group, shapes, sizes = place_groups(
+        cfg, rng, np.asarray(arrival_ms, dtype=np.int64), ring_span_ms)
     n = len(times)
     f, pop = cfg.fraud, cfg.population
     # --- fraud type per row -------------------------------------------------
     other = np.array([f.third_party_rate, f.synthetic_rate, f.bot_rate, f.first_party_rate])
-    other = other / max(1 - f.ring_rate, 1e-9)
+    other = other / max(1 - organised_rate(cfg), 1e-9)
     code = _choice(rng, n, np.append(other, max(1 - other.sum(), 0)))
     ftype = np.array(["third_party", "synthetic", "bot", "first_party", "none"], object)[code]
-    ftype[ring >= 0] = "ring"
+    ftype[group >= 0] = shape_names(group, shapes)[group >= 0]
+    ring = np.where(ftype == "ring", group, -1)
     # --- people, with repeat applicants pointing at earlier people ----------
     people = make_people(cfg, rng, times)
     k = 0 if prior is None else len(prior["person_id"])
@@ -127,7 +109,8 @@ def build_applications(
     a["event_time"] = times
     a["fraud_type"] = ftype
     a["is_repeat"] = is_repeat
-    a["ring_id"] = pa.array(np.where(ring >= 0, ring + ring_offset, 0), pa.int64(), mask=ring < 0)
+    a["ring_id"] = pa.array(np.where(group >= 0, group + ring_offset, 0), pa.int64(),
+                            mask=group < 0)
     # repeat applicants: some come back on a new device; income drifts
     new_dev = is_repeat & (rng.random(n) < pop.repeat_new_device)
     S.set_rows(a, "device_id", new_dev, S.hex_ids(rng, int(new_dev.sum()), "d-", 8))
@@ -140,10 +123,28 @@ def build_applications(
     a["customer_id"] = S.where(known, S.join(["c-", a["person_id"]]), a["customer_id"])
     _products(cfg, rng, a)
     _channel_and_device(cfg, rng, a)
+    _rewrite_repeats(cfg, rng, a)
     _fraud_overrides(cfg, rng, a, ring, sizes)
+    apply_shapes(cfg, rng, a, group, shapes, lambda m: _gb_phones(rng, m),
+                 lambda m: random_handles(rng, m))
+    a["genuine_sharing"] = pa.array(apply_sharing(cfg, rng, a), pa.string())
     a["application_id"] = S.hex_ids(rng, n, "a-", 8)
     a["session_id"] = S.hex_ids(rng, n, "s-", 8)
     return a, people
+
+
+def _rewrite_repeats(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any]) -> None:
+    """Some repeat applicants write their address and phone another way this time."""
+    rows = np.asarray(a["is_repeat"], bool) & (
+        rng.random(len(a["event_time"])) < cfg.population.address_variant_share)
+    idx = np.flatnonzero(rows)
+    if len(idx) == 0:
+        return
+    line1, post = address_variants(rng, S.take(S.as_str(a["address_line1"]), idx),
+                                   S.take(S.as_str(a["address_postcode"]), idx), flats=False)
+    S.set_rows(a, "address_line1", rows, line1)
+    S.set_rows(a, "address_postcode", rows, post)
+    S.set_rows(a, "phone", rows, phone_variants(rng, S.take(S.as_str(a["phone"]), idx)))
 
 
 def _products(cfg: SimConfig, rng: np.random.Generator, a: dict[str, Any]) -> None:
@@ -293,13 +294,14 @@ def _fraud_overrides(
         np.round(a["requested_amount"][fraud] * rng.uniform(1.2, 2.0, int(fraud.sum())), 0),
     )
     # third party: a real identity; the fraudster's own phone, email and location
-    tp = ft == "third_party"
+    tp = np.isin(ft, ["third_party", "mule"])  # mules apply as stolen identities
     m = int(tp.sum())
     set_(a, "phone", tp, _gb_phones(rng, m))
     set_(a, "email", tp, random_handles(rng, m))
     _set_origin(a, tp, _fraud_origin(rng, m), rng)
     # synthetic identities (and half of ring / bot identities)
-    fab = (ft == "synthetic") | (np.isin(ft, ["ring", "bot"]) & (rng.random(n) < 0.5))
+    fab = np.isin(ft, ["synthetic", "identity_farm"]) | (
+        np.isin(ft, ["ring", "slow_ring", "bot"]) & (rng.random(n) < 0.5))
     _fabricate(rng, a, fab)
     syn = ft == "synthetic"
     set_(a, "phone", syn, _gb_phones(rng, int(syn.sum())))

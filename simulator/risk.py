@@ -27,7 +27,7 @@ from simulator.chain import ChainParams, prob_ever_reach
 from simulator.config import SimConfig
 from simulator.errors import SimulatorError
 
-NON_PAYING = ("third_party", "synthetic", "ring", "bot")
+NON_PAYING = ("third_party", "synthetic", "ring", "slow_ring", "mule", "identity_farm", "bot")
 
 
 def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:

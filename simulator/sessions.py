@@ -59,7 +59,8 @@ def make_sessions(
     n = len(a["fraud_type"])
     ft = a["fraud_type"]
     bot = ft == "bot"
-    fraudster = np.isin(ft, ["third_party", "synthetic", "ring"])
+    fraudster = np.isin(ft, ["third_party", "synthetic", "ring", "slow_ring", "mule",
+                             "identity_farm"])
     ev = _form_walk(*_field_counts(rng, bot, fraudster))
     keys, z = _keystrokes(rng, ev, a["latent_age"], bot, fraudster)
     gaps = _gaps(rng, z, ev, keys, bot, fraudster)

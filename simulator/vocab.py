@@ -354,3 +354,20 @@ FIELDS = (
     ("annual_income", 3, 5),
     ("employment_months", 3, 2),
 )
+
+# employers: a few large ones employ many applicants (genuine sharing of an employer)
+LARGE_EMPLOYERS = (
+    "NHS", "Tesco PLC", "Sainsbury's", "Amazon UK Services Ltd", "Royal Mail Group",
+    "BT Group", "HSBC UK", "Lloyds Banking Group", "Capita PLC", "Serco Ltd",
+)
+EMPLOYER_STEMS = (
+    "Acme", "Northgate", "Riverside", "Pennine", "Thames", "Highland", "Meridian", "Oakwood",
+    "Summit", "Harbour", "Beacon", "Kestrel", "Granite", "Willow", "Lakeside", "Crown",
+)
+EMPLOYER_TRADES = (
+    "Logistics", "Builders", "Consulting", "Foods", "Motors", "Care Homes", "Electrical",
+    "Cleaning", "Print", "Dental", "Accountants", "Recruitment", "Joinery", "Media",
+)
+EMPLOYER_FORMS = ("Ltd", "Limited", "LLP", "& Co", "Group")
+# UK sort-code first pairs of the big clearing banks
+SORT_CODE_BANKS = ("20", "40", "30", "60", "09", "11", "77", "83", "04", "23")

@@ -29,6 +29,7 @@ def application(**overrides: Any) -> dict[str, Any]:
                    "file_age_months": 96, "open_accounts": 5, "thin_file": False,
                    "new_accounts_6m": 0, "income_estimate": 50500.0},
         "channel": "WEB", "session_id": "sess-1", "ip": "203.0.113.7", "device_id": "dev-1",
+        "employer": "Acme Widgets Ltd", "bank_account": "20-00-00 12345678",
     }
     rec.update(overrides)
     return rec
