@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 import redis
 
+from features import graph
 from features.applicant import applicant_features
 from features.errors import FeatureError, FeatureStateError
 from features.identity import KINDS, application_identifiers, hash_identifier
@@ -123,9 +124,11 @@ class FeatureEngine:
                   _ND, *(WINDOWS[w] for w in DISTINCT_WINDOWS)]
         self._compute_header = ",".join(map(str, header))
         self._ingest_header = f"{prefix},{session_ttl_ms},{first_seen_ttl_ms}"
+        self._graph_header = graph.header(prefix, lateness_ms, key_ttl, vector_ttl_ms)
         self._compute = redis_client.register_script(_load("compute.lua"))
         self._ingest = redis_client.register_script(_load("ingest.lua"))
         self._fraud = redis_client.register_script(_load("fraud.lua"))
+        self._graph = redis_client.register_script(_load("graph.lua"))
 
     # --- applications ------------------------------------------------------
 
@@ -137,7 +140,7 @@ class FeatureEngine:
         """Same as ``compute`` on each application in order, in one round trip."""
         if not applications:
             return []
-        blobs = []
+        blobs, gblobs = [], []
         for app in applications:
             try:
                 head = (app["application_id"], str(int(app["event_time"])), app["session_id"])
@@ -145,11 +148,18 @@ class FeatureEngine:
                 raise FeatureError(
                     f"application lacks {exc}; decode it with the loan_application schema first"
                 ) from exc
-            blobs.append(_US.join((*head, *application_identifiers(self.hash_key, app))))
-        args = [self._compute_header, _RS.join(blobs)]
-        raw = self._call(self._compute, args)
-        pairs = zip(applications, raw, strict=True)
-        return [self._features(app, orjson.loads(r)) for app, r in pairs]
+            ids = application_identifiers(self.hash_key, app)
+            blobs.append(_US.join((*head, *ids)))
+            gblobs.append(graph.blob(self.hash_key, app, ids))
+        raw, graw = self._pipelined([
+            (self._compute, [self._compute_header, _RS.join(blobs)]),
+            (self._graph, [self._graph_header, graph.pack(gblobs)])])
+        out = []
+        for app, r, g in zip(applications, raw, graw, strict=True):
+            values = self._features(app, orjson.loads(r))
+            values.update(graph.features(g))
+            out.append(values)
+        return out
 
     def _features(self, app: LoanApplication, rec: dict[str, Any]) -> dict[str, Value]:
         v: list[float] = rec["v"]
@@ -244,6 +254,26 @@ class FeatureEngine:
                 f"feature state call failed on Redis: {exc}. Check that redis-server is "
                 "running and reachable (`loanrisk services up`) and is version 7 or later."
             ) from exc
+
+    def _pipelined(self, calls: list[tuple[Any, list[Any]]]) -> list[Any]:
+        """Several scripts in ONE round trip (EVALSHA in a pipeline; loaded once if missing)."""
+        for attempt in (0, 1):
+            pipe = self.redis.pipeline(transaction=False)
+            for script, args in calls:
+                pipe.evalsha(script.sha, 0, *args)
+            try:
+                return list(pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                for script, _ in calls:
+                    script.sha = self.redis.script_load(script.script)
+            except redis.RedisError as exc:
+                raise FeatureStateError(
+                    f"feature state call failed on Redis: {exc}. Check that redis-server is "
+                    "running and reachable (`loanrisk services up`) and is version 7 or later."
+                ) from exc
+        raise AssertionError("unreachable")
 
     def clear(self) -> int:
         """Delete this engine's keys (its prefix only); for tests and offline builds."""

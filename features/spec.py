@@ -263,6 +263,60 @@ def _graph() -> list[FeatureDef]:
     ]
 
 
+def _graph_links() -> list[FeatureDef]:
+    """The identity graph over seven identifiers (``features/graph.py``)."""
+    G = "graph"
+    shared = "Application details are shared with other applicants"
+    nodes = "device, phone, email, IP, address, employer or bank account"
+    defs = [FeatureDef(
+        f"graph_ids_linked_{w}", "count", 0.0,
+        f"Other identities that used this application's {nodes} within the last "
+        f"{_WINDOW_TEXT.get(w, '30 days')} (identifiers used by more than 50 applications in "
+        "30 days, such as carrier IPs or large employers, link nothing).",
+        G, f"F-GRA-IDS-{w.upper()}", shared, 1, adverse_above=0.0)
+        for w in ("24h", "7d", "30d")]
+    return [*defs,
+        FeatureDef("graph_ids_linked_address_30d", "count", 0.0,
+                   "Other identities that gave this home address (same premise and postcode, "
+                   "any flat) within 30 days.", G, "F-GRA-IDS-ADDR",
+                   "Home address is used by several other recent applicants", 1,
+                   adverse_above=2.0),
+        FeatureDef("graph_ids_linked_employer_30d", "count", 0.0,
+                   "Other identities that named this employer within 30 days (large employers "
+                   "link nothing).", G, "F-GRA-IDS-EMPLOYER",
+                   "Employer details match other recent applications", 0, adverse_above=0.0),
+        FeatureDef("graph_ids_linked_bank_30d", "count", 0.0,
+                   "Other identities that gave this bank account within 30 days.", G,
+                   "F-GRA-IDS-BANK", "Bank account is used by other applicants", 1,
+                   adverse_above=0.0),
+        FeatureDef("graph_two_hop_ids_30d", "count", 0.0,
+                   "Identities two links away within 30 days (one sharing an identifier with an "
+                   "identity that shares one with this applicant); exact up to 50 identities.",
+                   G, "F-GRA-TWO-HOP",
+                   "Application details are indirectly linked to other applicants", 1,
+                   adverse_above=0.0),
+        FeatureDef("graph_component_ids_30d", "count", 1.0,
+                   "Identities in this applicant's connected group within 30 days, itself "
+                   "included (at most 50).", G, "F-GRA-COMPONENT",
+                   "Application details are linked to a group of applicants", 1,
+                   adverse_above=2.0),
+        FeatureDef("graph_component_fraud_share_30d", "float", 0.0,
+                   "Share of the connected group's identities already confirmed as fraud at "
+                   "this event time.", G, "F-GRA-COMPONENT-FRAUD",
+                   "Application details are linked to confirmed fraud", 1, adverse_above=0.0),
+        FeatureDef("graph_same_person_at_address_30d", "count", 0.0,
+                   "Other identities with this surname and date of birth at this address "
+                   "within 30 days (a near match, not a link).", G, "F-GRA-SAME-PERSON",
+                   "Another identity with the same name and date of birth uses this address",
+                   1, adverse_above=0.0),
+        FeatureDef("graph_email_digit_variants_30d", "count", 0.0,
+                   "Other email addresses within 30 days that differ from this one only in "
+                   "their digits (a near match).", G, "F-GRA-EMAIL-VARIANT",
+                   "Email address closely resembles other recent applications' addresses", 1,
+                   adverse_above=0.0),
+    ]
+
+
 def _session() -> list[FeatureDef]:
     S = "session"
     unusual = "Application form completed in an unusual way"
@@ -420,4 +474,5 @@ def _applicant() -> list[FeatureDef]:
     ]
 
 
-FEATURE_SPEC = FeatureSpec(_velocity() + _distinct() + _graph() + _session() + _applicant())
+FEATURE_SPEC = FeatureSpec(_velocity() + _distinct() + _graph() + _graph_links() + _session()
+                           + _applicant())

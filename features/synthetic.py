@@ -36,7 +36,7 @@ def application(
     requested_amount: float = 5_000.0,
     term: int = 24,
     bureau: bool = True,
-    employer: str | None = "Acme Widgets Ltd",
+    employer: str | None = None,
     bank_account: str | None = None,
     last_name: str = "Example",
     date_of_birth: str = "1990-01-01",

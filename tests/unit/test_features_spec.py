@@ -18,7 +18,7 @@ from features.synthetic import application
 def test_spec_is_ordered_unique_and_versioned() -> None:
     names = FEATURE_SPEC.names
     assert len(names) == len(set(names)) == len(FEATURE_SPEC.defs)
-    assert 50 <= len(names) <= 90
+    assert 50 <= len(names) <= 120
     assert FEATURE_SPEC.version.startswith("fs-")
     assert all(d.monotone in (-1, 0, 1) for d in FEATURE_SPEC.defs)
     assert all(d.reason_code.startswith("F-") and d.reason_text for d in FEATURE_SPEC.defs)
