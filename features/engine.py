@@ -124,7 +124,8 @@ class FeatureEngine:
                   _ND, *(WINDOWS[w] for w in DISTINCT_WINDOWS)]
         self._compute_header = ",".join(map(str, header))
         self._ingest_header = f"{prefix},{session_ttl_ms},{first_seen_ttl_ms}"
-        self._graph_header = graph.header(prefix, lateness_ms, key_ttl, vector_ttl_ms)
+        self._graph_header = graph.header(prefix, lateness_ms, key_ttl, vector_ttl_ms,
+                                          ids_ttl_ms)
         self._compute = redis_client.register_script(_load("compute.lua"))
         self._ingest = redis_client.register_script(_load("ingest.lua"))
         self._fraud = redis_client.register_script(_load("fraud.lua"))

@@ -35,8 +35,8 @@ LINK_WINDOWS: dict[str, int] = {"24h": DAY_MS, "7d": 7 * DAY_MS, "30d": GRAPH_WI
 #: identifier nodes, in the script's order (after the identity hash)
 NODE_FIELDS = ("device", "phone", "email", "ip", "address", "employer", "bank")
 COSTLY = ("address", "employer", "bank")
-HUB = 50
-COMPONENT_CAP = 50
+HUB = 20
+COMPONENT_CAP = 25
 
 FEATURES = (*(f"graph_ids_linked_{w}" for w in LINK_WINDOWS),
             *(f"graph_ids_linked_{k}_30d" for k in COSTLY),
@@ -46,9 +46,11 @@ FEATURES = (*(f"graph_ids_linked_{w}" for w in LINK_WINDOWS),
 _US, _RS = "\x1f", "\x1e"
 
 
-def header(prefix: str, lateness_ms: int, key_ttl_ms: int, vector_ttl_ms: int) -> str:
+def header(prefix: str, lateness_ms: int, key_ttl_ms: int, vector_ttl_ms: int,
+           ids_ttl_ms: int) -> str:
     """The script's first argument."""
-    parts = [prefix, RETENTION_MS, lateness_ms, key_ttl_ms, vector_ttl_ms, HUB, COMPONENT_CAP,
+    parts = [prefix, RETENTION_MS, lateness_ms, key_ttl_ms, vector_ttl_ms, ids_ttl_ms, HUB,
+             COMPONENT_CAP,
              len(LINK_WINDOWS), *LINK_WINDOWS.values()]
     return ",".join(map(str, parts))
 

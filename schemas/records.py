@@ -67,6 +67,22 @@ class LoanApplication(TypedDict):
     bank_account: str | None
 
 
+# --- fraud_alert.avsc ---------------------------------------------------------------------
+class FraudAlert(TypedDict):
+    """A look-back alert on ``loan.alerts.v1``."""
+
+    alert_id: str
+    confirmed_application_id: str
+    confirmed_at: int
+    application_id: str
+    application_event_time: int
+    link_kind: str
+    link_hash: str
+    link_path: str
+    outcome: str | None
+    action: Literal["HOLD_AND_REVIEW", "RESCORE", "NO_ACTION"]
+
+
 # --- what a decision is made from ----------------------------------------------------------
 class Scores(TypedDict):
     """Model outputs for one application; None where no model is loaded (cold start)."""

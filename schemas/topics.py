@@ -84,8 +84,14 @@ AUDIT = TopicSpec(
     {"retention.ms": str(400 * DAY_MS)},
 )
 
+ALERTS = TopicSpec(
+    "loan.alerts.v1", "fraud_alert", 3,
+    "Look-back alerts: applications linked to a confirmed fraud, keyed by application id.",
+    {"retention.ms": str(400 * DAY_MS)},
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, RELEASES, DECISIONS, FEATURES,
-    PERFORMANCE, DEADLETTER, METRICS, REVIEWS, FINAL_DECISIONS, AUDIT,
+    PERFORMANCE, DEADLETTER, METRICS, REVIEWS, FINAL_DECISIONS, AUDIT, ALERTS,
 )
 BY_NAME = {t.name: t for t in ALL_TOPICS}

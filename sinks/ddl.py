@@ -95,6 +95,23 @@ CREATE TABLE IF NOT EXISTS loan_performance (
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (application_id, event_id)
 """,
+    "fraud_alerts": """
+CREATE TABLE IF NOT EXISTS fraud_alerts (
+    alert_id String,
+    confirmed_application_id String,
+    confirmed_at DateTime64(3, 'UTC'),
+    application_id String,
+    application_event_time DateTime64(3, 'UTC'),
+    link_kind LowCardinality(String),
+    link_hash String,
+    link_path String,
+    outcome LowCardinality(Nullable(String)),
+    action LowCardinality(String),
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(confirmed_at)
+ORDER BY (application_id, alert_id)
+""",
     "dead_letters": """
 CREATE TABLE IF NOT EXISTS dead_letters (
     source_topic LowCardinality(String),

@@ -28,6 +28,14 @@ METRICS_COLUMNS = ("worker", "window_start", "window_end", "decisions", "applica
                    "throughput_per_s", "dead_letters", "mean_pd", "mean_fraud_probability",
                    "anomaly_rate")
 
+ALERT_COLUMNS = ("alert_id", "confirmed_application_id", "confirmed_at", "application_id",
+                 "application_event_time", "link_kind", "link_hash", "link_path", "outcome",
+                 "action")
+
+
+def alert_row(r: Mapping[str, Any]) -> list[Any]:
+    return [r[c] for c in ALERT_COLUMNS]
+
 
 def decision_row(r: Mapping[str, Any]) -> list[Any]:
     offer = r.get("offer") or {}
@@ -138,4 +146,5 @@ TABLE_FEEDS: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]],
     "review_actions": ("review_event", REVIEW_COLUMNS, review_row),
     "final_decisions": ("final_decision", FINAL_COLUMNS, final_row),
     "console_audit": ("audit_event", AUDIT_COLUMNS, audit_row),
+    "fraud_alerts": ("fraud_alert", ALERT_COLUMNS, alert_row),
 }

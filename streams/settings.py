@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     cells_file: Path | None = Field(
         default=None, description="test cells YAML; empty = the packaged "
         "decisions/cells/default.yaml (exploration off, no strategy cells)")
+    alert_lookback_days: int = Field(
+        default=30, ge=1, le=30, description="look-back alerts on a confirmed fraud cover "
+        "linked applications made this many days before the confirmation (graph state and "
+        "the decision memo keep 30)")
     reload_interval_s: float = Field(
         default=2.0, description="how often workers look for new rules and promoted models")
     metrics_interval_s: float = Field(default=5.0,

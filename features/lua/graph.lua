@@ -2,7 +2,7 @@
 -- own event time. Run in the same round trip as compute.lua (one pipeline per batch).
 --
 -- ARGV[1] (comma-separated): prefix, retention_ms, lateness_ms, key_ttl_ms, vector_ttl_ms,
---          hub (apps in 30 d above which an identifier links nothing), component cap,
+--          ids_ttl_ms (how long an application's nodes are kept for look-back alerts), hub (apps in 30 d above which an identifier links nothing), component cap,
 --          nW, W1..WnW (link windows; the last is the graph window)
 -- ARGV[2]: applications separated by \30, fields by \31: app_id, event_time, h_id,
 --          then one hash per NODE kind below ('' when the application has none),
@@ -30,9 +30,10 @@ local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])
 local KEY_TTL, VEC_TTL = tonumber(H[4]), tonumber(H[5])
-local HUB, CCAP = tonumber(H[6]), tonumber(H[7])
-local nW = tonumber(H[8]); local W = {}
-for k = 1, nW do W[k] = tonumber(H[8 + k]) end
+local IDS_TTL = tonumber(H[6])
+local HUB, CCAP = tonumber(H[7]), tonumber(H[8])
+local nW = tonumber(H[9]); local W = {}
+for k = 1, nW do W[k] = tonumber(H[9 + k]) end
 local GW = W[nW]
 local NODES = {'dev', 'ph', 'em', 'ip', 'ad', 'emp', 'bk'}
 local COSTLY = {ad = 1, emp = 2, bk = 3}  -- reported apart (last window)
@@ -80,7 +81,9 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
         add(P .. node, t, app .. '|' .. idh .. '|' .. ((NODES[k] == 'ad') and pk or ''))
       end
     end
-    add(P .. 'id:' .. idh, t, app .. '|' .. table.concat(nodes, ','))
+    local node_list = table.concat(nodes, ',')
+    add(P .. 'id:' .. idh, t, app .. '|' .. node_list)
+    redis.call('SET', P .. 'a:' .. app, idh .. ',' .. node_list, 'PX', IDS_TTL)
     add(P .. 'sk:' .. skh, t, app .. '|' .. emh)
     -- linked identities per window, through this application's identifiers
     local best, costly = {}, {{}, {}, {}}

@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError
 from schemas import codec_for
 from schemas.errors import DecodeError
 from schemas.topics import (
+    ALERTS,
     APPLICATIONS,
     AUDIT,
     DEADLETTER,
@@ -50,6 +51,7 @@ TOPIC_TABLE = {
     REVIEWS.name: "review_actions",
     FINAL_DECISIONS.name: "final_decisions",
     AUDIT.name: "console_audit",
+    ALERTS.name: "fraud_alerts",
 }
 
 Insert = Callable[[str, list[list[Any]], tuple[str, ...]], None]

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, cast
 
 from decisions.lists import ListIndex
+from features.lookback import LookBack
 from schemas import codec_for
 from schemas.records import LoanApplication
 from schemas.topics import (
@@ -34,6 +35,7 @@ from streams.control.releases import releases_follower
 from streams.deadletter import TopicDecoder
 from streams.retry import Backoff
 from streams.settings import Settings
+from streams.worker.alerts import LookBackAlerts
 from streams.worker.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
 from streams.worker.metrics import WorkerStats
 from streams.worker.pipeline import Decided
@@ -49,6 +51,8 @@ STATE_HOLD_S = 1.0
 
 #: (key, dead-letter record bytes) -> None: the transport publishes it
 DeadLetterOut = Callable[[bytes | None, bytes], Any]
+#: (key, fraud alert bytes) -> None: the transport publishes it on loan.alerts.v1
+AlertOut = Callable[[bytes, bytes], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,8 @@ class Batch:
 
 
 class WorkerCore:
-    def __init__(self, settings: Settings, dead_letter_out: DeadLetterOut) -> None:
+    def __init__(self, settings: Settings, dead_letter_out: DeadLetterOut,
+                 alert_out: AlertOut | None = None) -> None:
         self.settings = settings
         lists = ListIndex()
         self.pipeline = build_pipeline(settings, lists)
@@ -91,6 +96,10 @@ class WorkerCore:
                                           self.pipeline.models, self.pipeline.decider)
         self.stats = WorkerStats(worker_id(settings))
         self._dead_letter_out = dead_letter_out
+        self._alert_out = alert_out
+        self.alerts = LookBackAlerts(LookBack(self.pipeline.features,
+                                              settings.alert_lookback_days),
+                                     self.pipeline.features.prefix)
         component = f"worker:{self.stats.worker}"
         self.decoders = {t: TopicDecoder(t, self._dead_letter, component) for t in INPUTS}
         self._metrics_codec = codec_for(METRICS.schema)
@@ -132,8 +141,21 @@ class WorkerCore:
                                                      batch.device, batch.behaviour)))
         if batch.confirmed:
             writes.append(("fraud confirmations",
-                           partial(features.record_fraud_confirmations, batch.confirmed)))
+                           partial(self._confirm, list(batch.confirmed))))
         return writes
+
+    def _confirm(self, confirmed: list[tuple[str, int]]) -> None:
+        """Flag the confirmed frauds, then alert on their linked applications (a retry
+        after a failed alert read flags again: idempotent; alerts collapse by alert_id)."""
+        self.pipeline.features.record_fraud_confirmations(confirmed)
+        if self._alert_out is None:
+            return
+        messages = self.alerts.messages(confirmed)
+        for key, value in messages:
+            self._alert_out(key, value)
+        if messages:
+            log.info("%d look-back alert(s) for %d fraud confirmation(s)", len(messages),
+                     len(confirmed))
 
     def fold_state(self, batch: Batch, backoff: Backoff = STATE_BACKOFF) -> bool:
         """Session events and fraud confirmations into Redis, before the batch's decisions.

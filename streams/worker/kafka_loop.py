@@ -36,7 +36,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 
-from schemas.topics import APPLICATIONS, DEADLETTER, DECISIONS, FEATURES, METRICS
+from schemas.topics import ALERTS, APPLICATIONS, DEADLETTER, DECISIONS, FEATURES, METRICS
 from streams import kafka
 from streams.retry import Backoff
 from streams.settings import Settings
@@ -51,7 +51,7 @@ class KafkaWorker:
     def __init__(self, settings: Settings, commit_interval_s: float = 1.0) -> None:
         self.settings = settings
         self.commit_interval_s = commit_interval_s
-        self.core = WorkerCore(settings, self._dead_letter)
+        self.core = WorkerCore(settings, self._dead_letter, self._alert)
         self.pipeline = self.core.pipeline
         self.stats = self.core.stats
         self.exactly_once = settings.processing_guarantee == "exactly_once"
@@ -79,6 +79,10 @@ class KafkaWorker:
     # --- Kafka callbacks ---------------------------------------------------------
     def _dead_letter(self, key: bytes | None, value: bytes) -> None:
         self.producer.produce(DEADLETTER.name, value, key)
+
+    def _alert(self, key: bytes, value: bytes) -> None:
+        self._begin()  # fraud confirmations may be written outside a batch (held state)
+        self.producer.produce(ALERTS.name, value, key)
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
         self.assigned = len(partitions)
