@@ -63,6 +63,7 @@ class Truth(NamedTuple):
     fraud_type: str
     oracle_pd: float
     oracle_fraud: float
+    genuine_sharing: str = ""  # family / office / halls: a genuine applicant sharing
 
 
 class LiveGenerator:
@@ -192,6 +193,8 @@ class LiveGenerator:
     def _remember_truth(self, a: dict[str, Any], p: ChainParams) -> None:
         ids = a["application_id"].to_pylist()
         ft = a["fraud_type"].to_pylist()
+        sharing = (a["genuine_sharing"].to_pylist() if "genuine_sharing" in a
+                   else [""] * len(ids))
         for i, app_id in enumerate(ids):
             self.truth[app_id] = Truth(
                 float(p.hazard[i]),
@@ -203,6 +206,7 @@ class LiveGenerator:
                 ft[i],
                 float(a["oracle_pd"][i]),
                 float(a["oracle_fraud"][i]),
+                sharing[i] or "",
             )
         while len(self.truth) > self._remember:
             self.truth.popitem(last=False)

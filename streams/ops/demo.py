@@ -121,6 +121,12 @@ def summarise(client: Any, truth: Any) -> dict[str, Any]:
         t: (int((g["decision"] != "APPROVE").sum()), len(g))
         for t, g in frauds.groupby("fraud_type")
     }
+    sharing = m["genuine_sharing"].fillna("") if "genuine_sharing" in m else None
+    sharers = m[~m["is_fraud"] & (sharing != "")] if sharing is not None else m.iloc[:0]
+    by_sharing = {  # genuine applicants sharing an identifier, stopped all the same
+        k: (int((g["decision"] != "APPROVE").sum()), len(g))
+        for k, g in sharers.groupby("genuine_sharing")
+    }
     return {
         "published": len(truth), "decided": len(d),
         "outcomes": d["decision"].value_counts().to_dict(),
@@ -130,6 +136,7 @@ def summarise(client: Any, truth: Any) -> dict[str, Any]:
         "fraud_recall": float(stopped[m["is_fraud"]].mean()) if len(frauds) else None,
         "fraud_precision": float(m.loc[stopped, "is_fraud"].mean()) if stopped.any() else None,
         "fraud_by_type": by_type,
+        "genuine_sharers_stopped": by_sharing,
     }
 
 
@@ -143,7 +150,11 @@ def print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"  fraud stopped (declined or sent to review) vs the simulator's truth: recall "
         f"{pct(summary['fraud_recall'])}, precision {pct(summary['fraud_precision'])}")
     for t, (caught, n) in sorted(summary["fraud_by_type"].items()):
-        say(f"    {t:<12} {caught}/{n}")
+        say(f"    {t:<13} {caught}/{n} ({pct(caught / n if n else None)})")
+    if summary.get("genuine_sharers_stopped"):
+        say("  genuine applicants sharing an identifier, stopped (false positives):")
+        for k, (stopped_n, n) in sorted(summary["genuine_sharers_stopped"].items()):
+            say(f"    {k:<13} {stopped_n}/{n} ({pct(stopped_n / n if n else None)})")
     say(f"  latency, event time to decision: p50 {summary['latency_p50_ms']:.1f} ms, "
         f"p99 {summary['latency_p99_ms']:.1f} ms")
     report: Path | None = summary.get("report")

@@ -173,7 +173,8 @@ class LivePublisher:
         t = self.gen.truth.get(app_id)
         if t is not None and self.truth is not None:
             self.truth.append({"application_id": app_id, "fraud_type": t.fraud_type,
-                               "oracle_pd": t.oracle_pd, "oracle_fraud": t.oracle_fraud})
+                               "oracle_pd": t.oracle_pd, "oracle_fraud": t.oracle_fraud,
+                               "genuine_sharing": t.genuine_sharing})
 
     def run(self) -> LiveStats:
         """Publish for the plan's duration, then serve due performance for its drain."""
@@ -255,6 +256,6 @@ def run_live(
     device events and behaviour batches go out ``session_lead_ms`` before its
     application, as they would from a real SDK while the applicant fills the form.
     ``truth``, if given, receives the simulator's ground truth of every published
-    application (application_id, fraud_type, oracle_pd, oracle_fraud)."""
+    application (application_id, fraud_type, oracle_pd, oracle_fraud, genuine_sharing)."""
     plan = LivePlan(rate, duration, paced, decisions, drain, session_lead_ms)
     return LivePublisher(conn, config, seed, plan, progress, truth).run()
