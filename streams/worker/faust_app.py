@@ -24,6 +24,7 @@ from typing import Any
 import faust
 
 from schemas.topics import (
+    ALERTS,
     APPLICATIONS,
     BEHAVIOUR_EVENTS,
     DEADLETTER,
@@ -43,13 +44,18 @@ log = logging.getLogger("loanrisk.worker")
 def build_app(settings: Settings) -> faust.App:
     app = _faust_app(settings)
     pending_dead: list[tuple[bytes | None, bytes]] = []
-    core = WorkerCore(settings, lambda key, value: pending_dead.append((key, value)))
+    pending_alerts: list[tuple[bytes, bytes]] = []
+    core = WorkerCore(settings, lambda key, value: pending_dead.append((key, value)),
+                      lambda key, value: pending_alerts.append((key, value)))
     out = Outputs(app)
 
-    async def flush_deadletters() -> None:
+    async def flush_deadletters() -> None:  # and the look-back alerts of folded state
         while pending_dead:
             key, value = pending_dead.pop(0)
             await out.deadletter.send(key=key, value=value)
+        while pending_alerts:
+            akey, avalue = pending_alerts.pop(0)
+            await out.alerts.send(key=akey, value=avalue)
 
     _add_agents(app, settings, core, out, flush_deadletters)
     _add_housekeeping(app, settings, core, out)
@@ -88,6 +94,7 @@ class Outputs:
         self.features = _raw_topic(app, FEATURES.name)
         self.deadletter = _raw_topic(app, DEADLETTER.name)
         self.metrics = _raw_topic(app, METRICS.name)
+        self.alerts = _raw_topic(app, ALERTS.name)
 
 
 def _sort(core: WorkerCore, events: list[Any]) -> Batch:
