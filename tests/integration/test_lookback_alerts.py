@@ -86,3 +86,59 @@ def test_alerts_carry_the_decision_and_the_action_and_land_in_clickhouse(
         "WHERE confirmed_application_id = 'f' ORDER BY application_id").result_rows
     assert rows == [("l1", ACTIONS[outcome["l1"]], "employer"),
                     ("l2", ACTIONS[outcome["l2"]], "phone"), ("l3", "RESCORE", "IP")]
+
+
+def test_a_confirmation_through_kafka_lands_alerts_in_clickhouse(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, clickhouse_client: Any
+) -> None:
+    """The whole path: applications decided by the Kafka worker, a FRAUD_CONFIRMED on
+    loan.performance.v1, the worker's alerts on loan.alerts.v1, the sink into ClickHouse."""
+    import threading
+    import time
+    import uuid
+
+    from schemas.topics import APPLICATIONS, PERFORMANCE
+    from streams.sink.writer import ClickHouseSink
+    from streams.worker.kafka_loop import KafkaWorker
+    from tests.harness import publish, wait_until
+    from tests.records import performance
+
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_url,
+                        redis_prefix=f"lb{run}", state_dir=tmp_path, hash_key="alert-e2e",
+                        worker_group=f"lb-{run}", worker_offset_reset="latest")
+    worker = KafkaWorker(settings)
+    sink = ClickHouseSink(kafka_bootstrap, clickhouse_insert(clickhouse_client),
+                          group=f"lb-sink-{run}", max_age_s=0.2)
+    stop = threading.Event()
+    threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True),
+               threading.Thread(target=sink.run, args=(stop,), daemon=True)]
+    for th in threads:
+        th.start()
+    try:
+        wait_until(lambda: worker.assigned > 0, 60, "the worker to be assigned its partitions")
+        time.sleep(3)  # its positions ("latest") resolved before anything is published
+        t = T0 + 3 * DAY_MS
+        apps = [_app(f"{run}-f", t, 1, bank_account="30-96-26 12345678"),
+                _app(f"{run}-m", t + HOUR_MS, 2, bank_account="309626 12345678"),
+                _app(f"{run}-x", t + 2 * HOUR_MS, 3)]
+        codec = codec_for("loan_application")
+        publish(kafka_bootstrap, [(APPLICATIONS.name, a["application_id"].encode(),
+                                   codec.encode(a), None) for a in apps])
+        decided = f"SELECT count() FROM decisions_of_record WHERE application_id LIKE '{run}-%'"
+        wait_until(lambda: clickhouse_client.command(decided) == 3, 90, "three decisions")
+        confirm = performance(event_id=f"{run}-c", application_id=f"{run}-f",
+                              status="FRAUD_CONFIRMED", event_time=t + 20 * DAY_MS)
+        publish(kafka_bootstrap, [(PERFORMANCE.name, confirm["application_id"].encode(),
+                                   codec_for("loan_performance").encode(confirm), None)])
+        sql = ("SELECT application_id, link_kind, action, outcome FROM fraud_alerts FINAL "
+               f"WHERE confirmed_application_id = '{run}-f'")
+        wait_until(lambda: clickhouse_client.query(sql).result_rows, 90, "the look-back alert")
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(30)
+    (row,) = clickhouse_client.query(sql).result_rows  # only the bank account's applicant
+    outcome = clickhouse_client.command(
+        f"SELECT decision FROM decisions_of_record WHERE application_id = '{run}-m'")
+    assert row == (f"{run}-m", "bank account", ACTIONS[outcome], outcome)
