@@ -249,7 +249,10 @@ class FeatureEngine:
 
     def _call(self, script: Any, args: list[Any]) -> Any:
         try:
-            return script(keys=[], args=args)
+            # The one declared key is the prefix: on a Redis Cluster it routes the call to
+            # the node that holds the prefix's slot, where (hash tag ``{prefix}``) every key
+            # the script builds lives. On one server it is unused.
+            return script(keys=[self.prefix], args=args)
         except redis.RedisError as exc:
             raise FeatureStateError(
                 f"feature state call failed on Redis: {exc}. Check that redis-server is "

@@ -35,6 +35,14 @@ def redis_client(settings: Settings) -> Any:
     from redis.retry import Retry
 
     timeout = settings.redis_timeout_ms / 1000
+    if settings.redis_cluster:
+        # Follows MOVED/ASK and refreshes the slot map after a failover; its own retries
+        # stay short so a lost master degrades decisions instead of stalling them.
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(settings.redis_dsn, socket_timeout=timeout,
+                                     socket_connect_timeout=timeout,
+                                     retry=Retry(NoBackoff(), 0))
     return redis.Redis.from_url(settings.redis_dsn, socket_timeout=timeout,
                                 socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         default="at_least_once",
         description="at_least_once (default) or exactly_once (Kafka transactions)")
     redis_prefix: str = Field(default="lr", description="namespace of every Redis key")
+    redis_cluster: bool = Field(
+        default=False, description="LOANRISK_REDIS_URL names a node of a Redis Cluster: the "
+        "client follows the cluster, and every key carries the hash tag {prefix}, so each "
+        "script call's keys share one slot (docs/topology.md)")
 
     # --- wire format ---------------------------------------------------------------
     accept_legacy_fingerprint: bool = Field(
@@ -180,6 +184,11 @@ class Settings(BaseSettings):
             self.kafka_ssl_key_file, self.kafka_ssl_key_password, self.kafka_ssl_check_hostname)
         return KafkaConnection(self.bootstrap_servers, security,
                                kafka_options(self.kafka_options.get_secret_value()))
+
+    @property
+    def redis_key_prefix(self) -> str:
+        """The prefix of every key: in a cluster, a hash tag (``{lr}``), one slot for all."""
+        return f"{{{self.redis_prefix}}}" if self.redis_cluster else self.redis_prefix
 
     @property
     def redis_dsn(self) -> str:

@@ -24,6 +24,7 @@ TEST_STATE = ROOT / ".loanrisk" / "test"
 TEST_KAFKA_PORT = 39092 + PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 39093 + PORT_OFFSET
 TEST_REDIS_PORT = 36379 + PORT_OFFSET
+TEST_REDIS_CLUSTER_PORT = 36400 + PORT_OFFSET  # and the 5 ports after it
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,20 @@ def redis_url() -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real Redis Cluster: 3 masters with a replica each (``infra.redis``), fresh."""
+    from infra.redis import RedisClusterNodes
+
+    nodes = RedisClusterNodes(TEST_STATE, TEST_REDIS_CLUSTER_PORT)
+    nodes.wipe()
+    nodes.start()
+    try:
+        yield nodes
+    finally:
+        nodes.wipe()
 
 
 @pytest.fixture()

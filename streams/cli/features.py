@@ -73,6 +73,8 @@ def build(
              "`loanrisk services up` or set LOANRISK_REDIS_URL.")
     # a private namespace = empty state, without touching the live engine's keys
     prefix = f"offline-{uuid.uuid4().hex[:8]}"
+    if settings.redis_cluster:  # one hash slot, as the live keys (docs/topology.md)
+        prefix = f"{{{prefix}}}"
     engine = FeatureEngine(client, settings.hash_key.encode(), prefix=prefix)
     try:
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),

@@ -74,7 +74,7 @@ def build_anomaly(settings: Settings) -> AnomalyModel:
 def build_pipeline(settings: Settings, lists: ListIndex | None = None) -> DecisionPipeline:
     redis = redis_client(settings)
     hash_key = settings.hash_key.encode()
-    features = FeatureEngine(redis, hash_key, prefix=settings.redis_prefix)
+    features = FeatureEngine(redis, hash_key, prefix=settings.redis_key_prefix)
     rules = RuleStore.from_path(rules_path(settings), known_names=FEATURE_SPEC.names)
     policy = Policy.from_yaml(policy_path(settings))
     cells = Cells.from_yaml(settings.cells_file or DEFAULT_CELLS_PATH)
