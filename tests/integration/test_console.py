@@ -6,6 +6,7 @@ Permission, XSS, CSRF and race tests drive the same console."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -176,6 +177,9 @@ def test_a_reviewer_confirms_fraud_and_the_loop_closes(loop: Loop, browser: Any)
     assert "•••" in browser.find_element(By.ID, "pii-national_id").text  # masked by default
     browser.find_element(By.ID, "claim").click()
     assert "the case is yours" in browser.find_element(By.ID, "message").text
+    shot = os.environ.get("LOANRISK_CONSOLE_SCREENSHOT")  # docs/console.png is made so
+    if shot:
+        browser.save_screenshot(shot)
     Select(browser.find_element(By.ID, "action")).select_by_value("CONFIRM_FRAUD")
     browser.find_element(By.ID, "submit-action").click()
     assert "final decision DECLINE published" in browser.find_element(By.ID, "message").text
