@@ -27,6 +27,7 @@ SMOKE_RUNS: dict[str, str] = {
     "models list": "test_simulate_features_and_models",
     "models show": "test_simulate_features_and_models",
     "models promote": "test_simulate_features_and_models",
+    "reject-inference": "test_simulate_features_and_models",
     # decisions: rules, policy, lists
     "rules validate": "test_rules_and_policy",
     "rules backtest": "test_rules_and_policy",

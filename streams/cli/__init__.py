@@ -19,6 +19,7 @@ from streams.cli import (
     models,
     pipeline,
     policy,
+    reject,
     rules,
     services,
     servicing,
@@ -51,6 +52,7 @@ models.register(app)
 pipeline.register(app)
 drift.register(app)
 explain.register(app)
+reject.register(app)
 
 
 def package_version() -> str:

@@ -175,6 +175,10 @@ def test_simulate_features_and_models(smoke: Smoke) -> None:
     smoke.cli("evaluate", "--model", smoke.versions["champion-pd"], "--data", str(table),
               "--out", str(report))
     assert any(report.iterdir())
+    study = json.loads(smoke.cli("reject-inference", "--data", str(table), "--rounds", "30",
+                                 "--json").stdout)
+    assert {m["method"] for m in study["methods"]} >= {"booked only", "RI: explore", "oracle"}
+    assert study["winner"].startswith("RI: ")
 
 
 def test_servicing_lifecycle(smoke: Smoke) -> None:
