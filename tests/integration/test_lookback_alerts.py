@@ -138,6 +138,8 @@ def test_a_confirmation_through_kafka_lands_alerts_in_clickhouse(
         stop.set()
         for th in threads:
             th.join(30)
+        worker.core.follower.close()  # the lists and releases followers' consumers
+        worker.core.releases.close()
     (row,) = clickhouse_client.query(sql).result_rows  # only the bank account's applicant
     outcome = clickhouse_client.command(
         f"SELECT decision FROM decisions_of_record WHERE application_id = '{run}-m'")
