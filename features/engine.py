@@ -262,22 +262,35 @@ class FeatureEngine:
     def _pipelined(self, calls: list[tuple[Any, list[Any]]]) -> list[Any]:
         """Several scripts in ONE round trip (EVALSHA in a pipeline; loaded once if missing)."""
         for attempt in (0, 1):
-            pipe = self.redis.pipeline(transaction=False)
+            client = self._slot_client()
+            pipe = client.pipeline(transaction=False)
             for script, args in calls:
-                pipe.evalsha(script.sha, 0, *args)
+                pipe.evalsha(script.sha, 1, self.prefix, *args)  # the prefix: as in _call
             try:
                 return list(pipe.execute())
             except redis.exceptions.NoScriptError:
                 if attempt:
                     raise
                 for script, _ in calls:
-                    script.sha = self.redis.script_load(script.script)
+                    script.sha = client.script_load(script.script)
             except redis.RedisError as exc:
+                if client is not self.redis:  # a lost master or a moved slot: ask again
+                    self.redis.nodes_manager.initialize()  # type: ignore[attr-defined]
                 raise FeatureStateError(
                     f"feature state call failed on Redis: {exc}. Check that redis-server is "
                     "running and reachable (`loanrisk services up`) and is version 7 or later."
                 ) from exc
         raise AssertionError("unreachable")
+
+    def _slot_client(self) -> Any:
+        """Where a pipeline of scripts goes: this client, or on a Redis Cluster (whose
+        pipelines refuse EVALSHA) the master of the prefix's slot, which holds every key
+        of this engine (hash tag ``{prefix}``, docs/topology.md)."""
+        from redis.cluster import RedisCluster
+
+        if not isinstance(self.redis, RedisCluster):
+            return self.redis
+        return self.redis.get_redis_connection(self.redis.get_node_from_key(self.prefix))
 
     def clear(self) -> int:
         """Delete this engine's keys (its prefix only); for tests and offline builds."""

@@ -58,7 +58,8 @@ class LookBack:
         for a, t in pairs:
             args += [a, t]
         try:
-            raw = self._script(keys=[], args=args)
+            # the prefix routes the call on a Redis Cluster (FeatureEngine._call)
+            raw = self._script(keys=[self.engine.prefix], args=args)
         except redis.RedisError as exc:
             raise FeatureStateError(f"look-back read failed on Redis: {exc}") from exc
         out: list[Linked] = []

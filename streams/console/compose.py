@@ -18,7 +18,7 @@ from streams.settings import Settings
 
 
 def accounts(settings: Settings, redis_client: Any) -> Accounts:
-    return Accounts(redis_client, settings.redis_prefix,
+    return Accounts(redis_client, settings.redis_key_prefix,
                     int(settings.console_session_hours * 3600))
 
 
@@ -32,7 +32,7 @@ def build_console(settings: Settings, redis_client: Any, clickhouse: Any) -> Con
     catalogue = default_catalogue((r.spec.reason_code, r.spec.reason_text)
                                   for r in rules.enabled)
     outbox = Outbox(settings.kafka)
-    state = CaseState(redis_client, settings.redis_prefix, settings.console_claim_minutes * 60)
+    state = CaseState(redis_client, settings.redis_key_prefix, settings.console_claim_minutes * 60)
     casework = Casework(state, outbox, policy, catalogue, Sealer(settings.pii_key),
                         settings.hash_key.encode())
     from streams.console.dashboards import Dashboards
