@@ -129,6 +129,17 @@ def verify(conn: Connection, timeout_s: float = 10.0) -> bool:
             return False
 
 
+def consumer_lag(client: Consumer) -> dict[str, int]:
+    """Messages behind the high watermark per topic, over the consumer's assignment, from
+    librdkafka's cached watermarks (no broker request: cheap enough for every scrape)."""
+    lag: dict[str, int] = {}
+    for tp in client.position(client.assignment()):
+        _low, high = client.get_watermark_offsets(tp, cached=True)
+        if tp.offset >= 0 and high >= 0:
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(high - tp.offset, 0)
+    return lag
+
+
 def produce(client: Producer, topic: str, value: bytes | None, key: bytes | None = None,
             partition: int | None = None) -> None:
     """Produce, waiting for room when librdkafka's local queue is full (``BufferError``)

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         default=2.0, description="how often workers look for new rules and promoted models")
     metrics_interval_s: float = Field(default=5.0,
                                       description="how often each worker emits metrics")
+    metrics_port: int = Field(
+        default=0, ge=-1, le=65535, description="port of a worker's or the sink's /metrics, "
+        "/healthz and /readyz; 0 = any free port (written to state_dir/telemetry/), -1 = off")
+    metrics_host: str = Field(default="127.0.0.1", description="address the metrics endpoint "
+                              "binds (0.0.0.0 in a container)")
+    log_json: bool = Field(default=False, description="workers and the sink log one JSON "
+                           "object per line")
     anomaly_checkpoint_interval_s: float = 60.0
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         default="at_least_once",

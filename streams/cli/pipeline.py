@@ -81,7 +81,6 @@ def sink(
     clickhouse-connect, curl and BI tools query it as a server. Stop with Ctrl-C / SIGTERM
     (the current batch is written first).
     """
-    import logging
     import signal
     import threading
 
@@ -89,10 +88,12 @@ def sink(
     from sinks.ddl import apply_ddl
     from sinks.rows import application_converter
     from streams.clients import clickhouse_client
+    from streams.sink.telemetry import serve_sink_telemetry
     from streams.sink.writer import ClickHouseSink, clickhouse_insert
+    from streams.telemetry import configure_logging
 
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(name)s %(message)s")
     settings = load_settings()
+    configure_logging(loglevel, settings.log_json, "[%(asctime)s] %(name)s %(message)s")
     client = clickhouse_client(settings)
     apply_ddl(client, settings.dead_letter_payload_days)
     server = None
@@ -108,11 +109,14 @@ def sink(
                             max_rows=max_rows, max_age_s=max_age_s,
                             applications=application_converter(
                                 settings.hash_key.encode(), Sealer(settings.pii_key).seal))
+    telemetry = serve_sink_telemetry(settings, runner)
     try:
         stats = runner.run(stop)
     finally:
         if server is not None:
             server.stop()
+        if telemetry is not None:
+            telemetry.stop()
     typer.echo(f"sink stopped: {stats.written}")
 
 

@@ -92,6 +92,7 @@ class ClickHouseSink:
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self._codecs = {t: codec_for(self.feeds[tbl][0]) for t, tbl in self.topic_table.items()}
+        self.last_loop = time.monotonic()  # liveness (streams/sink/telemetry.py)
 
     def _on_assign(self, consumer: Any, partitions: Any) -> None:
         self.assigned = len(partitions)
@@ -134,6 +135,7 @@ class ClickHouseSink:
                     deadline = time.monotonic() + backoff
                     while time.monotonic() < deadline:
                         self.consumer.poll(0.1)  # keeps the group membership alive
+                        self.last_loop = time.monotonic()
                     self.consumer.resume(assignment)
                     backoff = min(backoff * 2, self.max_backoff_s)
                     if stop.is_set() and backoff >= self.max_backoff_s:
@@ -149,6 +151,7 @@ class ClickHouseSink:
         last_msg = time.monotonic()
         try:
             while not stop.is_set():
+                self.last_loop = time.monotonic()
                 msgs = self.consumer.consume(num_messages=2000, timeout=0.2)
                 for msg in msgs:
                     err = msg.error()

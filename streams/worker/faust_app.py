@@ -60,6 +60,7 @@ def build_app(settings: Settings) -> faust.App:
     _add_agents(app, settings, core, out, flush_deadletters)
     _add_housekeeping(app, settings, core, out)
     app.loanrisk_pipeline = core.pipeline  # type: ignore[attr-defined]  # for operators' debugging
+    app.loanrisk_core = core  # type: ignore[attr-defined]  # for the telemetry endpoint
     return app
 
 
@@ -155,5 +156,20 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Run one worker until SIGTERM/SIGINT; more processes share the partitions."""
     from faust.worker import Worker
 
+    from streams.worker.telemetry import serve_worker_telemetry
+
     app = build_app(settings)
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    assigned = [0]
+
+    async def count_assigned(_app: Any, assigned_tps: Any, **_: Any) -> None:
+        assigned[0] = len(assigned_tps)
+
+    app.on_partitions_assigned.connect(count_assigned)  # type: ignore[arg-type]
+
+    server = serve_worker_telemetry(settings, app.loanrisk_core,  # type: ignore[attr-defined]
+                                    lambda: assigned[0])
+    try:
+        Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    finally:
+        if server is not None:
+            server.stop()

@@ -40,7 +40,9 @@ from schemas.topics import ALERTS, APPLICATIONS, DEADLETTER, DECISIONS, FEATURES
 from streams import kafka
 from streams.retry import Backoff
 from streams.settings import Settings
+from streams.telemetry import configure_logging
 from streams.worker.core import INPUTS, STATE_BACKOFF, STATE_HOLD_S, Batch, Inbound, WorkerCore
+from streams.worker.telemetry import serve_worker_telemetry
 
 log = logging.getLogger("loanrisk.worker")
 
@@ -289,9 +291,15 @@ def consumer_options(settings: Settings, client_id: str) -> dict[str, Any]:
 
 def run_kafka_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run until SIGTERM/SIGINT; more processes share the partitions (one consumer group)."""
-    logging.basicConfig(level=loglevel.upper(),
-                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    configure_logging(loglevel, settings.log_json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    KafkaWorker(settings).run(stop)
+    worker = KafkaWorker(settings)
+    server = serve_worker_telemetry(settings, worker.core, lambda: worker.assigned,
+                                    lambda: kafka.consumer_lag(worker.consumer))
+    try:
+        worker.run(stop)
+    finally:
+        if server is not None:
+            server.stop()

@@ -1,15 +1,19 @@
-"""Per-worker monitoring counters, snapshotted every few seconds into a WorkerMetrics record."""
+"""Per-worker monitoring counters, snapshotted every few seconds into a WorkerMetrics record,
+and folded at the same moment into the worker's Prometheus metrics (``WorkerTelemetry``):
+the hot path only appends to lists, as it always did."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from schemas.records import DecisionRecord
+from streams.worker.telemetry import WorkerTelemetry
 
 ANOMALY_THRESHOLD = 0.8  # an anomaly score above this counts towards the anomaly rate
 
@@ -25,10 +29,13 @@ class WorkerStats:
     anomalies: int = 0
     scored_anomaly: int = 0
     dead_letters: int = 0
+    steps_us: list[Mapping[str, float]] = field(default_factory=list)
+    telemetry: WorkerTelemetry | None = None
 
     def record(self, decision: DecisionRecord) -> None:
         self.decisions[f"{decision['product']}:{decision['decision']}"] += 1
         self.latencies_ms.append(decision["decided_at"] - decision["event_time"])
+        self.steps_us.append(decision["timings_us"])
         pd, fraud = decision.get("pd"), decision.get("fraud_probability")
         if pd is not None:
             self.pds.append(pd)
@@ -42,6 +49,8 @@ class WorkerStats:
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """The WorkerMetrics record for the window so far, and start a new window."""
         now = time.time() if now is None else now
+        if self.telemetry is not None:
+            self.telemetry.fold(self)
         n = sum(self.decisions.values())
         approvals = sum(v for k, v in self.decisions.items() if k.endswith(":APPROVE"))
         lat = np.asarray(self.latencies_ms, dtype=float)
@@ -63,6 +72,6 @@ class WorkerStats:
         }
         self.window_start = now
         self.decisions = Counter()
-        self.latencies_ms, self.pds, self.frauds = [], [], []
+        self.latencies_ms, self.pds, self.frauds, self.steps_us = [], [], [], []
         self.anomalies = self.scored_anomaly = self.dead_letters = 0
         return rec

@@ -8,14 +8,17 @@ with the ``LOANRISK_KAFKA_*`` security settings.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from decisions.lists import make_update
 from decisions.rules import DEFAULT_RULES_PATH
@@ -102,6 +105,20 @@ def test_pipeline_runs_over_sasl_ssl(secure_kafka: SecureKafka, redis_url: str,
         stop.set()
         for t in threads:
             t.join(30)
+        # the Faust worker's own /metrics (aiokafka engine): its decisions, counted
+        found = json.loads((tmp_path / "telemetry" / f"worker-{faust_id}.json").read_text())
+        base = f"http://127.0.0.1:{found['port']}"
+
+        def faust_counted() -> bool:
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+            return sum(s.value for f in text_string_to_metric_families(text)
+                       if f.name == "loanrisk_decisions" for s in f.samples
+                       if s.name == "loanrisk_decisions_total") >= stats.applications
+
+        wait_until(faust_counted, 30, "the Faust worker's /metrics to count its decisions")
+        with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+            assert resp.status == 200
     finally:
         faust.stop()
     log = faust.log.read_text()
