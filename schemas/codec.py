@@ -16,6 +16,13 @@ long enough for every topic's retention to roll over), still read the old one: a
 fingerprint that is unknown in little-endian order but known byte-reversed is accepted.
 ``accept_legacy_fingerprints(False)`` (``LOANRISK_ACCEPT_LEGACY_FINGERPRINT=false``)
 turns that off.
+
+Schema Registry framing (Confluent wire format: byte 0, the 4-byte big-endian schema id,
+the Avro body), which Kafka Connect, ksqlDB and ClickHouse's ``AvroConfluent`` expect, is
+the other framing: ``use_registry`` gives a codec its registered id (it then writes that
+framing) and a resolver from id to writer schema. Readers take both framings, the first
+byte tells (``C3`` or ``00``), so a topic migrates without downtime. An id is resolved
+once and cached (unknown ones too): never a registry call per message.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -36,6 +43,11 @@ from schemas.errors import DecodeError, EncodeError, SchemaError
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
+REGISTRY_MAGIC = 0
+REGISTRY_HEADER_LEN = 5
+
+#: schema id -> the writer schema's JSON text (a registry lookup; streams/ provides it)
+Resolve = Callable[[int], str]
 _FP = struct.Struct("<Q")
 
 SCHEMA_DIR = Path(str(resources.files("schemas") / "avro"))
@@ -52,6 +64,14 @@ def load_schema_file(path: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(parsed, dict):
         raise SchemaError(f"{path} is not a record schema; each .avsc holds one record")
+    return parsed
+
+
+def load_schema_text(text: str) -> dict[str, Any]:
+    """A record schema from its JSON text (e.g. from a registry)."""
+    parsed = parse_schema(json.loads(text), _write_hint=False)
+    if not isinstance(parsed, dict):
+        raise SchemaError("not a record schema")
     return parsed
 
 
@@ -97,6 +117,19 @@ class AvroCodec:
             schema_fingerprint(w): parse_schema(dict(w)) for w in writers
         }
         self._writers.pop(self.fingerprint, None)
+        self._resolve: Resolve | None = None
+        self._by_id: dict[int, tuple[Any, Any] | str] = {}  # id -> (writer, reader) | error
+
+    def use_registry(self, resolve: Resolve | None, schema_id: int | None = None) -> None:
+        """Read Schema Registry framing through ``resolve``; with ``schema_id`` (this
+        schema's id under the topic's subject) also write it. ``None``: neither."""
+        self._resolve = resolve
+        self._by_id = {}
+        if schema_id is not None:
+            self._by_id[schema_id] = (self._write_schema, None)
+            self._header = bytes([REGISTRY_MAGIC]) + schema_id.to_bytes(4, "big")
+        else:
+            self._header = MAGIC + _FP.pack(self.fingerprint)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         buf = io.BytesIO()
@@ -125,16 +158,43 @@ class AvroCodec:
             "add that schema version to schemas/avro/history/",
         )
 
+    def _writer_for_id(self, schema_id: int) -> tuple[Any, Any]:
+        """(writer, reader) for a Schema Registry id, resolved once and cached."""
+        found = self._by_id.get(schema_id)
+        if found is None:
+            found = self._by_id[schema_id] = self._resolved(schema_id)
+        if isinstance(found, str):
+            raise DecodeError(found)
+        return found
+
+    def _resolved(self, schema_id: int) -> tuple[Any, Any] | str:
+        if self._resolve is None:
+            return (f"{self.name} message in Schema Registry framing (schema id {schema_id}) "
+                    "but no registry is configured; set LOANRISK_SCHEMA_REGISTRY_URL")
+        try:
+            writer = load_schema_text(self._resolve(schema_id))
+        except Exception as exc:  # unknown id, registry down, not Avro: one message each
+            return f"schema id {schema_id} for {self.name} not resolved: {exc}"
+        if schema_fingerprint(writer) == self.fingerprint:
+            return self._write_schema, None
+        return parse_schema(writer), self._write_schema
+
     def decode(self, data: bytes | None) -> dict[str, Any]:
-        """Decode one message; raise DecodeError (never anything else) on bad bytes."""
-        if data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
+        """Decode one message of either framing; raise DecodeError (never anything else)
+        on bad bytes."""
+        if data is not None and len(data) >= REGISTRY_HEADER_LEN and data[0] == REGISTRY_MAGIC:
+            writer, reader = self._writer_for_id(int.from_bytes(data[1:5], "big"))
+            start = REGISTRY_HEADER_LEN
+        elif data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
             raise DecodeError(
                 f"not an Avro single-object message for {self.name} "
                 "(missing C3 01 header); the producer must use the project codec",
             )
-        writer, reader = self._writer_for(_FP.unpack_from(data, 2)[0])
+        else:
+            writer, reader = self._writer_for(_FP.unpack_from(data, 2)[0])
+            start = HEADER_LEN
         buf = io.BytesIO(data)
-        buf.seek(HEADER_LEN)
+        buf.seek(start)
         try:
             record = fastavro.schemaless_reader(buf, writer, reader)
         except Exception as exc:  # fastavro raises many types on corrupt input

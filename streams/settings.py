@@ -156,6 +156,16 @@ class Settings(BaseSettings):
         default=True, description="also read the pre-2026-12 byte-reversed schema fingerprint "
         "(transition window until 2027-03-31; false refuses such messages as dead letters)")
 
+    wire_format: Literal["single-object", "confluent"] = Field(
+        default="single-object", description="how this process frames the Avro it writes: "
+        "single-object (C3 01 + fingerprint, no registry) or confluent (00 + Schema "
+        "Registry id; needs schema_registry_url); both are always read")
+    schema_registry_url: str = Field(
+        default="", description="Confluent-compatible Schema Registry, e.g. "
+        "http://registry:8081 or Apicurio's http://host:8080/apis/ccompat/v7; empty = none")
+    schema_registry_auth: SecretStr = Field(
+        default=SecretStr(""), description="USER:PASSWORD for the registry (basic auth)")
+
     # --- sink and queries --------------------------------------------------------
     dead_letter_payload_days: int = Field(
         default=30, ge=0, description="days the sink keeps a dead letter's original bytes in "
@@ -228,9 +238,14 @@ def kafka_options(text: str) -> dict[str, Any]:
 
 
 def load_settings() -> Settings:
-    """The settings of this process; also applies the process-wide wire-format choice."""
+    """The settings of this process; also applies the process-wide wire-format choice
+    (legacy fingerprints; with a Schema Registry, its framing: ``streams.registry``)."""
     from schemas.codec import accept_legacy_fingerprints
 
     settings = Settings()
     accept_legacy_fingerprints(settings.accept_legacy_fingerprint)
+    if settings.schema_registry_url or settings.wire_format != "single-object":
+        from streams.registry import configure_wire_format
+
+        configure_wire_format(settings)
     return settings
