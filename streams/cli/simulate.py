@@ -248,5 +248,10 @@ def _print_live(stats: LiveStats) -> None:
         import numpy as np
 
         lag = np.asarray(stats.publish_lag_ms)
+        p99 = float(np.percentile(lag, 99))
         typer.echo(f"applications left {np.percentile(lag, 50):.1f} ms (p50) / "
-                   f"{np.percentile(lag, 99):.1f} ms (p99) after their event time")
+                   f"{p99:.1f} ms (p99) after their event time")
+        if p99 > 1000:
+            typer.echo(f"warning: publishing fell {p99 / 1000:.1f} s (p99) behind the plan: "
+                       "this machine is busy or --rate is more than it can generate; the "
+                       "applications went out late, none were dropped", err=True)

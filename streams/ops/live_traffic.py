@@ -197,17 +197,24 @@ class LivePublisher:
         # Applications are generated a chunk at a time but published in event-time order:
         # keep at least LOOKAHEAD_MS of generated traffic queued (submits arrive out of
         # session-start order by a few hundred ms), so a chunk boundary never delays one.
+        # Paced, the plan is every application whose event time falls within the duration:
+        # on a machine too slow to generate in time they go out late (the lag is reported),
+        # never silently not at all. Unpaced, it is as many as fit in the wall-clock duration.
         paced, lead_ms = self.plan.paced, self.plan.session_lead_ms
+        end_ms = end * 1000
         upcoming: list[tuple[int, int, Any]] = []  # (session send time, seq, WireApp)
         horizon = 0
         seq_app = 0
-        while time.time() < end:
-            if not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS):
+        while paced or time.time() < end:
+            short = not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS)
+            if short and (not paced or horizon < end_ms):
                 for app in self.gen.next_wire_chunk():  # encoded already (the codec's bytes)
                     heapq.heappush(upcoming, (app.event_time - lead_ms, seq_app, app))
                     seq_app += 1
                     horizon = max(horizon, app.event_time)
                 continue
+            if not upcoming or (paced and upcoming[0][2].event_time >= end_ms):
+                break
             lead_at = upcoming[0][0]
             now = time.time()
             if paced and now * 1000 < lead_at:

@@ -57,3 +57,22 @@ def test_live_publishes_valid_avro_that_consumes_back(kafka_bootstrap: str) -> N
         consumer.close()
     assert expected <= seen
     assert our_sessions & batch_sessions, "no behaviour batch of the published sessions"
+
+
+def test_live_on_a_slow_machine_publishes_late_not_never(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generator slower than the whole duration (a busy machine) once published nothing and
+    said so as '0 applications'; paced, every application due within the duration goes out."""
+    original = LiveGenerator.next_wire_chunk
+
+    def slow_chunk(self: LiveGenerator) -> list:
+        time.sleep(2.5)  # longer than the duration below
+        return original(self)
+
+    monkeypatch.setattr(LiveGenerator, "next_wire_chunk", slow_chunk)
+    seed = uuid.uuid4().int % 1_000_000
+    stats = run_live(kafka_bootstrap, SimConfig(), seed, rate=100, duration=1.0,
+                     decisions=False)
+    assert stats.applications >= 60, stats  # Poisson around 100 due within the second
+    assert max(stats.publish_lag_ms) > 1000  # and they are reported as late
