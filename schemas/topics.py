@@ -90,8 +90,20 @@ ALERTS = TopicSpec(
     {"retention.ms": str(400 * DAY_MS)},
 )
 
+STATEMENTS = TopicSpec(
+    "account.statements.v1", "account_statement", 3,
+    "Monthly statements of booked accounts, keyed by account id (servicing worker input).",
+    {"retention.ms": str(400 * DAY_MS)},
+)
+ACCOUNT_ACTIONS = TopicSpec(
+    "account.actions.v1", "account_action", 3,
+    "Servicing decisions: B-score, collection score and account actions, keyed by account id.",
+    {"retention.ms": str(400 * DAY_MS)},
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, RELEASES, DECISIONS, FEATURES,
     PERFORMANCE, DEADLETTER, METRICS, REVIEWS, FINAL_DECISIONS, AUDIT, ALERTS,
+    STATEMENTS, ACCOUNT_ACTIONS,
 )
 BY_NAME = {t.name: t for t in ALL_TOPICS}

@@ -24,6 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from sinks.ddl_reviews import REVIEW_TABLES, REVIEW_VIEWS
+from sinks.servicing_ddl import TABLES as SERVICING_TABLES
+from sinks.servicing_ddl import VIEWS as SERVICING_VIEWS
 
 TABLES: dict[str, str] = {
     "decisions": """
@@ -351,6 +353,8 @@ INNER JOIN p AS b ON b.application_id = a.application_id AND b.mob = a.mob + 1
 GROUP BY from_bucket, to_bucket
 """,
 }
+TABLES.update(SERVICING_TABLES)  # the servicing stage (sinks/servicing_ddl.py)
+VIEWS.update(SERVICING_VIEWS)
 
 
 TABLES.update(REVIEW_TABLES)

@@ -10,6 +10,13 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sinks.servicing_rows import (
+    ACCOUNT_DECISION_COLUMNS,
+    STATEMENT_COLUMNS,
+    account_decision_row,
+    statement_row,
+)
+
 DECISION_COLUMNS = (
     "application_id", "event_time", "decided_at", "product", "decision", "pd",
     "fraud_probability", "anomaly_score", "scorecard_points", "risk_grade", "offer_amount",
@@ -147,4 +154,7 @@ TABLE_FEEDS: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]],
     "final_decisions": ("final_decision", FINAL_COLUMNS, final_row),
     "console_audit": ("audit_event", AUDIT_COLUMNS, audit_row),
     "fraud_alerts": ("fraud_alert", ALERT_COLUMNS, alert_row),
+    # servicing (sinks/servicing_rows.py)
+    "account_statements": ("account_statement", STATEMENT_COLUMNS, statement_row),
+    "account_decisions": ("account_action", ACCOUNT_DECISION_COLUMNS, account_decision_row),
 }

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         "partitions back without a rebalance (but a stopped one holds them for the session "
         "timeout)")
     worker_batch_max: int = Field(default=64, description="applications decided per batch, at most")
+    servicing_group: str = Field(default="loanrisk-servicing",
+                                 description="Kafka consumer group of the servicing workers")
+    servicing_policy_file: Path | None = Field(
+        default=None, description="servicing policy file (account actions, treatments); "
+        "empty = decisions/servicing/default.yaml")
     worker_batch_window_ms: float = Field(
         default=2.0, description="how long a worker waits to fill a batch (adds to latency)")
     session_batch_max: int = 500

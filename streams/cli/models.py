@@ -323,7 +323,8 @@ def promote(
     ),
     registry: Path = typer.Option(None, help=REG_HELP),
 ) -> None:
-    """Promote a version to champion or challenger for its model name (pd or fraud)."""
+    """Promote a version to champion or challenger for its model name (pd, fraud, bscore,
+    collection)."""
     from features.spec import FEATURE_SPEC
     from models.errors import ModelError
     from models.registry import Registry
@@ -334,7 +335,8 @@ def promote(
     role = "champion" if champion else "challenger"
     reg = Registry(_registry_dir(registry))
     try:
-        promote_servable(reg, version, role, FEATURE_SPEC.names)
+        target = reg.show(version).get("target", "")
+        promote_servable(reg, version, role, _spec_for(target, FEATURE_SPEC).names)
     except ModelError as e:
         fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")

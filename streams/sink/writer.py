@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError
 from schemas import codec_for
 from schemas.errors import DecodeError
 from schemas.topics import (
+    ACCOUNT_ACTIONS,
     ALERTS,
     APPLICATIONS,
     AUDIT,
@@ -34,6 +35,7 @@ from schemas.topics import (
     METRICS,
     PERFORMANCE,
     REVIEWS,
+    STATEMENTS,
 )
 from sinks.batcher import TableBatcher
 from sinks.rows import APPLICATION_COLUMNS, TABLE_FEEDS, Converter, dead_letter_row
@@ -52,6 +54,8 @@ TOPIC_TABLE = {
     FINAL_DECISIONS.name: "final_decisions",
     AUDIT.name: "console_audit",
     ALERTS.name: "fraud_alerts",
+    STATEMENTS.name: "account_statements",
+    ACCOUNT_ACTIONS.name: "account_decisions",
 }
 
 Insert = Callable[[str, list[list[Any]], tuple[str, ...]], None]
