@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Scorers]:
     """A small book's statements and B-score / collection models trained on them."""
     work = tmp_path_factory.mktemp("servicing")
-    apps = generate_history(SimConfig(), 500, 2, seed=31).applications
+    apps = generate_history(SimConfig(), 900, 2, seed=31).applications
     st = simulate_statements(SimConfig(), apps, 12, seed=31)
     tag = uuid.uuid4().hex[:6]
     for col in ("account_id", "statement_id"):
