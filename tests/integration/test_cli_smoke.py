@@ -31,7 +31,7 @@ from typer.testing import CliRunner, Result
 from decisions.policy import DEFAULT_POLICY_PATH
 from decisions.rules import DEFAULT_RULES_PATH
 from streams.cli import app
-from streams.cli.errors import ERROR, USAGE
+from streams.cli.errors import ERROR
 from streams.ops.stack import LocalStack
 from streams.settings import Settings
 from tests.cli_smoke_table import SMOKE_RUNS
@@ -219,39 +219,6 @@ def test_servicing_lifecycle(smoke: Smoke) -> None:
     missing = smoke.cli("features", "build", "--history", str(smoke.work), "--out",
                         str(obs), "--kind", "observation-points", code=ERROR)
     assert "simulate statements" in missing.output
-    _servicing_live(smoke, hist)
-
-
-def _servicing_live(smoke: Smoke, hist: Path) -> None:
-    """`servicing worker` as a process (its own group) and `servicing publish`: a decision
-    for every statement published, then a clean stop on SIGTERM."""
-    from schemas import codec_for
-    from schemas.topics import ACCOUNT_ACTIONS
-    from tests.harness import consume_until
-
-    assert "--loglevel" in smoke.sh("servicing", "worker", "--loglevel", "loud",
-                                    code=USAGE).stderr
-    env = {**smoke.stack.env(), "LOANRISK_SERVICING_GROUP": f"smoke-{uuid.uuid4().hex[:6]}"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "servicing", "worker"],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    _record(("servicing", "worker"))
-    try:
-        out = smoke.cli("servicing", "publish", "--history", str(hist), "--limit", "300").output
-        assert "published 300 statements" in out
-        codec = codec_for(ACCOUNT_ACTIONS.schema)
-        msgs = consume_until(smoke.settings.kafka, [ACCOUNT_ACTIONS.name],
-                             lambda ms: len(ms) >= 300, timeout_s=240)
-        if len(msgs) < 300:
-            proc.terminate()
-            pytest.fail(f"{len(msgs)} decisions of 300; worker:\n{proc.communicate(60)[0]}")
-        versions = codec.decode(msgs[0].value())["versions"]
-        assert versions["bscore"] == smoke.versions["bscore"]
-        assert versions["collection"] == smoke.versions["collection"]
-    finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, output
 
 
 def test_rules_and_policy(smoke: Smoke) -> None:
