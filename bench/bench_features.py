@@ -22,7 +22,6 @@ from schemas.records import LoanApplication
 RATE = 2000.0
 N_APPS = 20_000
 BEHAVIOUR_PER_APP = 33
-BENCH_PORT = 36479
 
 
 def _pct(us: np.ndarray) -> str:
@@ -106,13 +105,14 @@ def _unpaced(engine: Any, batch: Any, apps: list[Any], beh: list[Any], dev: list
 def main() -> None:
     import redis
 
+    from bench.pipeline.plan import PORT_OFFSET
     from features.engine import FeatureEngine
     from features.synthetic import traffic
     from infra.redis import RedisNode
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (noisy if > 1)")
     with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
-        node = RedisNode(Path(tmp), BENCH_PORT, persistent=False)
+        node = RedisNode(Path(tmp), 36479 + PORT_OFFSET, persistent=False)
         node.start()
         try:
             client = redis.Redis.from_url(node.url)

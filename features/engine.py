@@ -1,8 +1,10 @@
 """The feature engine: velocity, distinct, graph and session state on Redis.
 
 One object, shared by the live stream and the offline builder, so both compute
-features with the same code. Every method costs ONE Redis round trip (a Lua
-script, EVALSHA) for its whole batch.
+features with the same code. Every method costs ONE Redis round trip for its
+whole batch; ``exchange`` sends a worker's whole batch -- session events, fraud
+confirmations, and the applications with their redelivery-memo lookup -- as one
+script composed of those parts (``features.roundtrip``), which is one round trip too.
 
 Semantics (see also the README):
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -42,8 +45,9 @@ import redis
 
 from features import graph
 from features.applicant import applicant_features
-from features.errors import FeatureError, FeatureStateError
+from features.errors import FeatureError
 from features.identity import KINDS, application_identifiers, hash_identifier
+from features.roundtrip import LuaPart, ScriptCall, execute
 from features.session import session_features
 from features.spec import DISTINCT, FEATURE_SPEC, LAST_SEEN_KINDS, VELOCITY_WINDOWS, FeatureSpec
 from features.windows import (
@@ -83,8 +87,35 @@ def _layout() -> tuple[dict[str, int], int]:
 _OFFSETS, _GRAPH_AT = _layout()
 
 
-def _load(name: str) -> str:
-    return (resources.files("features") / "lua" / name).read_text()
+def _positions() -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """(feature, index in the raw vector) of the counts (velocity and distinct), and of the
+    times since the previous application: worked out once, not per application."""
+    counts = [(f"vel_{kind}_apps_{w}", _OFFSETS[kind] + _W_NAMES.index(w))
+              for kind, windows in VELOCITY_WINDOWS.items() for w in windows]
+    counts += [(name, _OFFSETS[kind] + _NW + 1 + _PARTS.get(kind, ("id",)).index(part) * _ND
+                + DISTINCT_WINDOWS.index(w)) for name, kind, part, w in DISTINCT]
+    since = [(f"vel_{kind}_hours_since_prev", _OFFSETS[kind] + _NW) for kind in LAST_SEEN_KINDS]
+    return tuple(counts), tuple(since)
+
+
+_COUNTS, _SINCE_PREV = _positions()
+
+
+def _load(name: str) -> LuaPart:
+    return LuaPart(name.removesuffix(".lua"),
+                   (resources.files("features") / "lua" / name).read_text())
+
+
+@dataclass(frozen=True, slots=True)
+class Exchanged:
+    """What one ``exchange`` round trip returned, per application in order: its features,
+    or (``memoised``) the blob a memo hash held for it (then nothing was computed), and
+    its identifier hashes in ``KINDS`` order (for lists and the decision record)."""
+
+    vectors: list[dict[str, Value] | None]
+    memoised: list[bytes | None]
+    identifiers: list[tuple[str, ...]]
+    fraud_known: int = 0
 
 
 class FeatureEngine:
@@ -126,10 +157,14 @@ class FeatureEngine:
         self._ingest_header = f"{prefix},{session_ttl_ms},{first_seen_ttl_ms}"
         self._graph_header = graph.header(prefix, lateness_ms, key_ttl, vector_ttl_ms,
                                           ids_ttl_ms)
-        self._compute = redis_client.register_script(_load("compute.lua"))
-        self._ingest = redis_client.register_script(_load("ingest.lua"))
-        self._fraud = redis_client.register_script(_load("fraud.lua"))
-        self._graph = redis_client.register_script(_load("graph.lua"))
+        self._compute = _load("compute.lua")
+        self._ingest = _load("ingest.lua")
+        self._fraud = _load("fraud.lua")
+        self._graph = _load("graph.lua")
+        # The one declared key of every call is the prefix: on a Redis Cluster it routes the
+        # call to the node that holds the prefix's slot, where (hash tag ``{prefix}``) every
+        # key the scripts build lives. On one server it is unused.
+        self._keys = (prefix,)
 
     # --- applications ------------------------------------------------------
 
@@ -139,43 +174,81 @@ class FeatureEngine:
 
     def compute_many(self, applications: Sequence[LoanApplication]) -> list[dict[str, Value]]:
         """Same as ``compute`` on each application in order, in one round trip."""
+        return [v for v in self.exchange(applications).vectors if v is not None]
+
+    def exchange(
+        self,
+        applications: Sequence[LoanApplication] = (),
+        memo_keys: Sequence[str] | None = None,
+        *,
+        device_events: Sequence[Mapping[str, Any]] = (),
+        behaviour_events: Sequence[Mapping[str, Any]] = (),
+        confirmations: Iterable[tuple[str, int]] = (),
+    ) -> Exchanged:
+        """A worker's batch in ONE round trip: fold the session events, record the fraud
+        confirmations, then compute the applications (seeing that state), in this order.
+
+        ``memo_keys[i]``: a Redis hash whose field ``application_id`` may hold a result made
+        earlier for application ``i`` (the worker's redelivery memo); when it does, that
+        blob is returned and nothing is computed or counted for it. Raises
+        ``FeatureStateError`` when Redis fails; nothing is then known to be written.
+        """
+        calls: list[ScriptCall] = []
+        ingest = self._ingest_call(device_events, behaviour_events)
+        fraud = self._fraud_call(confirmations)
+        calls += [c for c in (ingest, fraud) if c is not None]
+        ids = [self._identifiers(app) for app in applications]
+        if applications:  # the graph script records memoised ones again: idempotent
+            calls.append(self._compute_call(applications, ids, memo_keys))
+            gblobs = [graph.blob(self.hash_key, app, i) for app, i in zip(applications, ids,
+                                                                            strict=True)]
+            calls.append(ScriptCall(self._graph, self._keys,
+                                    (self._graph_header, graph.pack(gblobs))))
+        replies = execute(self.redis, calls)
+        known = int(replies[1 if ingest is not None else 0]) if fraud is not None else 0
         if not applications:
-            return []
-        blobs, gblobs = [], []
-        for app in applications:
+            return Exchanged([], [], [], known)
+        vectors: list[dict[str, Value] | None] = []
+        memoised: list[bytes | None] = []
+        for app, raw, g in zip(applications, replies[-2], replies[-1], strict=True):
+            if isinstance(raw, list):  # [memo blob]
+                vectors.append(None)
+                memoised.append(bytes(raw[0]))
+            else:
+                values = self._features(app, orjson.loads(raw))
+                values.update(graph.features(g))
+                vectors.append(values)
+                memoised.append(None)
+        return Exchanged(vectors, memoised, ids, known)
+
+    def _identifiers(self, app: LoanApplication) -> tuple[str, ...]:
+        return application_identifiers(self.hash_key, app)
+
+    def _compute_call(self, applications: Sequence[LoanApplication],
+                      ids: list[tuple[str, ...]], memo_keys: Sequence[str] | None
+                      ) -> ScriptCall:
+        if memo_keys is not None and len(memo_keys) != len(applications):
+            raise FeatureError(f"{len(memo_keys)} memo keys for {len(applications)} "
+                               "applications; give one per application")
+        blobs = []
+        for i, app in enumerate(applications):
             try:
                 head = (app["application_id"], str(int(app["event_time"])), app["session_id"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise FeatureError(
                     f"application lacks {exc}; decode it with the loan_application schema first"
                 ) from exc
-            ids = application_identifiers(self.hash_key, app)
-            blobs.append(_US.join((*head, *ids)))
-            gblobs.append(graph.blob(self.hash_key, app, ids))
-        raw, graw = self._pipelined([
-            (self._compute, [self._compute_header, _RS.join(blobs)]),
-            (self._graph, [self._graph_header, graph.pack(gblobs)])])
-        out = []
-        for app, r, g in zip(applications, raw, graw, strict=True):
-            values = self._features(app, orjson.loads(r))
-            values.update(graph.features(g))
-            out.append(values)
-        return out
+            memo = memo_keys[i] if memo_keys is not None else ""
+            blobs.append(_US.join((*head, *ids[i], memo)))
+        return ScriptCall(self._compute, self._keys, (self._compute_header, _RS.join(blobs)))
 
     def _features(self, app: LoanApplication, rec: dict[str, Any]) -> dict[str, Value]:
         v: list[float] = rec["v"]
         ids: list[str] = rec["ids"]
-        out: dict[str, Value] = {}
-        for kind, windows in VELOCITY_WINDOWS.items():
-            base = _OFFSETS[kind]
-            for w in windows:
-                out[f"vel_{kind}_apps_{w}"] = float(v[base + _W_NAMES.index(w)])
-        for kind in LAST_SEEN_KINDS:
-            delta = v[_OFFSETS[kind] + _NW]
-            out[f"vel_{kind}_hours_since_prev"] = None if delta < 0 else delta / HOUR_MS
-        for name, kind, part, w in DISTINCT:
-            p = _PARTS.get(kind, ("id",)).index(part)
-            out[name] = float(v[_OFFSETS[kind] + _NW + 1 + p * _ND + DISTINCT_WINDOWS.index(w)])
+        out: dict[str, Value] = {name: float(v[i]) for name, i in _COUNTS}
+        for name, i in _SINCE_PREV:
+            delta = v[i]
+            out[name] = None if delta < 0 else delta / HOUR_MS
         g = _GRAPH_AT
         out["graph_linked_ids_30d"] = float(v[g])
         out["graph_linked_apps_30d"] = float(v[g + 1])
@@ -200,13 +273,20 @@ class FeatureEngine:
 
         One round trip per batch; duplicates (same event_id) are ignored.
         """
+        call = self._ingest_call(device_events, behaviour_events)
+        if call is not None:
+            execute(self.redis, [call])
+
+    def _ingest_call(self, device_events: Sequence[Mapping[str, Any]],
+                     behaviour_events: Sequence[Mapping[str, Any]]) -> ScriptCall | None:
         if not device_events and not behaviour_events:
-            return
+            return None
         key = self.hash_key
+        codes = _BEHAVIOUR_CODES
         try:
             b = _RS.join([
                 f"{_event_key(e['event_id'])}\x1f{e['session_id']}\x1f{int(e['event_time'])}"
-                f"\x1f{_BEHAVIOUR_CODES.get(e['event_type'], 'F')}\x1f"
+                f"\x1f{codes.get(e['event_type'], 'F')}\x1f"
                 f"{'' if e.get('inter_key_ms') is None else round(e['inter_key_ms'] * 10)}"
                 for e in behaviour_events
             ])
@@ -225,7 +305,7 @@ class FeatureEngine:
                 f"session event lacks {exc}; decode it with the device_event or "
                 "behaviour_event schema first"
             ) from exc
-        self._call(self._ingest, [self._ingest_header, b, d])
+        return ScriptCall(self._ingest, self._keys, (self._ingest_header, b, d))
 
     # --- fraud confirmations ------------------------------------------------
 
@@ -238,59 +318,16 @@ class FeatureEngine:
 
     def record_fraud_confirmations(self, confirmations: Iterable[tuple[str, int]]) -> int:
         """Batch form of ``record_fraud_confirmation``; returns how many were known."""
+        call = self._fraud_call(confirmations)
+        return 0 if call is None else int(execute(self.redis, [call])[0])
+
+    def _fraud_call(self, confirmations: Iterable[tuple[str, int]]) -> ScriptCall | None:
         args: list[Any] = [self.prefix, self.fraud_ttl_ms]
         for app_id, t in confirmations:
             args += [app_id, int(t)]
-        if len(args) == 2:
-            return 0
-        return int(self._call(self._fraud, args))
+        return None if len(args) == 2 else ScriptCall(self._fraud, self._keys, args)
 
     # --- plumbing --------------------------------------------------------------
-
-    def _call(self, script: Any, args: list[Any]) -> Any:
-        try:
-            # The one declared key is the prefix: on a Redis Cluster it routes the call to
-            # the node that holds the prefix's slot, where (hash tag ``{prefix}``) every key
-            # the script builds lives. On one server it is unused.
-            return script(keys=[self.prefix], args=args)
-        except redis.RedisError as exc:
-            raise FeatureStateError(
-                f"feature state call failed on Redis: {exc}. Check that redis-server is "
-                "running and reachable (`loanrisk services up`) and is version 7 or later."
-            ) from exc
-
-    def _pipelined(self, calls: list[tuple[Any, list[Any]]]) -> list[Any]:
-        """Several scripts in ONE round trip (EVALSHA in a pipeline; loaded once if missing)."""
-        for attempt in (0, 1):
-            client = self._slot_client()
-            pipe = client.pipeline(transaction=False)
-            for script, args in calls:
-                pipe.evalsha(script.sha, 1, self.prefix, *args)  # the prefix: as in _call
-            try:
-                return list(pipe.execute())
-            except redis.exceptions.NoScriptError:
-                if attempt:
-                    raise
-                for script, _ in calls:
-                    script.sha = client.script_load(script.script)
-            except redis.RedisError as exc:
-                if client is not self.redis:  # a lost master or a moved slot: ask again
-                    self.redis.nodes_manager.initialize()  # type: ignore[attr-defined]
-                raise FeatureStateError(
-                    f"feature state call failed on Redis: {exc}. Check that redis-server is "
-                    "running and reachable (`loanrisk services up`) and is version 7 or later."
-                ) from exc
-        raise AssertionError("unreachable")
-
-    def _slot_client(self) -> Any:
-        """Where a pipeline of scripts goes: this client, or on a Redis Cluster (whose
-        pipelines refuse EVALSHA) the master of the prefix's slot, which holds every key
-        of this engine (hash tag ``{prefix}``, docs/topology.md)."""
-        from redis.cluster import RedisCluster
-
-        if not isinstance(self.redis, RedisCluster):
-            return self.redis
-        return self.redis.get_redis_connection(self.redis.get_node_from_key(self.prefix))
 
     def clear(self) -> int:
         """Delete this engine's keys (its prefix only); for tests and offline builds."""

@@ -23,8 +23,10 @@ def clickhouse_client(settings: Settings) -> Any:
     return clickhouse_connect.get_client(dsn=dsn)
 
 
-def redis_client(settings: Settings) -> Any:
-    """A Redis client that gives up on a frozen server after ``redis_timeout_ms``.
+def redis_client(settings: Settings, timeout_ms: int | None = None) -> Any:
+    """A Redis client that gives up on a frozen server after ``redis_timeout_ms`` (or
+    ``timeout_ms``: an offline build's large batches on a busy machine need longer than a
+    worker that must degrade quickly).
 
     redis-py's own retries are off: ``streams.retry.Backoff`` in the worker is the one
     retry policy, so the time to a degraded decision is bounded by our numbers alone
@@ -34,7 +36,7 @@ def redis_client(settings: Settings) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    timeout = settings.redis_timeout_ms / 1000
+    timeout = (settings.redis_timeout_ms if timeout_ms is None else timeout_ms) / 1000
     if settings.redis_cluster:
         # Follows MOVED/ASK and refreshes the slot map after a failover; its own retries
         # stay short so a lost master degrades decisions instead of stalling them.

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         "empty = decisions/servicing/default.yaml")
     worker_batch_window_ms: float = Field(
         default=2.0, description="how long a worker waits to fill a batch (adds to latency)")
+    worker_batch_linger_ms: float = Field(
+        default=1.0, description="kafka engine: after a batch's first message, how long it "
+        "waits for more (bounded: at most this much latency, fewer batches under light load)")
     session_batch_max: int = 500
     session_batch_window_ms: float = 5.0
     rules_file: Path | None = Field(

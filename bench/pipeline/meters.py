@@ -59,15 +59,28 @@ class CpuMeter:
         busy, total = machine_busy_ticks()
         ours = sum(cpu_ticks(p) - self.c0[n] for n, p in self.pids.items())
         machine = (busy - self.m0[0]) / max(total - self.m0[1], 1)
+        used_s = {n: (cpu_ticks(p) - self.c0[n]) / self.hz for n, p in self.pids.items()}
         return {
-            "cpu_pct": {n: round(100 * (cpu_ticks(p) - self.c0[n]) / self.hz / dt, 1)
-                        for n, p in self.pids.items()},
+            "cpu_pct": {n: round(100 * u / dt, 1) for n, u in used_s.items()},
+            "cpu_s": {n: round(u, 3) for n, u in used_s.items()},
             "wait_for_cpu_pct": {n: round(100 * (runqueue_ns(p) - self.w0[n]) / 1e9 / dt, 1)
                                  for n, p in self.pids.items() if n not in ("kafka", "redis")},
             "machine_busy_pct": round(100 * machine, 1),
             "others_pct_of_machine": round(100 * machine
                                            - 100 * ours / self.hz / dt / self.ncpu, 1),
         }
+
+
+def cpu_us_per_app(cpu_s: dict[str, float], n: int) -> dict[str, float]:
+    """CPU µs per application decided, per process, and of the workers together
+    (``workers``: every process whose name starts with ``worker``)."""
+    if n <= 0:
+        return {}
+    out = {name: round(s * 1e6 / n, 1) for name, s in cpu_s.items()}
+    workers = [s for name, s in cpu_s.items() if name.startswith("worker")]
+    if workers:
+        out["workers"] = round(sum(workers) * 1e6 / n, 1)
+    return out
 
 
 class RssSampler:

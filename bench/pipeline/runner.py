@@ -15,7 +15,13 @@ from typing import Any
 
 from bench.pipeline import profiler
 from bench.pipeline.figures import summarize
-from bench.pipeline.meters import CpuMeter, RssSampler, redis_used_mb, rss_by_name
+from bench.pipeline.meters import (
+    CpuMeter,
+    RssSampler,
+    cpu_us_per_app,
+    redis_used_mb,
+    rss_by_name,
+)
 from bench.pipeline.plan import (
     BENCH_DIR,
     ECHO_TOPIC,
@@ -112,6 +118,7 @@ class Bench:
                         recorder.values if recorder.keep_values else None)
         res["config"] = label
         res.update(load)
+        res["cpu_us_per_app"] = cpu_us_per_app(load["cpu_s"], res.get("received", 0))
         self.results["phases"].append(res)
         print_phase(res)
         return res

@@ -5,9 +5,12 @@
 --          ids_ttl_ms, first_seen_ttl_ms, cap, nW, W1..WnW (velocity windows),
 --          nD, D1..DnD (distinct windows)
 -- ARGV[2]: applications separated by \30, fields by \31: app_id, event_time, session_id,
---          h_id, h_device, h_phone, h_email, h_ip, h_address
+--          h_id, h_device, h_phone, h_email, h_ip, h_address, memo_key
 -- (two arguments however large the batch: packing arguments is the client's main cost)
--- Returns one JSON string per application:
+-- memo_key: a hash whose field app_id holds a result made earlier (the worker's redelivery
+--   memo), or empty. When that field exists the application is not computed at all: its
+--   reply is {blob} (a one-element array) instead of a vector.
+-- Returns per application one JSON string (or {memo blob}):
 --   {"ids": [6 hashes], "t": "<event_time>", "v": [numbers], "s": [session hash, flat]}
 -- v = per kind (id, device, phone, email, ip, address):
 --       count per W, ms since previous application (-1 none), distinct per part per D
@@ -52,8 +55,12 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
   local sid = f[3]
   local h = {f[4], f[5], f[6], f[7], f[8], f[9]}
   local vkey = P .. ':v:' .. app
-  local cached = redis.call('GET', vkey)
-  if cached then
+  local memo = false
+  if f[10] and f[10] ~= '' then memo = redis.call('HGET', f[10], app) end
+  local cached = (not memo) and redis.call('GET', vkey)
+  if memo then
+    out[#out + 1] = {memo}
+  elseif cached then
     out[#out + 1] = cached
   else
     local v = {}

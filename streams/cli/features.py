@@ -11,6 +11,9 @@ import typer
 from schemas.errors import LoanRiskError
 from streams.cli.errors import fail
 
+#: Redis socket timeout of an offline build: its batches are large and nothing degrades
+OFFLINE_TIMEOUT_MS = 30_000
+
 app = typer.Typer(
     help="The feature specification shared by training and serving, and offline feature "
     "tables rebuilt from a simulator history with the live engine.",
@@ -64,7 +67,7 @@ def build(
     settings = load_settings()
     try:
         hist = read_history(history)
-        client = redis_client(settings)
+        client = redis_client(settings, timeout_ms=OFFLINE_TIMEOUT_MS)
         client.ping()
     except LoanRiskError as exc:
         fail(str(exc))

@@ -30,7 +30,7 @@ from schemas.topics import (
     PERFORMANCE,
     REVIEWS,
 )
-from streams.control.follower import ListsFollower
+from streams.control.follower import CompactedFollower, ListsFollower
 from streams.control.releases import releases_follower
 from streams.deadletter import TopicDecoder
 from streams.retry import Backoff
@@ -38,7 +38,7 @@ from streams.settings import Settings
 from streams.worker.alerts import LookBackAlerts
 from streams.worker.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
 from streams.worker.metrics import WorkerStats
-from streams.worker.pipeline import Decided
+from streams.worker.pipeline import Decided, StateWrites
 
 log = logging.getLogger("loanrisk.worker")
 
@@ -67,33 +67,35 @@ class Inbound:
 
 
 @dataclass
-class Batch:
-    """Consumed messages decoded and sorted by what they feed."""
+class Batch(StateWrites):
+    """Consumed messages decoded and sorted by what they feed: applications, and the
+    session events and fraud confirmations (``StateWrites``) written before them."""
 
     applications: list[LoanApplication] = field(default_factory=list)
-    device: list[dict[str, Any]] = field(default_factory=list)
-    behaviour: list[dict[str, Any]] = field(default_factory=list)
-    confirmed: list[tuple[str, int]] = field(default_factory=list)  # (application id, time)
 
     @property
     def has_state(self) -> bool:
-        return bool(self.device or self.behaviour or self.confirmed)
+        return self.any
 
-    def add_state(self, other: Batch) -> None:
-        self.device += other.device
-        self.behaviour += other.behaviour
-        self.confirmed += other.confirmed
+    def add_state(self, other: StateWrites) -> None:
+        self.add(other)
 
 
 class WorkerCore:
+    """``control=False``: no lists and releases topics followed (an in-process bench or
+    test without Kafka); a worker always follows them."""
+
     def __init__(self, settings: Settings, dead_letter_out: DeadLetterOut,
-                 alert_out: AlertOut | None = None) -> None:
+                 alert_out: AlertOut | None = None, control: bool = True) -> None:
         self.settings = settings
         lists = ListIndex()
         self.pipeline = build_pipeline(settings, lists)
-        self.follower = ListsFollower(settings.kafka, lists)
-        self.releases = releases_follower(settings.kafka, self.pipeline.decider.rules,
-                                          self.pipeline.models, self.pipeline.decider)
+        self.followers: list[CompactedFollower] = []
+        if control:
+            self.follower = ListsFollower(settings.kafka, lists)
+            self.releases = releases_follower(settings.kafka, self.pipeline.decider.rules,
+                                              self.pipeline.models, self.pipeline.decider)
+            self.followers = [self.follower, self.releases]
         self.stats = WorkerStats(worker_id(settings))
         self._dead_letter_out = dead_letter_out
         self._alert_out = alert_out
@@ -133,7 +135,7 @@ class WorkerCore:
                 batch.confirmed.append((rec["application_id"], rec["event_time"]))
         return batch
 
-    def _state_writes(self, batch: Batch) -> list[tuple[str, Callable[[], Any]]]:
+    def _state_writes(self, batch: StateWrites) -> list[tuple[str, Callable[[], Any]]]:
         features = self.pipeline.features
         writes: list[tuple[str, Callable[[], Any]]] = []
         if batch.device or batch.behaviour:
@@ -157,7 +159,7 @@ class WorkerCore:
             log.info("%d look-back alert(s) for %d fraud confirmation(s)", len(messages),
                      len(confirmed))
 
-    def fold_state(self, batch: Batch, backoff: Backoff = STATE_BACKOFF) -> bool:
+    def fold_state(self, batch: StateWrites, backoff: Backoff = STATE_BACKOFF) -> bool:
         """Session events and fraud confirmations into Redis, before the batch's decisions.
 
         False when a write still fails after retries: nothing read may be dropped, so the
@@ -172,7 +174,7 @@ class WorkerCore:
                 return False
         return True
 
-    async def fold_state_async(self, batch: Batch) -> None:
+    async def fold_state_async(self, batch: StateWrites) -> None:
         """``fold_state`` inside an event loop (Faust): retried until written, so the agent
         (and its offsets) wait for Redis while decisions go on degraded."""
         for what, write in self._state_writes(batch):
@@ -186,23 +188,30 @@ class WorkerCore:
                     await asyncio.sleep(STATE_HOLD_S)
 
     def decide(self, applications: list[LoanApplication]) -> list[Decided]:
-        decided = self.pipeline.decide_batch(applications)
+        return self.decide_with_state(applications)[0]
+
+    def decide_with_state(self, applications: list[LoanApplication],
+                          state: StateWrites | None = None) -> tuple[list[Decided], bool]:
+        """Write ``state`` and decide ``applications`` in one Redis round trip (see
+        ``DecisionPipeline.decide_with_state``); False when the state is not written."""
+        decided, written = self.pipeline.decide_with_state(applications, state)
         for d in decided:
             if not d.redelivered:
                 self.stats.record(d.decision)
-        return decided
+        return decided, written
 
     # --- control topics ---------------------------------------------------------------
     def catch_up(self) -> None:
         """Read the lists and releases topics to their end before the first decision."""
-        self.follower.catch_up()
-        self.releases.catch_up()
-        log.info("lists loaded: %d updates; releases applied: %d", self.follower.applied,
-                 self.releases.applied)
+        for f in self.followers:
+            f.catch_up()
+        if self.followers:
+            log.info("lists loaded: %d updates; releases applied: %d", self.follower.applied,
+                     self.releases.applied)
 
     def poll_control(self) -> None:
-        self.follower.poll()
-        self.releases.poll()
+        for f in self.followers:
+            f.poll()
 
     # --- housekeeping -------------------------------------------------------------------
     def reload(self) -> None:

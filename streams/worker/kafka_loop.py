@@ -9,12 +9,16 @@ path uses librdkafka's batch consume and produce, and Faust remains available
 with ``loanrisk worker --engine faust``.
 
 Per iteration: take what is queued (up to ``worker_batch_max`` applications'
-worth; waits at most ``worker_batch_window_ms`` for the first message), fold
-session events into Redis first -- so an application and its session events
-arriving in the same batch are decided with the session -- record fraud
-confirmations, decide the applications in one batch, produce decisions and
-feature vectors. Offsets are committed after the producer flushed (every
-``commit_interval_s`` and on every partition revocation): at-least-once, and
+worth; waits at most ``worker_batch_window_ms`` for the first message, then at most
+``worker_batch_linger_ms`` for more when the batch is not full), then ONE Redis round
+trip folds the session events and fraud confirmations and computes the applications'
+features after them -- so an application and its session events arriving in the same
+batch are decided with the session -- decide the applications, memoise them (a second
+round trip), produce decisions and feature vectors. The heap is frozen
+(``gc.freeze``) once the models are loaded and again after the first decisions, so the
+collector never walks the models' millions of objects. Offsets are committed after the
+producer flushed (every ``commit_interval_s`` and on every partition revocation):
+at-least-once, and
 the redelivery memo makes a repeated application's decision identical.
 
 With ``LOANRISK_PROCESSING_GUARANTEE=exactly_once`` each batch's outputs (decisions,
@@ -28,6 +32,7 @@ its open transaction at once (otherwise the broker aborts it after
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -47,6 +52,10 @@ from streams.worker.telemetry import serve_worker_telemetry
 log = logging.getLogger("loanrisk.worker")
 
 TRANSACTION_TIMEOUT_MS = 10_000
+#: how often the lists and releases topics are polled (a list update applies this late)
+CONTROL_POLL_S = 0.05
+#: decisions after which the heap is frozen again (models' and codecs' caches built)
+FREEZE_AFTER = 1_000
 
 
 class KafkaWorker:
@@ -181,10 +190,19 @@ class KafkaWorker:
                 first = self._pending.get(key, (messages[0].offset, Batch()))
                 first[1].add_state(part)
                 self._pending[key] = first
-        # before deciding: a session in the same batch (or held earlier) counts
-        self._write_state(now=bool(apps))
+        if not apps:
+            self._write_state()
+            return 0
+        # the held session state goes in the same round trip, before the decisions read it;
+        # fraud confirmations (rare) have their look-back alerts: written first, on their own
+        held = self._held_state()
+        if held is not None and held.confirmed:
+            self._write_state()
+            held = None
+        decided, written = self.core.decide_with_state(self.core.sort(apps).applications, held)
+        if held is not None:
+            self._state_done(written)
         produce = self.producer.produce
-        decided = self.core.decide(self.core.sort(apps).applications)
         for d in decided:
             app_key = d.application_id.encode()
             produce(DECISIONS.name, d.decision_bytes, app_key)
@@ -192,26 +210,35 @@ class KafkaWorker:
         self.producer.poll(0)
         return len(decided)
 
-    def _write_state(self, now: bool = False) -> None:
-        """Session events and fraud confirmations to Redis, the oldest first; while Redis is
-        away they stay pending and hold back commits. Tried again every STATE_HOLD_S, and
-        once (no backoff) before any applications are decided (``now``), so no application
-        is decided without the session state read before it while Redis answers."""
+    def _held_state(self) -> Batch | None:
         if not self._pending:
-            return
-        retrying = self._retry_at > 0
-        if retrying and not now and time.monotonic() < self._retry_at:
-            return
+            return None
         merged = Batch()
         for _offset, part in self._pending.values():
             merged.add_state(part)
-        if self.core.fold_state(merged, Backoff(()) if retrying else STATE_BACKOFF):
-            if retrying:
-                log.info("state held while Redis was away is written")
-            self._pending.clear()
-            self._retry_at = 0.0
-        else:
+        return merged
+
+    def _state_done(self, written: bool) -> None:
+        if not written:
             self._retry_at = time.monotonic() + STATE_HOLD_S
+            return
+        if self._retry_at > 0:
+            log.info("state held while Redis was away is written")
+        self._pending.clear()
+        self._retry_at = 0.0
+
+    def _write_state(self) -> None:
+        """Session events and fraud confirmations without applications to Redis; while
+        Redis is away they stay pending and hold back commits, tried again every
+        STATE_HOLD_S (and with the next applications, in their round trip: no application
+        is decided without the session state read before it while Redis answers)."""
+        held = self._held_state()
+        if held is None:
+            return
+        retrying = self._retry_at > 0
+        if retrying and time.monotonic() < self._retry_at:
+            return
+        self._state_done(self.core.fold_state(held, Backoff(()) if retrying else STATE_BACKOFF))
 
     @staticmethod
     def _split(inbound: list[Inbound]
@@ -244,22 +271,41 @@ class KafkaWorker:
     def checkpoint(self) -> None:
         self.core.checkpoint()
 
+    def _batch(self, first: Any, batch_max: int, linger: float) -> list[Any]:
+        """What is queued after ``first``; when that is not a full batch, what arrives within
+        ``linger`` too (under light load a few applications share one batch's round trips,
+        at the cost of at most ``linger`` of latency)."""
+        msgs = [first, *self.consumer.consume(num_messages=batch_max - 1, timeout=0)]
+        if linger > 0 and len(msgs) < batch_max:
+            msgs += self.consumer.consume(num_messages=batch_max - len(msgs), timeout=linger)
+        return msgs
+
     def run(self, stop: threading.Event) -> None:
         self.core.catch_up()
         self.consumer.subscribe(list(INPUTS), on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         batch_max = self.settings.worker_batch_max * 4  # ~4 messages per application
         first_wait = max(self.settings.worker_batch_window_ms, 1.0) / 1000
+        linger = self.settings.worker_batch_linger_ms / 1000
+        control_due = 0.0
+        decided = 0
+        gc.collect()  # models, lists and rules loaded: the collector need not scan them again
+        gc.freeze()
         try:
             while not stop.is_set():
                 first = self.consumer.poll(first_wait)
                 if first is not None:
-                    msgs = [first, *self.consumer.consume(num_messages=batch_max - 1, timeout=0)]
-                    self.process(msgs)
+                    msgs = self._batch(first, batch_max, linger)
+                    decided += self.process(msgs)
+                    if decided >= FREEZE_AFTER > decided - len(msgs):  # warm: caches built
+                        gc.freeze()
                 if self._pending:
                     self._write_state()
-                self.core.poll_control()
-                self.core.tick(time.monotonic(), self._emit_metrics)
+                now = time.monotonic()
+                if now >= control_due:  # lists and releases: two polls, not per batch
+                    self.core.poll_control()
+                    control_due = now + CONTROL_POLL_S
+                self.core.tick(now, self._emit_metrics)
                 self._commit()
         finally:
             self._commit(force=True)

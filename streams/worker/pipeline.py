@@ -1,13 +1,15 @@
 """The decision step for a batch of applications, without Kafka: features -> scores -> decision.
 
-The Faust worker feeds it decoded applications and publishes what it returns;
-tests and benchmarks call it directly on the real Redis. Per batch it makes
-three Redis round trips whatever the batch size: the redelivery memo lookup,
-the feature script, and the memo write.
+The workers feed it decoded applications (with the session events and fraud
+confirmations read in the same batch) and publish what it returns; tests and
+benchmarks call it directly on the real Redis. Per batch it makes two Redis round
+trips whatever the batch size: ``FeatureEngine.exchange`` (session ingest, fraud
+confirmations, then the feature script, which also looks up the redelivery memo), and
+the memo write.
 
-Redelivery: a decision, once made, is memoised in Redis (encoded bytes, keyed
-by application id, 30 days). An application delivered again -- Kafka is
-at-least-once -- gets the identical decision and feature vector republished,
+Redelivery: a decision, once made, is memoised in Redis (``streams/worker/memo.py``:
+encoded bytes, keyed by application id, 30 days). An application delivered again --
+Kafka is at-least-once -- gets the identical decision and feature vector republished,
 without scoring or teaching the anomaly model twice.
 
 Degraded mode: if Redis cannot be reached after retries with backoff, the
@@ -17,10 +19,10 @@ with reason S-STATE-UNAVAILABLE (only a block-list DECLINE stands). Nothing is
 dropped, nothing is guessed. A degraded decision is a decision too: it is
 memoised like any other, and memo writes that fail are kept in this process and
 written when Redis answers again, so a redelivery during or after the outage gets
-the decision first published. When the memo itself cannot be read the batch goes
-straight to degraded mode instead of re-deciding from features: a worker that
-cannot tell whether an application was decided before never silently decides it
-anew (and the decision of record in ClickHouse stays the first published).
+the decision first published. The memo is read in the same call as the features, so
+when it cannot be read the batch is decided in degraded mode: a worker that cannot
+tell whether an application was decided before never silently decides it anew from
+features (and the decision of record in ClickHouse stays the first published).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ import numpy as np
 from decisions.engine import DecisionEngine
 from decisions.shadow import shadow_decide
 from features.applicant import applicant_features
-from features.engine import FeatureEngine, feature_record
+from features.engine import Exchanged, FeatureEngine, feature_record
 from features.errors import FeatureStateError
-from features.identity import hash_identifier
+from features.identity import application_identifiers
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
 from models.slots import ModelSet, ModelSlots
@@ -54,12 +56,10 @@ from schemas.records import (
     ShadowDecision,
 )
 from streams.retry import Backoff
+from streams.worker.memo import Memoised, RedeliveryMemo, unpack
 
 log = logging.getLogger(__name__)
 
-MEMO_TTL_S = 30 * 24 * 3600
-#: decisions whose memo write failed, kept until Redis answers (beyond: logged, dropped)
-MEMO_BACKLOG_MAX = 200_000
 STATE_UNAVAILABLE = ("S-STATE-UNAVAILABLE",
                      "Application requires manual review: risk checks temporarily unavailable")
 
@@ -80,6 +80,24 @@ class Decided:
 
 
 @dataclass
+class StateWrites:
+    """Session events and fraud confirmations to write before a batch is decided."""
+
+    device: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: list[dict[str, Any]] = field(default_factory=list)
+    confirmed: list[tuple[str, int]] = field(default_factory=list)  # (application id, time)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.device or self.behaviour or self.confirmed)
+
+    def add(self, other: StateWrites) -> None:
+        self.device += other.device
+        self.behaviour += other.behaviour
+        self.confirmed += other.confirmed
+
+
+@dataclass
 class DecisionPipeline:
     features: FeatureEngine
     decider: DecisionEngine
@@ -96,54 +114,108 @@ class DecisionPipeline:
     def __post_init__(self) -> None:
         self._dec_codec = codec_for("decision")
         self._fv_codec = codec_for("feature_vector")
-        self._prefix = self.features.prefix
-        self._unwritten: dict[str, dict[Any, Any]] = {}  # memo bucket -> id -> blob
+        self.memo = RedeliveryMemo(self.features.redis, self.features.prefix)
+        self._outage = False  # the last exchange failed after its retries
 
     # --- the step ------------------------------------------------------------
     def decide_batch(self, applications: Sequence[LoanApplication]) -> list[Decided]:
         """Decide every application of the batch, in order."""
-        if not applications:
-            return []
-        t0 = time.perf_counter()
-        memo, memo_ok = self._memo_get(applications)
-        fresh, seen = [], set(memo)
-        for a in applications:  # a repeat inside the batch is a redelivery of the first
-            if a["application_id"] not in seen:
-                seen.add(a["application_id"])
-                fresh.append(a)
-        vectors: list[dict[str, float | None]] | None = None
-        if fresh and memo_ok:
-            vectors = self._features_with_retry(fresh)
-        feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
+        return self.decide_with_state(applications)[0]
 
+    def decide_with_state(self, applications: Sequence[LoanApplication],
+                          state: StateWrites | None = None) -> tuple[list[Decided], bool]:
+        """Decide every application of the batch, in order, after writing ``state`` (the
+        session events and fraud confirmations read with them) in the same round trip;
+        and whether that state was written (False: Redis failed, the caller keeps it)."""
+        if not applications and state is None:
+            return [], True
+        t0 = time.perf_counter()
+        memo: dict[str, Memoised] = {}
+        fresh: list[LoanApplication] = []
+        seen: set[str] = set()
+        for a in applications:  # a repeat inside the batch is a redelivery of the first
+            app_id = a["application_id"]
+            if app_id in seen:
+                continue
+            seen.add(app_id)
+            held = self.memo.pending(a)
+            if held is not None:
+                memo[app_id] = held
+            else:
+                fresh.append(a)
+        got = self._exchange(fresh, state)
+        vectors: dict[str, dict[str, float | None]] | None = None
+        hashes: dict[str, tuple[str, ...]] = {}
+        if got is not None:
+            vectors = {}
+            for a, v, m, ids in zip(fresh, got.vectors, got.memoised, got.identifiers,
+                                    strict=True):
+                if m is not None:
+                    memo[a["application_id"]] = unpack(m)
+                elif v is not None:
+                    vectors[a["application_id"]] = v
+                    hashes[a["application_id"]] = ids
+        feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
+        return self._decide_all(applications, memo, vectors, hashes, feat_us), got is not None
+
+    def _exchange(self, fresh: list[LoanApplication], state: StateWrites | None
+                  ) -> Exchanged | None:
+        """The batch's round trip with retry; None when Redis stays away (degraded)."""
+        if not fresh and (state is None or not state.any):
+            return Exchanged([], [], [])
+        st = state or StateWrites()
+        call = partial(self.features.exchange, fresh, [self.memo.bucket(a) for a in fresh],
+                       device_events=st.device, behaviour_events=st.behaviour,
+                       confirmations=st.confirmed)
+        # once Redis has failed a whole backoff, one try per batch until it answers: the
+        # decisions of an outage go out degraded at the pace of one timeout each
+        pauses = () if self._outage else tuple(self.retries)
+        backoff = Backoff(pauses, retry_on=(FeatureStateError,))
+        try:
+            got = backoff.call(call, self.sleep)
+        except FeatureStateError as exc:
+            log.error("feature state unavailable after %d attempt(s): %s; deciding %d "
+                      "application(s) in degraded mode (REVIEW)", backoff.attempts, exc,
+                      len(fresh))
+            self._outage = True
+            return None
+        if self._outage:
+            log.info("feature state available again")
+        self._outage = False
+        return got
+
+    def _decide_all(self, applications: Sequence[LoanApplication], memo: dict[str, Memoised],
+                    vectors: dict[str, dict[str, float | None]] | None,
+                    hashes: dict[str, tuple[str, ...]], feat_us: float) -> list[Decided]:
         out: list[Decided] = []
-        new: list[tuple[LoanApplication, Decided]] = []
+        new: list[tuple[LoanApplication, str, bytes, bytes]] = []
         done: dict[str, Decided] = {}
-        it = iter(vectors or [])
         for app in applications:
             app_id = app["application_id"]
-            if app_id in memo:
-                dec_b, fv_b = memo[app_id]
-                record = cast(DecisionRecord, self._dec_codec.decode(dec_b))
-                out.append(Decided(app_id, record, dec_b, fv_b, redelivered=True))
-                continue
-            if app_id in done:
-                first = done[app_id]
+            first = done.get(app_id)
+            if first is not None:
                 out.append(Decided(app_id, first.decision, first.decision_bytes,
                                    first.features_bytes, redelivered=True,
                                    degraded=first.degraded))
                 continue
-            degraded = vectors is None
-            values = next(it) if not degraded else FEATURE_SPEC.complete(applicant_features(app))
-            d = self._decide_one(app, values, feat_us, degraded)
+            if app_id in memo:
+                dec_b, fv_b = memo[app_id]
+                record = cast(DecisionRecord, self._dec_codec.decode(dec_b))
+                d = Decided(app_id, record, dec_b, fv_b, redelivered=True)
+            else:
+                degraded = vectors is None
+                values = (FEATURE_SPEC.complete(applicant_features(app)) if vectors is None
+                          else vectors[app_id])
+                d = self._decide_one(app, values, feat_us, degraded, hashes.get(app_id))
+                new.append((app, app_id, d.decision_bytes, d.features_bytes))
             done[app_id] = d
             out.append(d)
-            new.append((app, d))
-        self._memo_put(new)
+        self.memo.put(new)
         return out
 
     def _decide_one(self, app: LoanApplication, values: dict[str, float | None],
-                    feat_us: float, degraded: bool) -> Decided:
+                    feat_us: float, degraded: bool,
+                    identifiers: tuple[str, ...] | None = None) -> Decided:
         t1 = time.perf_counter()
         models = self.models.current
         x = FEATURE_SPEC.to_array(values)
@@ -159,11 +231,8 @@ class DecisionPipeline:
             scores["anomaly_score"] = (self.anomaly.score_one(values) if degraded
                                        else self.anomaly.score_and_learn(values))
         t3 = time.perf_counter()
-        key = self.hash_key
-        hashed = {"NATIONAL_ID_HASH": hash_identifier(key, "id", app["national_id"]),
-                  "PHONE_HASH": hash_identifier(key, "phone", app["phone"],
-                                                app["address"]["country"]),
-                  "EMAIL_HASH": hash_identifier(key, "email", app["email"])}
+        ids = identifiers or application_identifiers(self.hash_key, app)  # KINDS order
+        hashed = {"NATIONAL_ID_HASH": ids[0], "PHONE_HASH": ids[2], "EMAIL_HASH": ids[3]}
         versions = {**models.versions(), "feature_spec": FEATURE_SPEC.version,
                     "code": CODE_VERSION}
         if self.anomaly is not None:
@@ -206,94 +275,6 @@ class DecisionPipeline:
         ch_versions = {**models.versions(), **models.challenger_versions(),
                        "feature_spec": FEATURE_SPEC.version}
         return shadow_decide(self.decider, app, values, ch_scores, ch_versions, hashed=hashed)
-
-    # --- Redis: features with retry, redelivery memo ---------------------------
-    def _features_with_retry(self, apps: list[LoanApplication]
-                             ) -> list[dict[str, float | None]] | None:
-        backoff = Backoff(tuple(self.retries), retry_on=(FeatureStateError,))
-        try:
-            return backoff.call(partial(self.features.compute_many, apps), self.sleep)
-        except FeatureStateError as exc:
-            log.error("feature state unavailable after %d attempts: %s; deciding %d "
-                      "application(s) in degraded mode (REVIEW)", backoff.attempts, exc,
-                      len(apps))
-            return None
-
-    # The memo is one Redis hash per hour of application event time: a redelivered
-    # application has the same event time, so it finds its bucket; a whole batch costs one
-    # HMGET and one HSET (+ EXPIRE) per hour it spans instead of a command per application.
-    def _memo_bucket(self, app: LoanApplication) -> str:
-        return f"{self._prefix}:decided:{int(app['event_time']) // 3_600_000}"
-
-    def _memo_get(self, applications: Sequence[LoanApplication]
-                  ) -> tuple[dict[str, tuple[bytes, bytes]], bool]:
-        """(decisions already made, keyed by id; whether the memo could be read)."""
-        buckets: dict[str, list[str]] = {}
-        for a in applications:
-            buckets.setdefault(self._memo_bucket(a), []).append(a["application_id"])
-        out = self._memo_backlog(buckets)
-        def lookup() -> list[Any]:
-            pipe = self.features.redis.pipeline(transaction=False)
-            for bucket, ids in buckets.items():
-                pipe.hmget(bucket, ids)
-            return list(pipe.execute())
-
-        try:  # one retry: a blip is not an outage, and the time to degrade stays short
-            replies = Backoff(tuple(self.retries[:1])).call(lookup, self.sleep)
-        except Exception as exc:
-            log.error("redelivery memo unavailable: %s; deciding %d application(s) in "
-                      "degraded mode (REVIEW)", exc, len(applications))
-            return out, False
-        for ids, values in zip(buckets.values(), replies, strict=True):
-            for app_id, blob in zip(ids, values, strict=True):
-                if blob is not None:
-                    out[app_id] = _unpack(bytes(blob))
-        return out, True
-
-    def _memo_backlog(self, buckets: dict[str, list[str]]) -> dict[str, tuple[bytes, bytes]]:
-        """Decisions made here whose memo write is still pending."""
-        if not self._unwritten:
-            return {}
-        return {app_id: _unpack(self._unwritten[b][app_id]) for b, ids in buckets.items()
-                if b in self._unwritten for app_id in ids if app_id in self._unwritten[b]}
-
-    def _memo_put(self, decided: list[tuple[LoanApplication, Decided]]) -> None:
-        buckets: dict[str, dict[Any, Any]] = {}  # redis-py's Mapping type is invariant
-        for app, d in decided:
-            blob = len(d.decision_bytes).to_bytes(4, "big") + d.decision_bytes + d.features_bytes
-            buckets.setdefault(self._memo_bucket(app), {})[d.application_id] = blob
-        for bucket, mapping in self._unwritten.items():  # retry what failed before
-            buckets.setdefault(bucket, {}).update(mapping)
-        if not buckets:
-            return
-        try:
-            pipe = self.features.redis.pipeline(transaction=False)
-            for bucket, mapping in buckets.items():
-                pipe.hset(bucket, mapping=mapping)
-                pipe.expire(bucket, MEMO_TTL_S)
-            pipe.execute()
-        except Exception as exc:
-            self._keep_unwritten(buckets, exc)
-            return
-        if self._unwritten:
-            log.info("memoised %d decision(s) kept while Redis was away",
-                     sum(len(m) for m in self._unwritten.values()))
-        self._unwritten = {}
-
-    def _keep_unwritten(self, buckets: dict[str, dict[Any, Any]], exc: Exception) -> None:
-        n = sum(len(m) for m in buckets.values())
-        if n > MEMO_BACKLOG_MAX:
-            log.error("memo backlog full (%d decisions): a redelivery of these may be "
-                      "re-decided; the decision of record stays the first published", n)
-            return
-        log.warning("could not memoise %d decision(s), keeping them until Redis answers: %s",
-                    n, exc)
-        self._unwritten = buckets
-
-
-def _unpack(blob: bytes) -> tuple[bytes, bytes]:
-    n = int.from_bytes(blob[:4], "big")
-    return blob[4:4 + n], blob[4 + n:]
 
 
 def _model_reasons(models: ModelSet, x: np.ndarray, fraud_driven: bool

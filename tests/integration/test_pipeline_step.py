@@ -97,12 +97,17 @@ def test_redis_unreachable_decides_review_with_the_reason(redis_client, redis_ur
     apps, _dev, _beh = live_traffic(8, seed=14)
     p = _pipeline("redis://127.0.0.1:1/0", tmp_path, "down")  # nothing listens on port 1
     p.retries = (0.01, 0.01)
+    pauses: list[float] = []
+    p.sleep = pauses.append
     out = p.decide_batch(apps)
     assert len(out) == len(apps) and all(d.degraded for d in out)
     for d in out:
         assert d.decision["decision"] == "REVIEW"
         assert d.decision["reason_codes"][0]["code"] == "S-STATE-UNAVAILABLE"
         assert d.decision["offer"] is None
+    assert pauses == [0.01, 0.01]  # the whole backoff once; then one try per batch
+    more, _dev, _beh = live_traffic(3, seed=16)
+    assert all(d.degraded for d in p.decide_batch(more)) and pauses == [0.01, 0.01]
 
 
 def _free_port() -> int:

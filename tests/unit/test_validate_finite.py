@@ -86,3 +86,29 @@ def test_the_untouched_samples_are_valid() -> None:
     for topic, rec in SAMPLES.items():
         decoder = TopicDecoder(topic, lambda *_: pytest.fail("dead-lettered"), "test")
         assert decoder.decode(codec_for(SCHEMA_OF[topic]).encode(rec)) is not None
+
+
+def test_the_schema_compiled_check_finds_what_the_generic_walk_finds() -> None:
+    """``finite_check`` visits only float-holding fields; the walk over every value is its
+    oracle: the same paths, on each float field set bad alone, then on every one at once,
+    and on a behaviour batch whose events are bad at random."""
+    import random
+
+    from schemas.validate import finite_check, non_finite_fields
+
+    for topic, path in CASES:
+        rec = copy.deepcopy(SAMPLES[topic])
+        check = finite_check(SCHEMA_OF[topic])
+        assert check(rec) == non_finite_fields(rec) == []
+        try:
+            _set(rec, path, float("nan"))
+        except pytest.skip.Exception:
+            continue
+        assert check(rec) == non_finite_fields(rec) != []
+    rng = random.Random(5)
+    events = [records.behaviour_event(event_type="KEYSTROKE",
+                                      inter_key_ms=rng.choice([1.5, None, float("inf")]))
+              for _ in range(200)]
+    batch = records.behaviour_batch(events)
+    want = non_finite_fields(batch)
+    assert finite_check("behaviour_batch")(batch) == want and len(want) > 20
