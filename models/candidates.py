@@ -50,6 +50,7 @@ class FitContext:
     num_boost_round: int = 2000
     early_stopping: int = 50
     tuned_params: Mapping[str, Any] | None = None  # from models.tuning, for lightgbm_tuned
+    special_codes: tuple[float, ...] = ()  # numeric codes the scorecard bins apart
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _fit_model(kind: str, X: np.ndarray, y: np.ndarray, sp: Split, ctx: FitConte
         from models.scorecard import fit_scorecard
 
         card = fit_scorecard(X[sp.fit], y[sp.fit], ctx.names, ctx.categories, ctx.monotone,
-                             ctx.scale, weight=wf)
+                             ctx.scale, weight=wf, specials=ctx.special_codes)
         return card, {"kept": len(card.bins)}
     if kind == "logistic":
         from models.linear import fit_logistic

@@ -3,10 +3,12 @@
 Conventions (documented for the report and adverse-action notices):
 
 * WOE of a bin = ln(share of goods / share of bads): positive = safer than average.
-* Numeric features are cut at quantiles, then adjacent bins are merged until bad rates
-  are monotonic whenever the trend is clear (|Spearman| of bin index vs bad rate >= 0.5)
-  or a direction is declared (feature spec ``monotone``: +1 = risk rises with the value).
-  Missing values get their own bin; categorical levels below 2 % share pool into "other".
+* Bins come from optbinning (`models.binning`): numeric bins monotone in the declared
+  direction (feature spec ``monotone``: +1 = risk rises with the value) or optbinning's
+  detected trend, at least 5 % of rows each; nominal features get per-level WOE with
+  small levels merged; missing values and special codes get bins of their own; a level
+  never seen in training falls in "other" (neutral). Artifacts written before optbinning
+  (quantile bins, (a, b] intervals) still load and score as they did.
 * Score = offset + factor * ln(good:bad odds), factor = PDO / ln 2,
   offset = base_score - factor * ln(base_odds). More points = lower risk; every
   ``pdo`` points double the good:bad odds. Points per feature sum to the score.
@@ -60,15 +62,23 @@ class FeatureBins:
     woe: list[float] = field(default_factory=list)  # per bin, then the missing bin last
     labels: list[str] = field(default_factory=list)
     iv: float = 0.0
+    closed: str = "right"  # numeric bins (a, b] ("right") or [a, b) ("left", optbinning's)
+    specials: list[float] = field(default_factory=list)  # numeric codes with a bin of their own
 
     def bin_of(self, x: np.ndarray) -> np.ndarray:
-        """Bin index of each value; the missing bin is the last one."""
-        missing = len(self.woe) - 1
+        """Bin index of each value; the missing bin is the last one (labels give the count),
+        the special bin (numeric, with specials) the one before it."""
+        missing = len(self.labels) - 1
         if self.kind == "numeric":
-            b = np.searchsorted(np.asarray(self.edges), x, side="left")
+            edges = np.asarray(self.edges)
+            b = (np.searchsorted(edges, x, side="right") if self.closed == "left"
+                 else np.searchsorted(edges, x, side="left"))
+            if self.specials:
+                b = np.where(np.isin(x, self.specials), missing - 1, b)
         else:
             other = missing - 1
-            b = np.array([self.groups.get(int(v), other) if v == v else 0 for v in x])
+            b = np.array([self.groups.get(int(v), other) if v == v else 0 for v in x],
+                         dtype=np.intp)
         return np.where(np.isnan(x), missing, b)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,88 +93,12 @@ class FeatureBins:
         return cls(**d)
 
 
-def _woe(bad: np.ndarray, good: np.ndarray) -> tuple[np.ndarray, float]:
+def woe_iv(bad: np.ndarray, good: np.ndarray) -> tuple[np.ndarray, float]:
+    """WOE per bin (ln share of goods / share of bads, smoothed) and the information value."""
     pb = (bad + SMOOTH) / (bad.sum() + SMOOTH * len(bad))
     pg = (good + SMOOTH) / (good.sum() + SMOOTH * len(good))
     woe = np.log(pg / pb)
     return woe, float(np.sum((pg - pb) * woe))
-
-
-def _monotone_merge(bad: list[float], tot: list[float], direction: int) -> list[int]:
-    """Pool adjacent violators: group ids making bad rate monotone in ``direction``."""
-    blocks = [[i] for i in range(len(bad))]
-    b, t = list(bad), list(tot)
-    i = 0
-    while i < len(blocks) - 1:
-        r0, r1 = b[i] / max(t[i], 1), b[i + 1] / max(t[i + 1], 1)
-        if (r1 - r0) * direction < 0:
-            blocks[i] += blocks.pop(i + 1)
-            b[i] += b.pop(i + 1)
-            t[i] += t.pop(i + 1)
-            i = max(i - 1, 0)
-        else:
-            i += 1
-    gid = [0] * len(bad)
-    for g, members in enumerate(blocks):
-        for m in members:
-            gid[m] = g
-    return gid
-
-
-def bin_numeric(
-    name: str, x: np.ndarray, y: np.ndarray, max_bins: int = 10, monotone: int = 0
-) -> FeatureBins:
-    present = ~np.isnan(x)
-    xs, ys = x[present], y[present]
-    qs: Any = np.unique(np.quantile(xs, np.linspace(0, 1, max_bins + 1)[1:-1])) if len(xs) else []
-    edges = list(map(float, qs))
-    b = np.searchsorted(np.asarray(edges), xs, side="left")
-    nb = len(edges) + 1
-    bad = np.bincount(b, weights=ys, minlength=nb)
-    tot = np.bincount(b, minlength=nb).astype(float)
-    direction = monotone
-    if direction == 0 and nb > 2:
-        from scipy.stats import spearmanr
-
-        rho = float(spearmanr(np.arange(nb), bad / np.maximum(tot, 1)).statistic)
-        direction = int(np.sign(rho)) if abs(rho) >= 0.5 else 0
-    if direction != 0:
-        gid = _monotone_merge(bad.tolist(), tot.tolist(), direction)
-        edges = [edges[i] for i in range(len(edges)) if gid[i] != gid[i + 1]]
-        b = np.searchsorted(np.asarray(edges), xs, side="left")
-        nb = len(edges) + 1
-        bad = np.bincount(b, weights=ys, minlength=nb)
-        tot = np.bincount(b, minlength=nb).astype(float)
-    mbad, mtot = float(y[~present].sum()), float((~present).sum())
-    woe, iv = _woe(np.append(bad, mbad), np.append(tot - bad, mtot - mbad))
-    if mtot == 0:
-        woe[-1] = 0.0  # never seen missing: neutral
-    lo = ["-inf", *[f"{e:.4g}" for e in edges]]
-    hi = [*[f"{e:.4g}" for e in edges], "inf"]
-    labels = [f"({a}, {c}]" for a, c in zip(lo, hi, strict=True)] + ["missing"]
-    return FeatureBins(name, "numeric", edges=edges, woe=woe.tolist(), labels=labels, iv=iv)
-
-
-def bin_categorical(
-    name: str, x: np.ndarray, y: np.ndarray, levels: Sequence[str], min_share: float = 0.02
-) -> FeatureBins:
-    present = ~np.isnan(x)
-    codes = x[present].astype(int)
-    counts = np.bincount(codes, minlength=len(levels))
-    keep = [c for c in range(len(levels)) if counts[c] >= min_share * len(x)]
-    groups = {c: i for i, c in enumerate(keep)}
-    other = len(keep)
-    b = np.array([groups.get(c, other) for c in codes], dtype=int)
-    bad = np.bincount(b, weights=y[present], minlength=other + 1)
-    tot = np.bincount(b, minlength=other + 1).astype(float)
-    mbad, mtot = float(y[~present].sum()), float((~present).sum())
-    woe, iv = _woe(np.append(bad, mbad), np.append(tot - bad, mtot - mbad))
-    if tot[other] == 0:
-        woe[other] = 0.0
-    if mtot == 0:
-        woe[-1] = 0.0
-    labels = [levels[c] for c in keep] + ["other", "missing"]
-    return FeatureBins(name, "categorical", groups=groups, woe=woe.tolist(), labels=labels, iv=iv)
 
 
 @dataclass
@@ -233,33 +167,27 @@ def fit_scorecard(
     categories: Mapping[str, Sequence[str]] | None = None,
     monotone: Mapping[str, int] | None = None,
     scale: Scale | None = None,
-    max_bins: int = 10,
     min_iv: float = 0.02,
     c: float = 1.0,
     weight: np.ndarray | None = None,
+    specials: Sequence[float] = (),
 ) -> Scorecard:
-    """Bin every feature, keep those with IV >= ``min_iv``, fit logistic regression on WOE."""
+    """Bin every feature (`models.binning`, optbinning), keep those with IV >= ``min_iv``,
+    fit logistic regression on WOE. ``specials``: numeric codes binned apart."""
     from sklearn.linear_model import LogisticRegression
+
+    from models.binning import bin_categorical, bin_numeric
 
     categories = categories or {}
     monotone = monotone or {}
-    bins = []
+    every = []
     for i, n in enumerate(names):
-        col = X[:, i]
         if n in categories:
-            fb = bin_categorical(n, col, y, categories[n])
+            every.append(bin_categorical(n, X[:, i], y, categories[n], weight))
         else:
-            fb = bin_numeric(n, col, y, max_bins, int(monotone.get(n, 0)))
-        if fb.iv >= min_iv:
-            bins.append(fb)
-    if not bins:  # nothing informative: keep the best one so the model still fits
-        all_bins = [
-            bin_categorical(n, X[:, i], y, categories[n])
-            if n in categories
-            else bin_numeric(n, X[:, i], y, max_bins)
-            for i, n in enumerate(names)
-        ]
-        bins = [max(all_bins, key=lambda b: b.iv)]
+            every.append(bin_numeric(n, X[:, i], y, int(monotone.get(n, 0)), specials, weight))
+    # nothing informative: keep the best one so the model still fits
+    bins = [fb for fb in every if fb.iv >= min_iv] or [max(every, key=lambda b: b.iv)]
     card = Scorecard(list(names), bins, [0.0] * len(bins), 0.0, scale or Scale())
     W = card.woe_matrix(X)
     lr = LogisticRegression(C=c, max_iter=2000).fit(W, y, sample_weight=weight)

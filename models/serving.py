@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,22 +134,23 @@ class ScorecardServing(ServingModel):
         self.scale = card.scale
         pos = {n: i for i, n in enumerate(self.feature_names)}
         tables = card.points_table()
-        # per kept feature: (column, numeric?, edges list, code->bin, points list, max points)
+        # per kept feature: (column, numeric?, edges, code->bin, points, bisect, special codes)
         self._plan = [
-            (pos[fb.name], fb.kind == "numeric", list(fb.edges), dict(fb.groups), t.tolist())
+            (pos[fb.name], fb.kind == "numeric", list(fb.edges), dict(fb.groups), t.tolist(),
+             bisect_right if fb.closed == "left" else bisect_left, frozenset(fb.specials))
             for fb, t in zip(card.bins, tables, strict=True)
         ]
-        self._best = [max(t) for *_, t in self._plan]
+        self._best = [max(plan[4]) for plan in self._plan]
 
     def _row_points(self, x: np.ndarray) -> list[float]:
         vals = x.tolist()
         out = []
-        for col, numeric, edges, groups, pts in self._plan:
+        for col, numeric, edges, groups, pts, bisect, specials in self._plan:
             v = vals[col]
             if v != v:  # NaN -> missing bin
                 out.append(pts[-1])
             elif numeric:
-                out.append(pts[bisect_left(edges, v)])
+                out.append(pts[-2] if v in specials else pts[bisect(edges, v)])
             else:
                 out.append(pts[groups.get(int(v), len(pts) - 2)])
         return out

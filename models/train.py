@@ -64,6 +64,7 @@ class TrainConfig:
     tune_minutes: float = 0.0  # LightGBM search budget (0: no tuned candidate)
     tune_trials: int = 40  # at most this many trials within the budget
     n_boot: int = 200  # bootstrap resamples of the confidence intervals
+    special_codes: tuple[float, ...] = ()  # numeric sentinels the scorecard bins apart
 
     def kinds(self) -> tuple[str, ...]:
         """The candidates this run fits, the shipped one among them."""
@@ -108,7 +109,8 @@ class TrainResult:
 def _context(ds: Dataset, cfg: TrainConfig, seed: int,
              tuned: Mapping[str, Any] | None = None) -> FitContext:
     return FitContext(ds.feature_names, ds.categories, cfg.monotone, cfg.scale, seed,
-                      cfg.lgb_params, cfg.num_boost_round, cfg.early_stopping, tuned)
+                      cfg.lgb_params, cfg.num_boost_round, cfg.early_stopping, tuned,
+                      tuple(cfg.special_codes))
 
 
 @dataclass

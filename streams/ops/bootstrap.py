@@ -70,6 +70,7 @@ def ensure_champions(settings: Settings, applications: int = 60_000, months: int
     for name, target in TARGETS:
         run("train", "--data", str(table), "--target", target, "--time-col", "event_time",
             "--id-col", "application_id", "--name", name, "--promote", "champion",
+            "--tune-minutes", "0.5",
             "--registry", str(settings.models_dir))
     return True
 

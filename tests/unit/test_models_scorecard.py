@@ -65,3 +65,61 @@ def test_monotone_bins_and_missing_bin(card):
     back = Scorecard.from_dict(sc.to_dict())
     X = np.array([[700, 0.3, math.nan, 1, 2, 10, 0.0]])
     assert back.raw(X)[0] == pytest.approx(sc.raw(X)[0])
+
+
+def test_nominal_levels_get_their_own_woe_not_alphabetical_ranges():
+    """Levels a and c are risky, b and d safe: contiguous ranges of the alphabetical codes
+    could not put a with c; per-level bins follow each level's bad rate (pandas oracle)."""
+    import pandas as pd
+
+    from models.binning import bin_categorical
+
+    rng = np.random.default_rng(2)
+    lv = rng.choice(["a", "b", "c", "d"], 4000)
+    rate = pd.Series({"a": 0.35, "b": 0.05, "c": 0.33, "d": 0.06})
+    y = (rng.random(4000) < rate[lv].to_numpy()).astype(float)
+    codes = pd.Categorical(lv, categories=["a", "b", "c", "d"]).codes.astype(float)
+    fb = bin_categorical("lv", codes, y, ["a", "b", "c", "d"])
+    woe = {k: fb.woe[fb.groups[i]] for i, k in enumerate("abcd")}
+    bad_rate = pd.Series(y).groupby(lv).mean()
+    order_by_woe = sorted("abcd", key=lambda k: woe[k])
+    assert order_by_woe[:2] in (["a", "c"], ["c", "a"]) or fb.groups[0] == fb.groups[2]
+    assert sorted("abcd", key=lambda k: -bad_rate[k])[:2] == sorted(order_by_woe[:2],
+                                                                     key=lambda k: -bad_rate[k])
+    assert fb.bin_of(np.array([np.nan, 9.0])).tolist() == [len(fb.woe) - 1, len(fb.woe) - 2]
+
+
+def test_special_codes_and_missing_get_bins_of_their_own_and_serve_the_same(tmp_path):
+    from models.binning import bin_numeric
+    from models.serving import ScorecardServing
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, 3000)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(x * 1.2 - 1.5)))).astype(float)
+    x[:150] = -1.0  # a "never" sentinel, riskier than its neighbours
+    y[:150] = (rng.random(150) < 0.6).astype(float)
+    x[150:300] = np.nan
+    fb = bin_numeric("x", x, y, monotone=1, specials=[-1.0])
+    b = fb.bin_of(x)
+    assert set(b[:150]) == {len(fb.labels) - 2} and set(b[150:300]) == {len(fb.labels) - 1}
+    regular = np.asarray(fb.woe[:-2])
+    assert np.all(np.diff(regular) <= 1e-12)  # risk rises with x: WOE (safety) falls
+    assert fb.woe[-2] < 0  # the sentinel's bad rate is above average
+    X = np.column_stack([x, rng.normal(size=3000)])
+    card = fit_scorecard(X, y, ["x", "z"], {}, {"x": 1}, specials=[-1.0], min_iv=0.0)
+    manifest = {"version": "v", "feature_names": ["x", "z"], "calibration":
+                {"method": "none", "a": 1.0, "b": 0.0, "xs": [], "ys": []}}
+    sm = ScorecardServing(manifest, Scorecard.from_dict(card.to_dict()))
+    rows = np.vstack([X[:5], X[150:155], X[400:420]])
+    np.testing.assert_allclose([sm.score_raw(np.ascontiguousarray(r)) for r in rows],
+                               card.raw(rows), atol=1e-9)
+
+
+def test_bins_written_before_optbinning_score_as_they_did():
+    """An old artifact's bins: (a, b] intervals, no specials; 1.0 is in the first bin."""
+    from models.scorecard import FeatureBins
+
+    old = {"name": "x", "kind": "numeric", "edges": [1.0, 2.0], "groups": {},
+           "woe": [0.5, 0.0, -0.5, 0.1], "labels": ["a", "b", "c", "missing"], "iv": 0.1}
+    fb = FeatureBins.from_dict(old)
+    assert fb.bin_of(np.array([1.0, 1.5, 2.5, np.nan])).tolist() == [0, 1, 2, 3]
