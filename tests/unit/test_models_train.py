@@ -46,7 +46,8 @@ def test_out_of_time_training_beats_base_rate_and_writes_artifact(book, tmp_path
     assert {"auc", "gini", "ks", "log_loss", "brier", "f1", "recall_at_fpr_0.01"} <= set(
         ev["metrics"]
     )
-    key = "shap" if res.chosen.kind == "lightgbm" else "points_spread"
+    key = {"lightgbm": "shap", "scorecard": "points_spread"}.get(res.chosen.kind,
+                                                                "contribution")
     assert len(ev["bands"]) == 10 and key in next(iter(ev["importance"].values()))
     sm = load_model(d)
     X = ds.X.to_numpy()
