@@ -111,9 +111,15 @@ def _fit_model(kind: str, X: np.ndarray, y: np.ndarray, sp: Split, ctx: FitConte
         return lin, {"C": lin.c, "encoded_columns": lin.encoding.width}
     if kind == "mlp":
         from models.mlp import HIDDEN, fit_mlp
+        from models.split import stratified_holdout
 
-        net = fit_mlp(X[sp.fit], y[sp.fit], X[sp.valid], y[sp.valid], ctx.names,
-                      ctx.categories, ctx.seed, wf)
+        # early-stopped on a tenth of the fit rows, not on the validation rows that choose
+        # the model: stopping on those flattered the MLP (simulator: validation AUC 0.956,
+        # test 0.933, chosen over a LightGBM that tested 0.942)
+        rest, inner = stratified_holdout(y, sp.fit, 0.1, ctx.seed)
+        wr = None if w is None else w[rest]
+        net = fit_mlp(X[rest], y[rest], X[inner], y[inner], ctx.names, ctx.categories,
+                      ctx.seed, wr)
         return net, {"hidden": list(HIDDEN), "epochs": net.epochs}
     raise ValueError(f"unknown candidate {kind!r}; one of {', '.join(CANDIDATES)}")
 
