@@ -1,7 +1,8 @@
 """A neural network on the benchmark's encoded inputs: scikit-learn's MLPClassifier.
 
-ReLU hidden layer(s), Adam, early-stopped on the validation rows' log loss (like
-LightGBM's early stopping). The weights
+ReLU hidden layer(s), Adam, early-stopped on the log loss of held-out rows
+(`models.candidates` holds out a tenth of the fit rows, so the validation rows that
+choose the model take no part). The weights
 are stored as plain lists and scored by a numpy forward pass (no sklearn at serving);
 equal to ``predict_proba`` within float rounding, tested. Reason weights are occlusion:
 the log-odds a feature adds against its fit-row average encoding, one batched forward
