@@ -55,19 +55,28 @@ def fit_logistic(
     categories: Mapping[str, Sequence[str]], seed: int = 0,
     weight: np.ndarray | None = None,
 ) -> LinearModel:
-    """Fit the encoding and an L2 logistic regression whose C is chosen by 5-fold CV."""
-    from sklearn.linear_model import LogisticRegressionCV
+    """Fit the encoding and an L2 logistic regression whose C is chosen by (up to) 5-fold CV;
+    with fewer than two rows of the rarer class per fold there is nothing to choose C on, so
+    it is sklearn's default C=1."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold
 
     enc = fit_encoding(X, names, categories)
     Z = enc.transform(X)
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    lr = LogisticRegressionCV(Cs=list(CS), cv=folds, scoring="neg_log_loss", max_iter=1000,
-                              tol=1e-4, l1_ratios=(0.0,), use_legacy_attributes=False)
+    n_splits = min(5, int(np.bincount(np.asarray(y, dtype=int), minlength=2).min()))
+    lr: Any
+    if n_splits >= 2:
+        folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        lr = LogisticRegressionCV(Cs=list(CS), cv=folds, scoring="neg_log_loss",
+                                  max_iter=1000, tol=1e-4, l1_ratios=(0.0,),
+                                  use_legacy_attributes=False)
+    else:
+        lr = LogisticRegression(C=1.0, max_iter=1000, tol=1e-4)
     with one_thread():
         lr.fit(Z, y, sample_weight=weight)
+    c = float(np.ravel(lr.C_)[0]) if n_splits >= 2 else 1.0
     return LinearModel(enc, np.ravel(lr.coef_).tolist(), float(np.ravel(lr.intercept_)[0]),
-                       Z.mean(axis=0).tolist(), float(np.ravel(lr.C_)[0]))
+                       Z.mean(axis=0).tolist(), c)
 
 
 def one_thread() -> Any:

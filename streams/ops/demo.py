@@ -121,12 +121,11 @@ def summarise(client: Any, truth: Any) -> dict[str, Any]:
         t: (int((g["decision"] != "APPROVE").sum()), len(g))
         for t, g in frauds.groupby("fraud_type")
     }
-    sharing = m["genuine_sharing"].fillna("") if "genuine_sharing" in m else None
-    sharers = m[~m["is_fraud"] & (sharing != "")] if sharing is not None else m.iloc[:0]
-    by_sharing = {  # genuine applicants sharing an identifier, stopped all the same
-        k: (int((g["decision"] != "APPROVE").sum()), len(g))
-        for k, g in sharers.groupby("genuine_sharing")
-    }
+    by_sharing: dict[str, tuple[int, int]] = {}  # genuine sharers, stopped all the same
+    if "genuine_sharing" in m:
+        sharers = m[~m["is_fraud"] & (m["genuine_sharing"].fillna("") != "")]
+        by_sharing = {str(k): (int((g["decision"] != "APPROVE").sum()), len(g))
+                      for k, g in sharers.groupby("genuine_sharing")}
     return {
         "published": len(truth), "decided": len(d),
         "outcomes": d["decision"].value_counts().to_dict(),

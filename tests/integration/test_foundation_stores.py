@@ -77,8 +77,12 @@ def test_labels_view_defines_default_and_fraud(clickhouse_client) -> None:
 
 def test_vintage_and_roll_rate_views(clickhouse_client) -> None:
     t = dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
-    clickhouse_client.insert("decisions", [_decision_row(f"vin-{i}", 5, "APPROVE")
-                                           for i in range(2)], column_names=list(DECISION_COLUMNS))
+    # a cohort of its own (March 2031): other tests of the session land decisions in Jan 2026
+    event = records.T0 + 5 * 365 * 86_400_000 + 60 * 86_400_000
+    clickhouse_client.insert("decisions", [
+        decision_row(records.decision(application_id=f"vin-{i}", event_time=event,
+                                      decided_at=event + 5))
+        for i in range(2)], column_names=list(DECISION_COLUMNS))
     cols = ["event_id", "loan_id", "application_id", "event_time", "month_on_book",
             "days_past_due", "balance", "status"]
     # vin-0: current, 30, 60 (bad at mob 3); vin-1: current for 3 months
@@ -88,7 +92,7 @@ def test_vintage_and_roll_rate_views(clickhouse_client) -> None:
     clickhouse_client.insert("loan_performance", rows, column_names=cols)
     vint = clickhouse_client.query(
         "SELECT month_on_book, loans, bads_60dpd FROM vintages "
-        "WHERE cohort = toDate('2026-01-01') ORDER BY month_on_book").result_rows
+        "WHERE cohort = toDate('2031-03-01') ORDER BY month_on_book").result_rows
     assert vint[-3:] == [(1, 2, 0), (2, 2, 0), (3, 2, 1)]
     rolls = dict(((f, to), n) for f, to, n in clickhouse_client.query(
         "SELECT from_bucket, to_bucket, n FROM roll_rates").result_rows)
