@@ -38,12 +38,12 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis
 
-from features import graph
+from features import graph, quotes
 from features.applicant import applicant_features
 from features.errors import FeatureError
 from features.identity import KINDS, application_identifiers, hash_identifier
@@ -118,6 +118,17 @@ class Exchanged:
     fraud_known: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteExchanged:
+    """What one ``quote_exchange`` round trip returned, per request in order: the features
+    an application made now would get (nothing recorded), the quote velocity (``QUOTE_SPEC``)
+    and the identifier hashes in ``KINDS`` order."""
+
+    vectors: list[dict[str, Value]]
+    quote_velocity: list[dict[str, float]]
+    identifiers: list[tuple[str, ...]]
+
+
 class FeatureEngine:
     """Computes the spec's features for applications against shared Redis state.
 
@@ -157,6 +168,8 @@ class FeatureEngine:
         self._ingest_header = f"{prefix},{session_ttl_ms},{first_seen_ttl_ms}"
         self._graph_header = graph.header(prefix, lateness_ms, key_ttl, vector_ttl_ms,
                                           ids_ttl_ms)
+        self._quote_header = quotes.header(prefix, lateness_ms, DAY_MS)
+        self._quote = _load("quote.lua")
         self._compute = _load("compute.lua")
         self._ingest = _load("ingest.lua")
         self._fraud = _load("fraud.lua")
@@ -221,12 +234,37 @@ class FeatureEngine:
                 memoised.append(None)
         return Exchanged(vectors, memoised, ids, known)
 
+    def quote_exchange(self, requests: Sequence[Mapping[str, Any]]) -> QuoteExchanged:
+        """Quote requests (as applications: ``quotes.as_application``) in ONE round trip:
+        the application features in peek mode (the state left as found: a quote is not an
+        application) and the requests recorded in the quote velocity. Raises
+        ``FeatureStateError`` when Redis fails."""
+        if not requests:
+            return QuoteExchanged([], [], [])
+        apps = cast(Sequence[LoanApplication], requests)
+        ids = [self._identifiers(app) for app in apps]
+        compute = self._compute_call(apps, ids, None, peek=True)
+        gblobs = [f"{graph.blob(self.hash_key, app, i)}{_US}{quotes.PEEK}"
+                  for app, i in zip(apps, ids, strict=True)]
+        qblobs = [quotes.blob(app["application_id"], app["event_time"], i)
+                  for app, i in zip(apps, ids, strict=True)]
+        replies = execute(self.redis, [
+            compute, ScriptCall(self._graph, self._keys, (self._graph_header,
+                                                          graph.pack(gblobs))),
+            ScriptCall(self._quote, self._keys, (self._quote_header, quotes.pack(qblobs)))])
+        vectors = []
+        for app, raw, g in zip(apps, replies[0], replies[1], strict=True):
+            values = self._features(app, orjson.loads(raw))
+            values.update(graph.features(g))
+            vectors.append(values)
+        return QuoteExchanged(vectors, [quotes.features(q) for q in replies[2]], ids)
+
     def _identifiers(self, app: LoanApplication) -> tuple[str, ...]:
         return application_identifiers(self.hash_key, app)
 
     def _compute_call(self, applications: Sequence[LoanApplication],
-                      ids: list[tuple[str, ...]], memo_keys: Sequence[str] | None
-                      ) -> ScriptCall:
+                      ids: list[tuple[str, ...]], memo_keys: Sequence[str] | None,
+                      peek: bool = False) -> ScriptCall:
         if memo_keys is not None and len(memo_keys) != len(applications):
             raise FeatureError(f"{len(memo_keys)} memo keys for {len(applications)} "
                                "applications; give one per application")
@@ -239,7 +277,7 @@ class FeatureEngine:
                     f"application lacks {exc}; decode it with the loan_application schema first"
                 ) from exc
             memo = memo_keys[i] if memo_keys is not None else ""
-            blobs.append(_US.join((*head, *ids[i], memo)))
+            blobs.append(_US.join((*head, *ids[i], memo, *((quotes.PEEK,) if peek else ()))))
         return ScriptCall(self._compute, self._keys, (self._compute_header, _RS.join(blobs)))
 
     def _features(self, app: LoanApplication, rec: dict[str, Any]) -> dict[str, Value]:

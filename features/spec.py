@@ -474,5 +474,38 @@ def _applicant() -> list[FeatureDef]:
     ]
 
 
+#: quote requests (pre-qualification) per identifier kind: windows of their own velocity
+QUOTE_WINDOWS: dict[str, tuple[str, ...]] = {
+    "id": ("1h", "24h", "7d"),
+    "device": ("10m", "1h", "24h"),
+    "ip": ("10m", "1h", "24h"),
+    "phone": ("24h",),
+    "email": ("24h",),
+}
+#: shopping around is normal: the text is true above five quote requests in the window
+MANY_QUOTES = 5.0
+
+
+def _quote_velocity() -> list[FeatureDef]:
+    """Quote requests of the same identifier: their own velocity. Quotes never count in the
+    application velocity above (a soft search is not an application)."""
+    defs = []
+    for kind, windows in QUOTE_WINDOWS.items():
+        code, noun, same = _KIND_TEXT[kind]
+        for w in windows:
+            defs.append(FeatureDef(
+                f"qvel_{kind}_quotes_{w}", "count", 0.0,
+                f"Quote requests (this one included) with the same {noun} whose event time is "
+                f"within the last {_WINDOW_TEXT[w]} of this request's event time.",
+                "quote_velocity", f"F-QVEL-{code}-{w.upper()}",
+                f"Too many recent quote requests from {same}", 1,
+                adverse_above=MANY_QUOTES))
+    return defs
+
+
 FEATURE_SPEC = FeatureSpec(_velocity() + _distinct() + _graph() + _graph_links() + _session()
                            + _applicant())
+
+#: the quote-velocity features: a spec of their own, seen by the quote policy; the
+#: application models' vector (FEATURE_SPEC) does not change with quotes
+QUOTE_SPEC = FeatureSpec(_quote_velocity())

@@ -101,9 +101,21 @@ ACCOUNT_ACTIONS = TopicSpec(
     {"retention.ms": str(400 * DAY_MS)},
 )
 
+QUOTE_REQUESTS = TopicSpec(
+    "loan.quote-requests.v1", "quote_request", 3,
+    "Pre-qualification quote requests (soft search), keyed by quote id; decision workers "
+    "answer each with a quote and record nothing of it as an application.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+QUOTES = TopicSpec(
+    "loan.quotes.v1", "quote", 3,
+    "Indicative quotes (decision, grade, APR, limit, reasons), keyed by quote id.",
+    {"retention.ms": str(30 * DAY_MS)},
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     APPLICATIONS, DEVICE_EVENTS, BEHAVIOUR_EVENTS, LISTS, RELEASES, DECISIONS, FEATURES,
     PERFORMANCE, DEADLETTER, METRICS, REVIEWS, FINAL_DECISIONS, AUDIT, ALERTS,
-    STATEMENTS, ACCOUNT_ACTIONS,
+    STATEMENTS, ACCOUNT_ACTIONS, QUOTE_REQUESTS, QUOTES,
 )
 BY_NAME = {t.name: t for t in ALL_TOPICS}

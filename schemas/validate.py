@@ -149,6 +149,13 @@ def validate_application(rec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def validate_quote_request(rec: Mapping[str, Any]) -> list[str]:
+    """The application checks on a quote request (its id and optional session aside)."""
+    problems = validate_application({**rec, "application_id": rec.get("quote_id"),
+                                     "session_id": "-"})
+    return [p.replace("application_id", "quote_id") for p in problems]
+
+
 def validate_session_event(rec: Mapping[str, Any], schema: str = "device_event") -> list[str]:
     problems: list[str] = []
     _finite(rec, problems, schema)
@@ -188,6 +195,7 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "list_update": lambda rec: validate_finite(rec, "list_update"),
     "release": lambda rec: validate_finite(rec, "release"),
     "loan_application": validate_application,
+    "quote_request": validate_quote_request,
     "device_event": validate_session_event,
     "behaviour_event": lambda rec: validate_session_event(rec, "behaviour_event"),
     "behaviour_batch": validate_behaviour_batch,

@@ -290,6 +290,22 @@ class LiveConfig(_Frozen):
     ring_burst_seconds: float = Field(
         default=30.0, gt=0, description="Span of one ring burst in live mode."
     )
+    quote_then_apply: float = Field(
+        default=0.25, ge=0, le=1,
+        description="Share of applicants who ask for a pre-qualification quote first.")
+    quote_only: float = Field(
+        default=0.10, ge=0, le=1,
+        description="Share of applicants who ask for a quote and then do not apply.")
+    quote_lead_seconds: float = Field(
+        default=1.0, gt=0, le=1.2,
+        description="How long before applying a quote is asked for, at most (event time; "
+        "within the publisher's 1.5 s look-ahead so quotes go out on time).")
+
+    @model_validator(mode="after")
+    def _quote_shares(self) -> LiveConfig:
+        if self.quote_then_apply + self.quote_only > 1:
+            raise ValueError("live.quote_then_apply + live.quote_only must be at most 1")
+        return self
 
 
 class SimConfig(_Frozen):

@@ -7,7 +7,8 @@ produces. Applications are generated in vectorised chunks of
 time; ring bursts span ``config.live.ring_burst_seconds``. Each application's
 truth is remembered (bounded) so that when its decision comes back approved,
 ``performance_for_decisions`` can emit monthly snapshots over compressed time
-(one month = ``config.live.month_seconds``).
+(one month = ``config.live.month_seconds``). ``next_wire_chunk`` (the publisher's path)
+also gives the quote requests of customers who quote first (``simulator.quotes``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.topics import APPLICATIONS, BEHAVIOUR_EVENTS, BY_NAME, DEVICE_EVENTS, PERFORMANCE
+from schemas.topics import (
+    APPLICATIONS,
+    BEHAVIOUR_EVENTS,
+    BY_NAME,
+    DEVICE_EVENTS,
+    PERFORMANCE,
+    QUOTE_REQUESTS,
+)
 from simulator.batch import Batch, generate_batch, streams
 from simulator.chain import ChainParams
 from simulator.config import SimConfig
 from simulator.performance import perform
+from simulator.quotes import quote_plan, quote_request
 from simulator.records import behaviour_batches, records_from_columns
 from simulator.wire import behaviour_batch_messages, encoder_for
 
@@ -41,6 +50,7 @@ class WireApp(NamedTuple):
 
     event_time: int
     messages: list[tuple[str, bytes, bytes, int]]
+    quote: bool = False  # a quote request (one message), sent at its own event time
 
 
 def _wire_app(app: list[Event]) -> WireApp:
@@ -130,8 +140,16 @@ class LiveGenerator:
             )
         for sid, sent_at, data, k in batches:
             by_session[sid].append((sent_at, (BEHAVIOUR_EVENTS.name, sid.encode(), data, k)))
-        out = []
+        encode_quote = encoder_for("quote_request")
+        live, out = self.config.live, []
         for r in apps:
+            asks, applies, lead_ms = quote_plan(live, self.seed, r["application_id"])
+            if asks:
+                q = quote_request(r, lead_ms)
+                out.append(WireApp(q["event_time"], [(QUOTE_REQUESTS.name, q["quote_id"].encode(),
+                                                      encode_quote(q), 1)], quote=True))
+            if not applies:
+                continue
             timed = sorted(by_session[r["session_id"]], key=_first)
             msgs = [e for _, e in timed]
             msgs.append((APPLICATIONS.name, r["application_id"].encode(), encode_app(r), 1))

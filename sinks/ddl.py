@@ -25,6 +25,8 @@ from typing import Any
 
 from sinks.ddl_cells import CELL_VIEWS
 from sinks.ddl_reviews import REVIEW_TABLES, REVIEW_VIEWS
+from sinks.quote_ddl import TABLES as QUOTE_TABLES
+from sinks.quote_ddl import VIEWS as QUOTE_VIEWS
 from sinks.servicing_ddl import TABLES as SERVICING_TABLES
 from sinks.servicing_ddl import VIEWS as SERVICING_VIEWS
 
@@ -282,6 +284,8 @@ TABLES.update(SERVICING_TABLES)  # the servicing stage (sinks/servicing_ddl.py)
 VIEWS.update(SERVICING_VIEWS)
 TABLES.update(REVIEW_TABLES)  # the review console (sinks/ddl_reviews.py)
 VIEWS.update(REVIEW_VIEWS)
+TABLES.update(QUOTE_TABLES)  # pre-qualification quotes (sinks/quote_ddl.py)
+VIEWS.update(QUOTE_VIEWS)  # after the applications and decisions they join
 
 #: ``ADD COLUMN IF NOT EXISTS`` for columns added after a table's first release, so a store
 #: created by an earlier version keeps working (new rows fill them, old rows read NULL).

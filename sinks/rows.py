@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sinks.quote_rows import QUOTE_COLUMNS, quote_row
 from sinks.servicing_rows import (
     ACCOUNT_DECISION_COLUMNS,
     STATEMENT_COLUMNS,
@@ -157,4 +158,6 @@ TABLE_FEEDS: dict[str, tuple[str, tuple[str, ...], Callable[[Mapping[str, Any]],
     # servicing (sinks/servicing_rows.py)
     "account_statements": ("account_statement", STATEMENT_COLUMNS, statement_row),
     "account_decisions": ("account_action", ACCOUNT_DECISION_COLUMNS, account_decision_row),
+    # quotes (sinks/quote_rows.py; quote_requests needs keys, like applications)
+    "quotes": ("quote", QUOTE_COLUMNS, quote_row),
 }

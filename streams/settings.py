@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     servicing_policy_file: Path | None = Field(
         default=None, description="servicing policy file (account actions, treatments); "
         "empty = decisions/servicing/default.yaml")
+    quote_policy_file: Path | None = Field(
+        default=None, description="quote policy file (validity, quote-velocity limits); "
+        "empty = decisions/quotes/default.yaml")
     worker_batch_window_ms: float = Field(
         default=2.0, description="how long a worker waits to fill a batch (adds to latency)")
     worker_batch_linger_ms: float = Field(

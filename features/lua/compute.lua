@@ -5,7 +5,7 @@
 --          ids_ttl_ms, first_seen_ttl_ms, cap, nW, W1..WnW (velocity windows),
 --          nD, D1..DnD (distinct windows)
 -- ARGV[2]: applications separated by \30, fields by \31: app_id, event_time, session_id,
---          h_id, h_device, h_phone, h_email, h_ip, h_address, memo_key
+--          h_id, h_device, h_phone, h_email, h_ip, h_address, memo_key, mode
 -- (two arguments however large the batch: packing arguments is the client's main cost)
 -- memo_key: a hash whose field app_id holds a result made earlier (the worker's redelivery
 --   memo), or empty. When that field exists the application is not computed at all: its
@@ -20,6 +20,9 @@
 -- applications of each identifier (in event time, <= t), which bounds the script's cost.
 -- Idempotent: an application id already computed returns its stored result unchanged
 -- (while its vector is kept, VEC_TTL); counts never double (members are keyed by app id).
+-- mode 'p' (peek: a quote request) computes the same features as if the application were
+--   made now, this one included, and leaves the state as it found it: its members are
+--   removed again, nothing is trimmed, stored or marked first seen.
 local function split(str, sep)  -- sep: one plain character; keeps empty fields
   local out, pos = {}, 1
   while true do
@@ -55,9 +58,10 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
   local sid = f[3]
   local h = {f[4], f[5], f[6], f[7], f[8], f[9]}
   local vkey = P .. ':v:' .. app
+  local peek = f[11] == 'p'
   local memo = false
   if f[10] and f[10] ~= '' then memo = redis.call('HGET', f[10], app) end
-  local cached = (not memo) and redis.call('GET', vkey)
+  local cached = (not memo) and (not peek) and redis.call('GET', vkey)
   if memo then
     out[#out + 1] = {memo}
   elseif cached then
@@ -73,9 +77,11 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       local zkey = P .. ':z:' .. kind .. ':' .. h[k]
       local member
       if k == 1 then member = app .. '|' .. own_member_tail[1] else member = app .. '|' .. h[1] end
-      redis.call('ZADD', zkey, t, member)
-      redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. (t - RET - LATE))
-      redis.call('PEXPIRE', zkey, KEY_TTL)
+      local added = redis.call('ZADD', zkey, t, member)
+      if not peek then
+        redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. (t - RET - LATE))
+        redis.call('PEXPIRE', zkey, KEY_TTL)
+      end
       local r = redis.call('ZREVRANGEBYSCORE', zkey, t, '(' .. (t - RET), 'WITHSCORES', 'LIMIT', 0, CAP)
       local cnt = {}
       for w = 1, nW do cnt[w] = 0 end
@@ -125,6 +131,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       if full then
         for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), t) end
       end
+      if peek and added == 1 then redis.call('ZREM', zkey, member) end
       for w = 1, nW do v[#v + 1] = cnt[w] end
       if last >= 0 then v[#v + 1] = t - last else v[#v + 1] = -1 end
       for p = 1, nparts do for d = 1, nD do v[#v + 1] = dcnt[p][d] end end
@@ -144,17 +151,19 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
     local fskey = P .. ':fs:' .. h[2]
     local fs = tonumber(redis.call('GET', fskey) or '')
     if (not fs) or fs > t then
-      redis.call('SET', fskey, t, 'PX', FS_TTL)
+      if not peek then redis.call('SET', fskey, t, 'PX', FS_TTL) end
       v[#v + 1] = 0
     else
-      redis.call('PEXPIRE', fskey, FS_TTL)
+      if not peek then redis.call('PEXPIRE', fskey, FS_TTL) end
       v[#v + 1] = t - fs
     end
     local sess = redis.call('HGETALL', P .. ':s:' .. sid)
     local res = cjson.encode({ids = h, t = tstr, v = v, s = sess})
-    redis.call('SET', vkey, res, 'PX', VEC_TTL)
-    -- identifiers kept longer, for fraud confirmations that arrive months later
-    redis.call('SET', P .. ':a:' .. app, table.concat(h, ','), 'PX', IDS_TTL)
+    if not peek then
+      redis.call('SET', vkey, res, 'PX', VEC_TTL)
+      -- identifiers kept longer, for fraud confirmations that arrive months later
+      redis.call('SET', P .. ':a:' .. app, table.concat(h, ','), 'PX', IDS_TTL)
+    end
     out[#out + 1] = res
   end
 end

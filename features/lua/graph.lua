@@ -6,7 +6,9 @@
 --          nW, W1..WnW (link windows; the last is the graph window)
 -- ARGV[2]: applications separated by \30, fields by \31: app_id, event_time, h_id,
 --          then one hash per NODE kind below ('' when the application has none),
---          person key hash (surname + date of birth), email hash, email skeleton hash
+--          person key hash (surname + date of birth), email hash, email skeleton hash, mode
+-- mode 'p' (peek: a quote request): the same features as if the application were made now,
+--   and the graph left as it was found (its members removed again, nothing trimmed or stored).
 -- Returns one JSON array per application:
 --   [linked per W..., linked via address, employer, bank (last W), two_hop, component,
 --    component_fraud, same_person_at_address, email_digit_variants]
@@ -39,8 +41,13 @@ local NODES = {'dev', 'ph', 'em', 'ip', 'ad', 'emp', 'bk'}
 local COSTLY = {ad = 1, emp = 2, bk = 3}  -- reported apart (last window)
 local FP = H[1] .. ':f:id:'  -- confirmed-fraud flags of identities (fraud.lua)
 
+local peek, undo = false, {}
 local function add(key, t, member)
-  redis.call('ZADD', key, t, member)
+  local added = redis.call('ZADD', key, t, member)
+  if peek then
+    if added == 1 then undo[#undo + 1] = {key, member} end
+    return
+  end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - RET - LATE))
   redis.call('PEXPIRE', key, KEY_TTL)
 end
@@ -68,7 +75,8 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
   local f = split(blob, '\31')
   local app, t, idh = f[1], tonumber(f[2]), f[3]
   local vkey = P .. 'v:' .. app
-  local cached = redis.call('GET', vkey)
+  peek, undo = f[14] == 'p', {}
+  local cached = (not peek) and redis.call('GET', vkey)
   if cached then out[#out + 1] = cached else
     page_cache = {}
     local nodes = {}
@@ -83,7 +91,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
     end
     local node_list = table.concat(nodes, ',')
     add(P .. 'id:' .. idh, t, app .. '|' .. node_list)
-    redis.call('SET', P .. 'a:' .. app, idh .. ',' .. node_list, 'PX', IDS_TTL)
+    if not peek then redis.call('SET', P .. 'a:' .. app, idh .. ',' .. node_list, 'PX', IDS_TTL) end
     add(P .. 'sk:' .. skh, t, app .. '|' .. emh)
     -- linked identities per window, through this application's identifiers
     local best, costly = {}, {{}, {}, {}}
@@ -166,7 +174,11 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
     end
     res[#res + 1] = nem
     local enc = cjson.encode(res)
-    redis.call('SET', vkey, enc, 'PX', VEC_TTL)
+    if peek then
+      for _, u in ipairs(undo) do redis.call('ZREM', u[1], u[2]) end
+    else
+      redis.call('SET', vkey, enc, 'PX', VEC_TTL)
+    end
     out[#out + 1] = enc
   end
 end

@@ -86,6 +86,7 @@ def sink(
 
     from reviews.privacy import Sealer
     from sinks.ddl import apply_ddl
+    from sinks.quote_rows import quote_request_converter
     from sinks.rows import application_converter
     from streams.clients import clickhouse_client
     from streams.sink.telemetry import serve_sink_telemetry
@@ -108,7 +109,8 @@ def sink(
     runner = ClickHouseSink(settings.kafka, clickhouse_insert(client),
                             max_rows=max_rows, max_age_s=max_age_s,
                             applications=application_converter(
-                                settings.hash_key.encode(), Sealer(settings.pii_key).seal))
+                                settings.hash_key.encode(), Sealer(settings.pii_key).seal),
+                            quote_requests=quote_request_converter(settings.hash_key.encode()))
     telemetry = serve_sink_telemetry(settings, runner)
     try:
         stats = runner.run(stop)

@@ -181,7 +181,9 @@ def live(
         None,
         "--truth-out",
         help="Write the ground truth of every published application (fraud type, oracle "
-        "probabilities) to this Parquet file, to score the pipeline's decisions against.",
+        "probabilities) to this Parquet file, to score the pipeline's decisions against; "
+        "and the quote requests published (quote id, the application it led to or would "
+        "have) next to it, <name>.quotes.parquet.",
     ),
 ) -> None:
     """Publish applications, device and behaviour events to Kafka at --rate, and the
@@ -198,7 +200,7 @@ def live(
             )
         stats = _publish_live(settings, cfg, seed, rate, duration, drain, decisions, truth)
         if truth_out is not None and truth is not None:
-            _write_truth(truth, truth_out)
+            _write_truth(truth, truth_out, stats.quote_ids)
     except LoanRiskError as exc:
         fail(str(exc))
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap
@@ -225,19 +227,29 @@ def _publish_live(settings: Settings, cfg: SimConfig, seed: int, rate: float, du
     return stats
 
 
-def _write_truth(truth: list[dict[str, Any]], out: Path) -> None:
+def _write_truth(truth: list[dict[str, Any]], out: Path, quote_ids: list[str]) -> None:
     import pandas as pd
+
+    from simulator.quotes import converted_application
+    from streams.ops.live_traffic import quotes_truth_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(truth, columns=["application_id", "fraud_type", "oracle_pd",
                                  "oracle_fraud"]).to_parquet(out, index=False)
-    typer.echo(f"ground truth of {len(truth):,} applications written to {out}")
+    published = {t["application_id"] for t in truth}
+    apps = [converted_application(q) for q in quote_ids]
+    pd.DataFrame({"quote_id": quote_ids, "application_id": apps,
+                  "applied": [a in published for a in apps]}).to_parquet(
+        quotes_truth_path(out), index=False)
+    typer.echo(f"ground truth of {len(truth):,} applications and {len(quote_ids):,} quote "
+               f"requests written to {out} and {quotes_truth_path(out)}")
 
 
 def _print_live(stats: LiveStats) -> None:
     s = stats.seconds
     typer.echo(
-        f"published {stats.applications:,} applications, {stats.messages:,} messages "
+        f"published {stats.applications:,} applications, {stats.quotes:,} quote requests, "
+        f"{stats.messages:,} messages "
         f"({stats.events:,} events) in {s:.1f} s: {stats.applications / s:,.0f} applications/s, "
         f"{stats.messages / s:,.0f} messages/s, {stats.events / s:,.0f} events/s, "
         f"{stats.bytes / s / 1e6:.1f} MB/s; decisions seen {stats.decisions_seen:,}, "

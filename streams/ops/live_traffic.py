@@ -12,6 +12,7 @@ import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from schemas import codec_for
@@ -29,6 +30,7 @@ class PublishError(LoanRiskError):
 @dataclass
 class LiveStats:
     applications: int = 0
+    quotes: int = 0  # quote requests (pre-qualification), not applications
     messages: int = 0
     events: int = 0  # behaviour events counted one by one inside their batches
     bytes: int = 0
@@ -38,9 +40,15 @@ class LiveStats:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     publish_lag_ms: list[float] = field(default_factory=list)  # paced: send time - event time
+    quote_ids: list[str] = field(default_factory=list)  # when the truth is kept
 
 
 LOOKAHEAD_MS = 1500
+
+
+def quotes_truth_path(truth_out: Path) -> Path:
+    """Where ``simulate live --truth-out T`` writes the quote requests' truth."""
+    return truth_out.with_suffix(".quotes.parquet")
 
 
 def producer_options(paced: bool = True) -> dict[str, Any]:
@@ -209,7 +217,8 @@ class LivePublisher:
             short = not upcoming or (paced and horizon < time.time() * 1000 + LOOKAHEAD_MS)
             if short and (not paced or horizon < end_ms):
                 for app in self.gen.next_wire_chunk():  # encoded already (the codec's bytes)
-                    heapq.heappush(upcoming, (app.event_time - lead_ms, seq_app, app))
+                    send_at = app.event_time - (0 if app.quote else lead_ms)
+                    heapq.heappush(upcoming, (send_at, seq_app, app))
                     seq_app += 1
                     horizon = max(horizon, app.event_time)
                 continue
@@ -223,6 +232,12 @@ class LivePublisher:
                 time.sleep(min(0.005, max(lead_at / 1000 - now, 0)))
                 continue
             app = heapq.heappop(upcoming)[2]
+            if app.quote:  # a quote request: at its own event time, nothing waits on it
+                self.publish(app.messages[0])
+                self.stats.quotes += 1
+                if self.truth is not None:
+                    self.stats.quote_ids.append(app.messages[0][1].decode())
+                continue
             *session, application = app.messages
             for msg in session:
                 self.publish(msg)

@@ -34,10 +34,13 @@ from schemas.topics import (
     FINAL_DECISIONS,
     METRICS,
     PERFORMANCE,
+    QUOTE_REQUESTS,
+    QUOTES,
     REVIEWS,
     STATEMENTS,
 )
 from sinks.batcher import TableBatcher
+from sinks.quote_rows import QUOTE_REQUEST_COLUMNS
 from sinks.rows import APPLICATION_COLUMNS, TABLE_FEEDS, Converter, dead_letter_row
 from streams import kafka
 from streams.deadletter import dead_letter
@@ -56,6 +59,7 @@ TOPIC_TABLE = {
     ALERTS.name: "fraud_alerts",
     STATEMENTS.name: "account_statements",
     ACCOUNT_ACTIONS.name: "account_decisions",
+    QUOTES.name: "quotes",
 }
 
 Insert = Callable[[str, list[list[Any]], tuple[str, ...]], None]
@@ -75,14 +79,21 @@ class ClickHouseSink:
     def __init__(self, conn: kafka.Connection, insert: Insert, group: str = "loanrisk-sink",
                  max_rows: int = 5000, max_age_s: float = 1.0,
                  max_backoff_s: float = 30.0, applications: Converter | None = None,
-                 offset_reset: str = "earliest") -> None:
+                 offset_reset: str = "earliest",
+                 quote_requests: Converter | None = None) -> None:
         """``applications``: also write loan.applications.v1 to the ``applications`` table
-        with this converter (``sinks.rows.application_converter``: it holds the keys)."""
+        with this converter (``sinks.rows.application_converter``: it holds the keys);
+        ``quote_requests``: the quote requests to ``quote_requests`` likewise
+        (``sinks.quote_rows.quote_request_converter``)."""
         self.topic_table = dict(TOPIC_TABLE)
         self.feeds = dict(TABLE_FEEDS)
         if applications is not None:
             self.topic_table[APPLICATIONS.name] = "applications"
             self.feeds["applications"] = (APPLICATIONS.schema, APPLICATION_COLUMNS, applications)
+        if quote_requests is not None:
+            self.topic_table[QUOTE_REQUESTS.name] = "quote_requests"
+            self.feeds["quote_requests"] = (QUOTE_REQUESTS.schema, QUOTE_REQUEST_COLUMNS,
+                                            quote_requests)
         self.consumer = kafka.consumer(conn, group, {
             "enable.auto.commit": False, "auto.offset.reset": offset_reset,
             "max.poll.interval.ms": 600_000,

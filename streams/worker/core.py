@@ -28,6 +28,7 @@ from schemas.topics import (
     DEVICE_EVENTS,
     METRICS,
     PERFORMANCE,
+    QUOTE_REQUESTS,
     REVIEWS,
 )
 from streams.control.follower import CompactedFollower, ListsFollower
@@ -39,6 +40,7 @@ from streams.worker.alerts import LookBackAlerts
 from streams.worker.compose import anomaly_checkpoint, build_pipeline, rules_path, worker_id
 from streams.worker.metrics import WorkerStats
 from streams.worker.pipeline import Decided, StateWrites
+from streams.worker.quotes import QuoteDesk, quote_policy
 
 log = logging.getLogger("loanrisk.worker")
 
@@ -103,7 +105,9 @@ class WorkerCore:
                                               settings.alert_lookback_days),
                                      self.pipeline.features.prefix)
         component = f"worker:{self.stats.worker}"
-        self.decoders = {t: TopicDecoder(t, self._dead_letter, component) for t in INPUTS}
+        self.decoders = {t: TopicDecoder(t, self._dead_letter, component)
+                         for t in (*INPUTS, QUOTE_REQUESTS.name)}
+        self.quotes = QuoteDesk(self.pipeline, quote_policy(settings))
         self._metrics_codec = codec_for(METRICS.schema)
         now = time.monotonic()
         self._due = {"reload": now + settings.reload_interval_s,
@@ -186,6 +190,15 @@ class WorkerCore:
                     log.error("%s failed after retries; holding it until Redis answers: %s",
                               what, exc)
                     await asyncio.sleep(STATE_HOLD_S)
+
+    def quote(self, messages: Iterable[Inbound]) -> list[tuple[bytes, bytes]]:
+        """Quote requests -> (key, quote bytes) for the quotes topic; bad requests become
+        dead letters. Nothing is recorded as an application (``streams.worker.quotes``)."""
+        decoder = self.decoders[QUOTE_REQUESTS.name]
+        requests = [r for m in messages
+                    if (r := decoder.decode(m.value, m.key, m.partition, m.offset)) is not None]
+        return [(q["quote_id"].encode(), self.quotes.encode(q))
+                for q in self.quotes.decide(requests)]
 
     def decide(self, applications: list[LoanApplication]) -> list[Decided]:
         return self.decide_with_state(applications)[0]

@@ -41,7 +41,16 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaException, TopicPartition
 
-from schemas.topics import ALERTS, APPLICATIONS, DEADLETTER, DECISIONS, FEATURES, METRICS
+from schemas.topics import (
+    ALERTS,
+    APPLICATIONS,
+    DEADLETTER,
+    DECISIONS,
+    FEATURES,
+    METRICS,
+    QUOTE_REQUESTS,
+    QUOTES,
+)
 from streams import kafka
 from streams.retry import Backoff
 from streams.settings import Settings
@@ -184,6 +193,11 @@ class KafkaWorker:
     def process(self, msgs: list[Any]) -> int:
         self._begin()  # dead letters produced while decoding belong to it too
         apps, state = self._split(self._inbound(msgs))
+        quoted = [k for k in state if k[0] == QUOTE_REQUESTS.name]
+        if quoted:  # quotes first: they record no state and wait for nothing
+            requests = [m for k in quoted for m in state.pop(k)]
+            for quote_key, quote in self.core.quote(requests):
+                self.producer.produce(QUOTES.name, quote, quote_key)
         for key, messages in state.items():
             part = self.core.sort(messages)
             if part.has_state:
@@ -282,7 +296,7 @@ class KafkaWorker:
 
     def run(self, stop: threading.Event) -> None:
         self.core.catch_up()
-        self.consumer.subscribe(list(INPUTS), on_assign=self._on_assign,
+        self.consumer.subscribe([*INPUTS, QUOTE_REQUESTS.name], on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         batch_max = self.settings.worker_batch_max * 4  # ~4 messages per application
         first_wait = max(self.settings.worker_batch_window_ms, 1.0) / 1000

@@ -59,14 +59,16 @@ def test_approved_decisions_get_performance_over_compressed_time() -> None:
 
 def test_wire_chunk_is_the_codec_bytes_of_next_chunk() -> None:
     """The publisher's fast path (column-wise behaviour batches, schema parsed once) gives
-    exactly the bytes the project codec gives for the records of ``next_chunk``."""
+    exactly the bytes the project codec gives for the records of ``next_chunk`` (quotes,
+    which only the fast path gives, are off here)."""
     from simulator.records import records_from_columns, records_from_frame
     from simulator.wire import behaviour_encoder_applies
 
     assert behaviour_encoder_applies()  # else wire.py needs updating for the new schema
+    cfg = _no_quotes()
     for flush in (20, 7):
-        g1 = LiveGenerator(SimConfig(), 5, 1_750_000_000_000, flush_every=flush)
-        g2 = LiveGenerator(SimConfig(), 5, 1_750_000_000_000, flush_every=flush)
+        g1 = LiveGenerator(cfg, 5, 1_750_000_000_000, flush_every=flush)
+        g2 = LiveGenerator(cfg, 5, 1_750_000_000_000, flush_every=flush)
         for _ in range(2):
             recs, wire = g1.next_chunk(), g2.next_wire_chunk()
             assert len(recs) == len(wire)
@@ -83,3 +85,42 @@ def test_wire_chunk_is_the_codec_bytes_of_next_chunk() -> None:
 
     for cols, schema in ((b.applications, "loan_application"), (b.device_events, "device_event")):
         assert records_from_frame(to_frame(cols), schema) == records_from_columns(cols, schema)
+
+
+def _no_quotes() -> SimConfig:
+    cfg = SimConfig()
+    live = cfg.live.model_copy(update={"quote_then_apply": 0.0, "quote_only": 0.0})
+    return cfg.model_copy(update={"live": live})
+
+
+def test_wire_chunk_quotes_before_some_applications_and_instead_of_others() -> None:
+    """Quote requests on the publisher's path: valid records of the applicant's own fields,
+    shortly before their application (quote then apply) or with no application at all
+    (quote only), in the configured shares; the rest of the traffic as without quotes."""
+    from schemas.topics import QUOTE_REQUESTS
+    from schemas.validate import validate_quote_request
+    from simulator.quotes import converted_application
+
+    cfg = SimConfig()
+    wire = LiveGenerator(cfg, 9, 1_750_000_000_000).next_wire_chunk()
+    plain = LiveGenerator(_no_quotes(), 9, 1_750_000_000_000).next_wire_chunk()
+    apps = {w.messages[-1][1].decode(): w for w in wire if not w.quote}
+    every = {w.messages[-1][1].decode(): w for w in plain}
+    quotes = [codec_for("quote_request").decode(w.messages[0][2]) for w in wire if w.quote]
+    assert all(w.messages[0][0] == QUOTE_REQUESTS.name for w in wire if w.quote)
+    assert all(w.messages[-1][0] == APPLICATIONS.name for w in apps.values())
+    assert set(apps) <= set(every) and all(apps[k] == every[k] for k in apps)
+    n = len(every)
+    applied = [q for q in quotes if converted_application(q["quote_id"]) in apps]
+    only = [q for q in quotes if converted_application(q["quote_id"]) not in apps]
+    assert len(apps) == n - len(only)
+    assert abs(len(applied) / n - cfg.live.quote_then_apply) < 0.06
+    assert abs(len(only) / n - cfg.live.quote_only) < 0.05
+    for q in quotes:
+        assert validate_quote_request(q) == [] and q["session_id"] is None
+        app = codec_for("loan_application").decode(
+            every[converted_application(q["quote_id"])].messages[-1][2])
+        lead = app["event_time"] - q["event_time"]
+        assert 0 < lead <= cfg.live.quote_lead_seconds * 1000
+        assert {k: q[k] for k in ("national_id", "email", "annual_income", "product")} == {
+            k: app[k] for k in ("national_id", "email", "annual_income", "product")}
