@@ -71,7 +71,7 @@ ORDER BY (quote_id, decided_at)
 VIEWS = {
     "quotes_of_record": """
 CREATE OR REPLACE VIEW quotes_of_record AS
-SELECT * FROM quotes FINAL
+SELECT *, latency_ms FROM quotes FINAL
 ORDER BY quote_id, decided_at
 LIMIT 1 BY quote_id
 """,

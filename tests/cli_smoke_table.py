@@ -22,6 +22,8 @@ SMOKE_RUNS: dict[str, str] = {
     "features build": "test_simulate_features_and_models",
     "simulate statements": "test_servicing_lifecycle",
     "servicing evaluate": "test_servicing_lifecycle",
+    "servicing worker": "test_servicing_lifecycle",
+    "servicing publish": "test_servicing_lifecycle",
     "train": "test_simulate_features_and_models",
     "evaluate": "test_simulate_features_and_models",
     "models list": "test_simulate_features_and_models",

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.errors import LoanRiskError
-from streams.cli.errors import fail
+from streams.cli.errors import USAGE, fail
 from streams.settings import load_settings
 
 app = typer.Typer(
@@ -96,3 +96,56 @@ def _print(report: object) -> None:
               f"oracle's saving; {u['net_gap_to_oracle']:,.0f} above the oracle's best; cost "
               f"per cure {u['cost_per_cure']:,.2f}")
 
+
+@app.command()
+def worker(
+    loglevel: str = typer.Option("info", "--loglevel", help="debug, info, warning or error."),
+) -> None:
+    """One servicing worker (own consumer group, LOANRISK_SERVICING_GROUP): statements in,
+    B-score, collection score and account actions out (account.actions.v1). Needs champion
+    bscore and collection models (`loanrisk train ... --promote champion`). Stop with
+    SIGTERM; start more to share the partitions."""
+    from models.errors import ModelError
+    from streams.worker.servicing import run_servicing_worker
+
+    if loglevel.lower() not in ("debug", "info", "warning", "error"):
+        fail(f"unknown --loglevel {loglevel!r}: use debug, info, warning or error", USAGE)
+    try:
+        run_servicing_worker(load_settings(), loglevel)
+    except (LoanRiskError, ModelError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def publish(
+    history: Path = typer.Option(
+        Path(".loanrisk/history"), "--history", exists=True, file_okay=False,
+        help="History folder with statements.parquet."),
+    limit: int = typer.Option(0, "--limit", min=0,
+                              help="Only the first N statements by time (0 = all)."),
+) -> None:
+    """Publish a history's statements to account.statements.v1 in event-time order (the
+    servicing system's monthly feed), as fast as Kafka takes them; `servicing worker`
+    decides them live."""
+    from schemas import codec_for
+    from schemas.topics import STATEMENTS
+    from simulator.records import records_from_frame
+    from simulator.statements import read_statements
+    from streams import kafka
+
+    settings = load_settings()
+    try:
+        st = read_statements(history).sort_values(["event_time", "statement_id"],
+                                                  kind="stable")
+        st = st.iloc[:limit] if limit else st
+        codec = codec_for(STATEMENTS.schema)
+        prod = kafka.producer(settings.kafka, {"linger.ms": 5})
+        for rec in records_from_frame(st, STATEMENTS.schema):
+            kafka.produce(prod, STATEMENTS.name, codec.encode(rec), rec["account_id"].encode())
+        left = prod.flush(30)
+    except LoanRiskError as exc:
+        fail(str(exc))
+    if left:
+        fail(f"{left} statements not acknowledged by Kafka at {settings.kafka.bootstrap}")
+    typer.echo(f"published {len(st):,} statements of {st['account_id'].nunique():,} accounts "
+               f"to {STATEMENTS.name}")

@@ -75,6 +75,55 @@ def ensure_champions(settings: Settings, applications: int = 60_000, months: int
     return True
 
 
+#: the servicing champions: (name, target, observation table kind)
+SERVICING_TARGETS = (("bscore", "label_bscore", "observation-points"),
+                     ("collection", "label_chargeoff", "delinquency-entries"))
+
+
+def has_servicing_champions(settings: Settings) -> bool:
+    """Champion B-score and collection models exist on the current behaviour features."""
+    from features.observation import SPEC_FOR_TARGET
+
+    reg = Registry(settings.models_dir)
+    roles = reg.roles().get("champion", {})
+    return all(name in roles and reg.show(roles[name]).get("feature_spec_version")
+               == SPEC_FOR_TARGET[target].version for name, target, _ in SERVICING_TARGETS)
+
+
+def ensure_servicing_champions(settings: Settings, accounts: int = 3000, months: int = 12,
+                               seed: int = 7, say: Callable[[str], None] = print) -> bool:
+    """Train and promote champion B-score and collection models from simulated statements
+    (``simulate statements`` -> ``features build --kind ...`` -> ``train``) unless both
+    exist; True if trained."""
+    if has_servicing_champions(settings):
+        return False
+    import os
+
+    env = {**os.environ, **settings_env(settings)}
+    work = settings.state_dir / "bootstrap" / "servicing"
+    history = work / "history"
+
+    def run(*args: str) -> None:
+        say("$ loanrisk " + " ".join(args))
+        subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, check=True)
+
+    if not (history / "applications.parquet").exists():
+        run("simulate", "history", "--applications", str(accounts), "--months", "2",
+            "--seed", str(seed), "--out", str(history))
+    if not (history / "statements.parquet").exists():
+        run("simulate", "statements", "--history", str(history), "--months", str(months),
+            "--seed", str(seed))
+    for name, target, kind in SERVICING_TARGETS:
+        table = work / f"{kind}.parquet"
+        if not table.exists():
+            run("features", "build", "--history", str(history), "--out", str(table),
+                "--kind", kind)
+        run("train", "--data", str(table), "--target", target, "--time-col",
+            "observation_time", "--id-col", "account_id", "--name", name, "--model",
+            "lightgbm", "--promote", "champion", "--registry", str(settings.models_dir))
+    return True
+
+
 def champion_report(settings: Settings, name: str = "pd") -> Path | None:
     """Path of the champion's evaluation report, if any."""
     reg = Registry(settings.models_dir)

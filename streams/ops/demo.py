@@ -1,13 +1,16 @@
 """``loanrisk demo`` (``make demo``): the whole product, end to end, in a few minutes.
 
 1. services up (Kafka KRaft, Redis, embedded ClickHouse);
-2. champion PD and fraud models unless the registry has them
-   (simulate history -> features -> train -> promote);
-3. the sink and N workers as separate processes;
-4. a minute of live traffic from the simulator, fraud rings and bots included;
-5. wait until every application is decided and every decision is in ClickHouse;
-6. a summary: outcomes, approval rate, fraud caught against the simulator's truth,
-   latency, the evaluation report, example queries;
+2. champion PD and fraud models, and B-score and collection models, unless the registry
+   has them (simulate history / statements -> features -> train -> promote);
+3. the sink, N workers and a servicing worker as separate processes;
+4. a minute of live traffic from the simulator, fraud rings and bots included, with the
+   quote requests of customers who quote first; and a book's monthly statements
+   (``loanrisk servicing publish``);
+5. wait until every application, quote and statement is decided and in ClickHouse;
+6. a summary of the four stages -- quotes, decisions, account actions, collection
+   treatments -- with outcomes, approval rate, fraud caught against the simulator's
+   truth, latency, the evaluation report and example queries;
 then stop everything it started. The data stays for ``loanrisk sql``.
 """
 
@@ -20,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.ops.bootstrap import champion_report, ensure_champions
+from streams.ops import demo_lifecycle as life
+from streams.ops.bootstrap import champion_report, ensure_champions, ensure_servicing_champions
 from streams.ops.stack import LocalStack
 from streams.settings import Settings
 
@@ -29,6 +33,9 @@ EXAMPLE_QUERIES = (
     "FROM decisions_of_record GROUP BY product, decision ORDER BY product, decision",
     "SELECT arrayJoin(reason_codes) AS reason, count() AS n FROM decisions_of_record "
     "WHERE decision != 'APPROVE' GROUP BY reason ORDER BY n DESC LIMIT 10",
+    "SELECT * FROM quote_conversion_rates",
+    "SELECT action, treatment, cell, count() AS n FROM account_actions "
+    "GROUP BY action, treatment, cell ORDER BY action, treatment, cell",
 )
 
 
@@ -52,7 +59,8 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
 
     # A group of its own that starts at the end of the topics: the demo decides its own
     # traffic, not whatever an earlier session left unconsumed on this machine.
-    settings = settings.model_copy(update={"worker_group": f"loanrisk-demo-{int(time.time())}",
+    run_id = int(time.time())
+    settings = settings.model_copy(update={"worker_group": f"loanrisk-demo-{run_id}",
                                            "worker_offset_reset": "latest"})
     from streams.ops import services
 
@@ -65,10 +73,15 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         say("[bold]2/6[/] champion models")
         if not ensure_champions(settings, say=say):
             say("  champion PD and fraud models (current feature spec) already in the registry")
-        say(f"[bold]3/6[/] starting the sink and {workers} worker(s)")
+        if not ensure_servicing_champions(settings, say=say):
+            say("  champion B-score and collection models already in the registry")
+        say(f"[bold]3/6[/] starting the sink, {workers} worker(s) and a servicing worker")
         sink = stack.sink()
         stack.wait_for_log(sink, "loanrisk sql", timeout_s=120)
         procs = [stack.worker(i) for i in range(workers)]
+        seed = run_id % 100_000
+        book = life.simulate_book(settings, seed)  # while the workers load their models
+        servicing = life.start_servicing(stack, f"loanrisk-demo-servicing-{run_id}")
         for p in procs:
             stack.wait_for_log(p, "Worker ready", timeout_s=180)
         if embedded_http_dsn(settings) is None:
@@ -76,28 +89,45 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         client = analytics_client(settings)  # over the sink's ClickHouse HTTP interface
 
         say(f"[bold]4/6[/] live traffic: {rate:.0f} applications/s for {duration:.0f}s "
-            "(with device events, behaviour batches, fraud rings and bots)")
+            "(with device events, behaviour batches, fraud rings, bots and quote requests); "
+            f"{life.BOOK_ACCOUNTS} accounts' {life.BOOK_MONTHS} monthly statements")
+        statements = life.publish_book(stack, book)
         truth = settings.state_dir / "demo" / "truth.parquet"
         truth.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [sys.executable, "-m", "streams.cli", "simulate", "live", "--rate", str(rate),
-             "--duration", str(duration), "--seed", str(int(time.time()) % 100_000),
-             "--truth-out", str(truth)],
+             "--duration", str(duration), "--seed", str(seed), "--truth-out", str(truth)],
             env=stack.env(), check=True)
+        if statements.wait(120) != 0:
+            raise RuntimeError("loanrisk servicing publish failed")
         import pandas as pd
 
+        from streams.ops.live_traffic import quotes_truth_path
+
         published = pd.read_parquet(truth)
-        say(f"[bold]5/6[/] waiting for {len(published)} decisions to reach ClickHouse")
+        quotes = pd.read_parquet(quotes_truth_path(truth))
+        st_ids = life.statement_ids(book)
+        say(f"[bold]5/6[/] waiting for {len(published)} decisions, {len(quotes)} quotes and "
+            f"{len(st_ids)} statements' decisions to reach ClickHouse")
         mon = Monitor(settings.kafka, settings.worker_group)
         wait_until(lambda: (mon.poll().lag or 0) == 0, timeout_s=600)
         mon.close()
         ids = "','".join(published["application_id"])
         mine = f"SELECT count() FROM decisions_of_record WHERE application_id IN ('{ids}')"
         wait_until(lambda: _q(client, mine)[0][0] >= len(published), timeout_s=300)
-        for p in procs:
+        qids = "','".join(quotes["quote_id"])
+        wait_until(lambda: _q(client, "SELECT count() FROM quotes_of_record WHERE quote_id IN "
+                              f"('{qids}')")[0][0] >= len(quotes), timeout_s=120)
+        sids = "','".join(st_ids)
+        wait_until(lambda: _q(client, "SELECT count() FROM account_decisions_of_record WHERE "
+                              f"statement_id IN ('{sids}')")[0][0] >= len(st_ids),
+                   timeout_s=300)
+        for p in [*procs, servicing]:
             p.stop()
         say("[bold]6/6[/] summary")
         summary = summarise(client, published)
+        summary["quotes"] = life.quotes_summary(client, quotes)
+        summary["servicing"] = life.servicing_summary(client, st_ids)
         summary["report"] = champion_report(settings)
         return summary
     finally:
@@ -143,6 +173,8 @@ def print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
 
+    if "quotes" in summary:
+        life.print_quotes(summary["quotes"], say)
     say(f"  applications published {summary['published']}, decided {summary['decided']}")
     say("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["outcomes"].items())))
     say(f"  approval rate {pct(summary['approval_rate'])}")
@@ -156,6 +188,8 @@ def print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
             say(f"    {k:<13} {stopped_n}/{n} ({pct(stopped_n / n if n else None)})")
     say(f"  latency, event time to decision: p50 {summary['latency_p50_ms']:.1f} ms, "
         f"p99 {summary['latency_p99_ms']:.1f} ms")
+    if "servicing" in summary:
+        life.print_servicing(summary["servicing"], say)
     report: Path | None = summary.get("report")
     say(f"  champion PD evaluation report: {report or 'none'}")
     say("  explore ClickHouse (the data stays):")

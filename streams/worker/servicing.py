@@ -94,6 +94,18 @@ class ServicingWorker:
         self.decided += len(good)
         return len(good)
 
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        """Start where the group committed, else (``latest``) at the end as it is NOW:
+        positions are fixed before "ready" is logged, so whatever is published after that
+        is decided (a lazily resolved "latest" could skip it)."""
+        start = consumer.committed(partitions, timeout=10)
+        if self.settings.worker_offset_reset == "latest":
+            for tp in start:
+                if tp.offset < 0:
+                    tp.offset = consumer.get_watermark_offsets(tp, timeout=10)[1]
+        consumer.assign(start)
+        log.info("Servicing worker ready: %d partitions assigned", len(partitions))
+
     def _commit(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_commit < self.commit_interval_s:
             return
@@ -108,7 +120,7 @@ class ServicingWorker:
         self._last_commit = time.monotonic()
 
     def run(self, stop: threading.Event) -> None:
-        self.consumer.subscribe([STATEMENTS.name],
+        self.consumer.subscribe([STATEMENTS.name], on_assign=self._on_assign,
                                 on_revoke=lambda *_: self._commit(force=True))
         log.info("servicing worker %s: %s", self.core.worker, self.core.versions)
         try:

@@ -31,7 +31,7 @@ from typer.testing import CliRunner, Result
 from decisions.policy import DEFAULT_POLICY_PATH
 from decisions.rules import DEFAULT_RULES_PATH
 from streams.cli import app
-from streams.cli.errors import ERROR
+from streams.cli.errors import ERROR, USAGE
 from streams.ops.stack import LocalStack
 from streams.settings import Settings
 from tests.cli_smoke_table import SMOKE_RUNS
@@ -219,6 +219,53 @@ def test_servicing_lifecycle(smoke: Smoke) -> None:
     missing = smoke.cli("features", "build", "--history", str(smoke.work), "--out",
                         str(obs), "--kind", "observation-points", code=ERROR)
     assert "simulate statements" in missing.output
+    _servicing_live(smoke, hist)
+
+
+def _servicing_live(smoke: Smoke, hist: Path, n: int = 200) -> None:
+    """`servicing worker` as a process (its own group, reading from the end once it has
+    its partitions) and `servicing publish`: a decision for each of the first ``n``
+    statements, with the champions' versions, then a clean stop on SIGTERM."""
+    import pandas as pd
+
+    from schemas import codec_for
+    from schemas.topics import ACCOUNT_ACTIONS
+    from tests.harness import consume_until
+
+    assert "--loglevel" in smoke.sh("servicing", "worker", "--loglevel", "loud",
+                                    code=USAGE).stderr
+    _record(("servicing", "worker"))
+    proc = smoke.stack.spawn("servicing-worker", "servicing", "worker",
+                             LOANRISK_SERVICING_GROUP=f"smoke-{uuid.uuid4().hex[:6]}")
+    try:
+        smoke.stack.wait_for_log(proc, "Servicing worker ready", timeout_s=180)
+        out = smoke.cli("servicing", "publish", "--history", str(hist), "--limit",
+                        str(n)).output
+        assert f"published {n} statements" in out
+        st = pd.read_parquet(hist / "statements.parquet").sort_values(
+            ["event_time", "statement_id"], kind="stable")
+        mine = set(st["statement_id"].iloc[:n])
+        codec = codec_for(ACCOUNT_ACTIONS.schema)
+
+        got: dict[str, dict[str, Any]] = {}
+        read = [0]
+
+        def all_decided(ms: list[Any]) -> bool:  # decodes each message once
+            for m in ms[read[0]:]:
+                r = codec.decode(m.value())
+                if r["statement_id"] in mine:
+                    got.setdefault(r["statement_id"], r)
+            read[0] = len(ms)
+            return len(got) >= n
+
+        consume_until(smoke.settings.kafka, [ACCOUNT_ACTIONS.name], all_decided, timeout_s=180)
+        assert len(got) == n, f"{len(got)} decisions of {n}; see {proc.log}"
+        versions = next(iter(got.values()))["versions"]
+        assert versions["bscore"] == smoke.versions["bscore"]
+        assert versions["collection"] == smoke.versions["collection"]
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.log.read_text()[proc.log_start:][-3000:]
 
 
 def test_rules_and_policy(smoke: Smoke) -> None:
@@ -360,7 +407,8 @@ def test_pipeline(smoke: Smoke) -> None:
 
 
 def test_demo(smoke: Smoke) -> None:
-    """The smallest honest demo: its own store and group, the champions already trained."""
+    """The smallest honest demo: its own store and group, the champions already trained
+    (PD and fraud, B-score and collection); a summary line for each of the four stages."""
     demo_state = smoke.work / "demo-state"
     shutil.copytree(smoke.settings.models_dir, demo_state / "models")
     env = {**smoke.stack.env(), "LOANRISK_STATE_DIR": str(demo_state)}
@@ -374,6 +422,12 @@ def test_demo(smoke: Smoke) -> None:
     m = re.search(r"applications published (\d+), decided (\d+)", flat_out)
     assert m and int(m[1]) > 10 and m[2] == m[1], out[-3000:]
     assert "approval rate" in flat_out and "loanrisk sql" in flat_out
+    assert "B-score and collection models already in the registry" in flat_out
+    q = re.search(r"quotes: requested (\d+), quoted (\d+) ", flat_out)
+    assert q and int(q[1]) > 0 and q[2] == q[1], out[-3000:]
+    s = re.search(r"account actions: statements published (\d+), decided (\d+);", flat_out)
+    assert s and int(s[1]) > 0 and s[2] == s[1], out[-3000:]
+    assert re.search(r"collection treatments: \d+ accounts entering 30 DPD treated", flat_out)
 
 
 def test_console(smoke: Smoke) -> None:
