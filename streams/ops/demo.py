@@ -4,9 +4,9 @@
 2. champion PD and fraud models, and B-score and collection models, unless the registry
    has them (simulate history / statements -> features -> train -> promote);
 3. the sink, N workers and a servicing worker as separate processes;
-4. a minute of live traffic from the simulator, fraud rings and bots included, with the
-   quote requests of customers who quote first; and a book's monthly statements
-   (``loanrisk servicing publish``);
+4. a book's monthly statements (``loanrisk servicing publish``, while the workers start)
+   and a minute of live traffic from the simulator, fraud rings and bots included, with
+   the quote requests of customers who quote first;
 5. wait until every application, quote and statement is decided and in ClickHouse;
 6. a summary of the four stages -- quotes, decisions, account actions, collection
    treatments -- with outcomes, approval rate, fraud caught against the simulator's
@@ -82,6 +82,9 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         seed = run_id % 100_000
         book = life.simulate_book(settings, seed)  # while the workers load their models
         servicing = life.start_servicing(stack, f"loanrisk-demo-servicing-{run_id}")
+        say(f"  publishing a book's statements: {life.BOOK_ACCOUNTS} accounts, "
+            f"{life.BOOK_MONTHS} months each (`loanrisk servicing publish`)")
+        statements = life.publish_book(stack, book)  # decided while the workers load
         for p in procs:
             stack.wait_for_log(p, "Worker ready", timeout_s=180)
         if embedded_http_dsn(settings) is None:
@@ -89,9 +92,7 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         client = analytics_client(settings)  # over the sink's ClickHouse HTTP interface
 
         say(f"[bold]4/6[/] live traffic: {rate:.0f} applications/s for {duration:.0f}s "
-            "(with device events, behaviour batches, fraud rings, bots and quote requests); "
-            f"{life.BOOK_ACCOUNTS} accounts' {life.BOOK_MONTHS} monthly statements")
-        statements = life.publish_book(stack, book)
+            "(with device events, behaviour batches, fraud rings, bots and quote requests)")
         truth = settings.state_dir / "demo" / "truth.parquet"
         truth.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
