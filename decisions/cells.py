@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from decisions.errors import PolicyError
 from decisions.policy import Policy
+from decisions.yaml_doc import load_yaml_doc
 
 CONTROL = "control"
 EXPLORE = "explore"
@@ -117,17 +117,7 @@ class Cells:
 
     @classmethod
     def from_yaml(cls, path: Path) -> Cells:
-        try:
-            text = path.read_text()
-            doc = _CellsDoc.model_validate(yaml.safe_load(text))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(f"cannot read cells file {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"cells file {path} is not valid YAML: {exc}") from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise PolicyError(f"invalid cells file {path}: {problems}") from exc
+        doc, text = load_yaml_doc(path, _CellsDoc, "cells file")
         strategies = [Strategy(STRATEGY_PREFIX + s.name, s.share, _strategy_policy(path, s))
                       for s in doc.strategies]
         return cls(doc, hashlib.sha256(text.encode()).hexdigest(), strategies)

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from decisions.errors import PolicyError
+from decisions.yaml_doc import load_yaml_doc
 
 DEFAULT_QUOTE_POLICY_PATH = Path(__file__).parent / "quotes" / "default.yaml"
 DAY_MS = 24 * 3600 * 1000
@@ -50,18 +50,7 @@ class QuotePolicy:
 
     @classmethod
     def from_yaml(cls, path: Path, known: Sequence[str]) -> QuotePolicy:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise PolicyError(f"cannot read quote policy {path}: {exc}") from exc
-        try:
-            doc = _Doc.model_validate(yaml.safe_load(text))
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"quote policy {path} is not valid YAML: {exc}") from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise PolicyError(f"invalid quote policy {path}: {problems}") from exc
+        doc, text = load_yaml_doc(path, _Doc, "quote policy")
         unknown = sorted(set(doc.limits) - set(known))
         if unknown:
             raise PolicyError(f"quote policy {path}: limits on unknown features {unknown}; "

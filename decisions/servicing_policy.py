@@ -19,10 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from decisions.errors import PolicyError
+from decisions.yaml_doc import load_yaml_doc
 from schemas.servicing import TREATMENTS
 
 DEFAULT_SERVICING_POLICY_PATH = Path(__file__).parent / "servicing" / "default.yaml"
@@ -115,18 +114,7 @@ class ServicingPolicy:
 
     @classmethod
     def from_yaml(cls, path: Path = DEFAULT_SERVICING_POLICY_PATH) -> ServicingPolicy:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise PolicyError(f"cannot read servicing policy {path}: {exc}") from exc
-        try:
-            doc = _Doc.model_validate(yaml.safe_load(text))
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"servicing policy {path} is not valid YAML: {exc}") from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise PolicyError(f"invalid servicing policy {path}: {problems}") from exc
+        doc, text = load_yaml_doc(path, _Doc, "servicing policy")
         return cls(doc, hashlib.sha256(text.encode()).hexdigest())
 
     def account_actions(self, a: AccountView, bscore: float) -> list[AccountAction]:

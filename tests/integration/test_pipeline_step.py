@@ -145,3 +145,41 @@ def test_frozen_redis_degrades_and_the_degraded_decisions_are_memoised(tmp_path:
         assert [d.decision_bytes for d in fresh_worker] == [d.decision_bytes for d in frozen]
     finally:
         node.stop()
+
+
+def test_a_quote_is_the_decision_its_application_then_gets(
+    redis_client, redis_url: str, tmp_path: Path, champions: list[Path]
+) -> None:
+    """The quote path (streams.worker.quotes) with real champion models: each customer's
+    quote, asked just before they apply, has the decision, grade, offer, scores and
+    reasons of their application, and leaves the application's features unchanged (no
+    session on either; the anomaly model is off, it learns from each application)."""
+    from decisions.quote_policy import QUOTE_SOURCE
+    from streams.worker.quotes import QuoteDesk, quote_policy
+
+    apps, _dev, _beh = live_traffic(30, seed=17)
+    _promote(tmp_path, champions)
+    p = _pipeline(redis_url, tmp_path, "quote1")
+    p.anomaly = None
+    desk = QuoteDesk(p, quote_policy(Settings()))
+    compared = 0
+    for app in apps:
+        request = {k: v for k, v in app.items() if k != "application_id"}
+        request.update(quote_id=f"q-{app['application_id']}",
+                       session_id=app["session_id"])  # the same (empty) session
+        (quote,) = desk.decide([request])
+        (d,) = p.decide_batch([app])
+        dec = d.decision
+        assert quote["pd"] == dec["pd"] and quote["pd"] is not None
+        assert quote["fraud_probability"] == dec["fraud_probability"]
+        if any(r["source"] == QUOTE_SOURCE for r in quote["reason_codes"]):
+            assert quote["decision"] == "DECLINE"  # many quotes: the quote's own limit
+            continue
+        offer = dec["offer"]
+        assert (quote["decision"], quote["risk_grade"], quote["apr"], quote["limit"]) == (
+            dec["decision"], dec["risk_grade"], offer["apr"] if offer else None,
+            offer["amount"] if offer else None)
+        assert quote["reason_codes"] == dec["reason_codes"]
+        compared += 1
+    assert compared >= 25
+    assert desk.quoted == len(apps) and desk.degraded == 0
