@@ -6,7 +6,9 @@ Built by a function from settings (no module-level app). Agents:
                  (one round trip per batch of messages);
 * ``decide``     applications -> features, scores, decision -> ``loan.decisions.v1``
                  and the exact vector -> ``loan.features.v1`` (keyed by application id);
-* ``performance`` fraud confirmations -> the graph's confirmed-fraud links.
+* ``performance`` fraud confirmations -> the graph's confirmed-fraud links;
+* ``quotes``     quote requests -> indicative quotes -> ``loan.quotes.v1`` (nothing
+                 recorded as an application: ``streams/worker/quotes.py``).
 
 The agents only move messages: decoding, session folding, deciding, the lists and
 releases topics, reloads, checkpoints and metrics are the shared core's
@@ -33,6 +35,8 @@ from schemas.topics import (
     FEATURES,
     METRICS,
     PERFORMANCE,
+    QUOTE_REQUESTS,
+    QUOTES,
     REVIEWS,
 )
 from streams.settings import Settings
@@ -96,6 +100,7 @@ class Outputs:
         self.deadletter = _raw_topic(app, DEADLETTER.name)
         self.metrics = _raw_topic(app, METRICS.name)
         self.alerts = _raw_topic(app, ALERTS.name)
+        self.quotes = _raw_topic(app, QUOTES.name)
 
 
 def _sort(core: WorkerCore, events: list[Any]) -> Batch:
@@ -120,6 +125,16 @@ def _add_agents(app: faust.App, settings: Settings, core: WorkerCore, out: Outpu
         window = settings.session_batch_window_ms / 1000
         async for events in stream.take_events(settings.session_batch_max, within=window):
             await core.fold_state_async(_sort(core, events))
+            await flush_deadletters()
+
+    @app.agent(_raw_topic(app, QUOTE_REQUESTS.name), name="quotes")
+    async def quote(stream: Any) -> None:
+        window = settings.worker_batch_window_ms / 1000
+        async for events in stream.take_events(settings.worker_batch_max, within=window):
+            inbound = [Inbound(e.message.topic, e.message.key, e.message.value,
+                               e.message.partition, e.message.offset) for e in events]
+            for key, value in core.quote(inbound):
+                await out.quotes.send(key=key, value=value)
             await flush_deadletters()
 
     @app.agent(_raw_topic(app, PERFORMANCE.name, REVIEWS.name), name="performance")

@@ -11,6 +11,7 @@ timeouts, never fixed sleeps.
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from schemas import codec_for
 from schemas.topics import APPLICATIONS, BY_NAME, DEADLETTER, DECISIONS
 from tests import records
-from tests.harness import FaultPipeline, Message, traffic
+from tests.harness import FaultPipeline, Message, traffic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -300,7 +301,8 @@ def test_exactly_once_worker_killed_mid_stream_publishes_each_decision_once(
 
 
 def test_faust_engine_decides_the_same_traffic(fault_pipeline: FaultPipeline) -> None:
-    """`loanrisk worker --engine faust` runs the same pipeline over Faust agents."""
+    """`loanrisk worker --engine faust` runs the same pipeline over Faust agents, quotes
+    included."""
     p = fault_pipeline
     p.ensure(workers=())
     proc = p.stack.spawn("worker-faust", "worker", "--engine", "faust",
@@ -308,11 +310,28 @@ def test_faust_engine_decides_the_same_traffic(fault_pipeline: FaultPipeline) ->
     try:
         p.stack.wait_for_log(proc, "Worker ready", timeout_s=180)
         messages, ids = traffic("faust", 30, seed=701)
-        p.publish(messages)
+        run = f"fq{uuid.uuid4().hex[:6]}"
+        p.publish([*messages, *_quote_requests(run, 5)])
         p.wait_decided("faust", len(ids))
+        wait_until(lambda: p.scalar("SELECT count() FROM quotes_of_record WHERE "
+                                    f"startsWith(quote_id, '{run}-')") == 5, 120,
+                   "five quotes")
         assert_each_decided_once(p, "faust", ids)
         workers = p.scalar("SELECT groupUniqArray(worker) FROM decisions_of_record "
                            "WHERE startsWith(application_id, 'faust')")
         assert workers == ["worker-faust"]
     finally:
         proc.stop()
+
+
+def _quote_requests(prefix: str, n: int) -> list[Any]:
+    from schemas.topics import QUOTE_REQUESTS
+
+    codec = codec_for(QUOTE_REQUESTS.schema)
+    out = []
+    for i in range(n):
+        q = records.application(national_id=f"QQ{i:06d}F", email=f"{prefix}{i}@example.com")
+        del q["application_id"]
+        q.update(quote_id=f"{prefix}-{i}", session_id=None)
+        out.append((QUOTE_REQUESTS.name, q["quote_id"].encode(), codec.encode(q), None))
+    return out
