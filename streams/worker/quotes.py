@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, cast
@@ -53,6 +54,7 @@ class QuoteDesk:
         self.codec = codec_for(QUOTES.schema)
         self.quoted = 0
         self.degraded = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()  # (product, decision) -> quotes
 
     def decide(self, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """One quote record (quote.avsc) per request, in order."""
@@ -75,6 +77,7 @@ class QuoteDesk:
             out.append(self._quote(app, values, velocity, ids, got is None,
                                    share_us + (time.perf_counter() - t1) * 1e6))
         self.quoted += len(out)
+        self.outcomes.update((q["product"], q["decision"]) for q in out)
         return out
 
     def encode(self, quote: dict[str, Any]) -> bytes:

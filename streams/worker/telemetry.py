@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from streams.worker.core import WorkerCore
     from streams.worker.metrics import WorkerStats
     from streams.worker.pipeline import DecisionPipeline
+    from streams.worker.quotes import QuoteDesk
 
 STEPS = ("features", "score", "anomaly", "decide")
 #: Kafka lag per topic (summed over the worker's partitions), read when scraped
@@ -43,8 +44,9 @@ Lag = Callable[[], Mapping[str, int]]
 
 class WorkerTelemetry:
     def __init__(self, worker: str, pipeline: DecisionPipeline, assigned: Callable[[], int],
-                 lag: Lag | None, heartbeat: Heartbeat) -> None:
+                 lag: Lag | None, heartbeat: Heartbeat, quotes: QuoteDesk | None = None) -> None:
         self.worker, self.pipeline, self.assigned, self.lag = worker, pipeline, assigned, lag
+        self.quotes = quotes
         self.heartbeat = heartbeat
         self.decisions: Counter[tuple[str, str]] = Counter()
         self.dead_letters = 0
@@ -82,6 +84,16 @@ class WorkerTelemetry:
         yield CounterMetricFamily("loanrisk_degraded_decisions", "Decisions made without "
                                   "feature state (Redis unavailable): REVIEW",
                                   value=self.pipeline.degraded_count)
+        if self.quotes is not None:
+            quotes = CounterMetricFamily("loanrisk_quotes", "Quotes published (indicative "
+                                         "decisions on quote requests)",
+                                         labels=["product", "decision"])
+            for (product, decision), n in sorted(list(self.quotes.outcomes.items())):
+                quotes.add_metric([product, decision], n)
+            yield quotes
+            yield CounterMetricFamily("loanrisk_degraded_quotes", "Quotes made without "
+                                      "feature state (Redis unavailable): REVIEW",
+                                      value=self.quotes.degraded)
         yield histogram_family("loanrisk_decision_latency_seconds", "Application event time "
                                "to decision", {"": self.latency})
         yield histogram_family("loanrisk_decision_step_seconds", "Time per decision step",
@@ -137,7 +149,8 @@ def serve_worker_telemetry(settings: Settings, core: WorkerCore, assigned: Calla
     if settings.metrics_port < 0:
         return None
     heartbeat = Heartbeat(max(30.0, 3 * settings.metrics_interval_s))
-    telemetry = WorkerTelemetry(core.stats.worker, core.pipeline, assigned, lag, heartbeat)
+    telemetry = WorkerTelemetry(core.stats.worker, core.pipeline, assigned, lag, heartbeat,
+                                core.quotes)
     core.stats.telemetry = telemetry
     registry = new_registry()
     registry.register(telemetry)  # a custom collector

@@ -7,11 +7,15 @@ import json
 import shutil
 import subprocess
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas import codec_for
+from schemas.topics import QUOTE_REQUESTS
+from tests import records
 from tests.harness import FaultPipeline, traffic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -52,7 +56,11 @@ def test_worker_and_sink_serve_metrics_and_probes(fault_pipeline: FaultPipeline)
     metrics = _url(state, "worker-worker-0", "/metrics")
     before = _decided(_get(metrics)[1])
     messages, _ids = traffic("prom", 40, seed=707)
-    p.publish(messages)
+    quote = records.application(email="prom-quote@example.com")
+    del quote["application_id"]
+    quote.update(quote_id=f"prom-q-{uuid.uuid4().hex[:8]}", session_id=None)
+    p.publish([*messages, (QUOTE_REQUESTS.name, quote["quote_id"].encode(),
+                           codec_for(QUOTE_REQUESTS.schema).encode(quote), None)])
     p.wait_decided("prom", 40)
     # folded into the histograms every LOANRISK_METRICS_INTERVAL_S (5 s)
     def counted() -> str | None:
@@ -76,6 +84,9 @@ def test_worker_and_sink_serve_metrics_and_probes(fault_pipeline: FaultPipeline)
     assert samples[("loanrisk_partitions_assigned", ())] > 0
     assert any(name == "loanrisk_consumer_lag" for name, _ in samples)
     assert ("loanrisk_degraded_decisions_total", ()) in samples
+    quoted = sum(v for (name, labels), v in samples.items() if name == "loanrisk_quotes_total"
+                 and dict(labels)["product"] == quote["product"])
+    assert quoted >= 1 and ("loanrisk_degraded_quotes_total", ()) in samples
     assert ("loanrisk_dead_letters_total", ()) in samples
 
     code, body = _get(_url(state, "worker-worker-0", "/readyz"))
