@@ -3,9 +3,10 @@
 Both transports (``kafka_loop``, the default, and ``faust_app``) hand consumed
 messages to this core and publish what it returns; everything else lives here:
 decoding with dead letters, folding session events and fraud confirmations (from
-servicing and from the review console) into Redis, deciding, following the lists and
-releases topics, reloading rules and promoted models, checkpointing the anomaly model,
-and the metrics record.
+servicing and from the review console) into Redis, deciding, answering quote requests
+(``quote``: ``streams/worker/quotes.py``), following the lists and releases topics,
+reloading rules and promoted models, checkpointing the anomaly model, and the metrics
+record.
 """
 
 from __future__ import annotations
