@@ -56,6 +56,13 @@ def _keyed(key: bytes) -> Any:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
+#: identifiers recently hashed: a device, IP, phone or employer recurs across an
+#: application, its device events and later applications, and canonical forms (a phone
+#: parsed by ``phonenumbers``) cost far more than the lookup; bounded, so memory stays flat
+HASH_CACHE_SIZE = 1 << 15
+
+
+@lru_cache(maxsize=HASH_CACHE_SIZE)
 def hash_identifier(key: bytes, kind: str, value: str, region: str = "GB") -> str:
     """Keyed hash (HMAC-SHA256, hex, 96 bits) of one identifier's canonical form.
 

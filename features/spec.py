@@ -79,6 +79,8 @@ class FeatureSpec:
         self.names: list[str] = names
         self.index: dict[str, int] = {n: i for i, n in enumerate(names)}
         self.by_name: dict[str, FeatureDef] = {d.name: d for d in defs}
+        #: (name, default) in order: the vector helpers run per application on the hot path
+        self._defaults: tuple[tuple[str, Value], ...] = tuple((d.name, d.default) for d in defs)
         declared = [{k: v for k, v in asdict(d).items() if k not in REASON_TRUTH_FIELDS}
                     for d in defs]
         blob = json.dumps(declared, sort_keys=True).encode()
@@ -95,23 +97,20 @@ class FeatureSpec:
 
     def complete(self, values: Mapping[str, Value]) -> dict[str, Value]:
         """All spec features in order, with declared defaults for absent keys."""
-        return {d.name: values.get(d.name, d.default) for d in self.defs}
+        get = values.get
+        return {name: get(name, default) for name, default in self._defaults}
 
     def to_array(self, values: Mapping[str, Value]) -> np.ndarray:
         """Float64 vector in spec order; absent keys take their default, None becomes NaN."""
-        out = np.empty(len(self.defs), dtype=np.float64)
-        for i, d in enumerate(self.defs):
-            v = values.get(d.name, d.default)
-            out[i] = np.nan if v is None else v
-        return out
+        get = values.get
+        return np.array([get(name, default) for name, default in self._defaults],
+                        dtype=np.float64)
 
     def to_list(self, values: Mapping[str, Value]) -> list[float | None]:
         """Values in spec order as plain floats/None (for the feature_vector Avro record)."""
-        out: list[float | None] = []
-        for d in self.defs:
-            v = values.get(d.name, d.default)
-            out.append(None if v is None else float(v))
-        return out
+        get = values.get
+        return [None if (v := get(name, default)) is None else float(v)
+                for name, default in self._defaults]
 
     def reason(self, name: str) -> tuple[str, str]:
         """(reason_code, reason_text) for a feature, e.g. from a SHAP top contributor."""

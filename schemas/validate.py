@@ -174,13 +174,54 @@ def validate_performance(rec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+@cache
+def flat_float_fields(schema_name: str) -> tuple[str, ...] | None:
+    """The top-level fields of a schema that hold a float or double (alone or in a union
+    with null), when those are all the floats it has; None when a float sits deeper (in a
+    nested record, array or map), where only ``finite_check`` walks."""
+    from schemas.codec import codec_for
+
+    out: list[str] = []
+    for f in codec_for(schema_name).schema["fields"]:
+        t = f["type"]
+        branches = t if isinstance(t, list) else [t]
+        if any(b in ("float", "double") for b in branches):
+            if any(b not in ("null", "float", "double") for b in branches):
+                return None
+            out.append(f["name"])
+        elif _compile(t, {}) is not None:
+            return None
+    return tuple(out)
+
+
+def _plain_event(event: Mapping[str, Any], session_id: Any, floats: tuple[str, ...]) -> bool:
+    """True when a batch's event certainly passes every check (the common case, checked
+    without building a problem list); False sends it through the full checks."""
+    t = event.get("event_time")
+    if type(t) is not int or not MIN_EVENT_TIME_MS <= t <= MAX_EVENT_TIME_MS:
+        return False
+    if not event.get("event_id") or not session_id or event.get("session_id") != session_id:
+        return False
+    for name in floats:
+        v = event.get(name)
+        if v is not None and not math.isfinite(v):
+            return False
+    return True
+
+
 def validate_behaviour_batch(rec: Mapping[str, Any]) -> list[str]:
+    """Tens of events per application: each is first tried on a fast path that only says
+    yes; one that it does not pass gets the full checks and their messages."""
     problems: list[str] = []  # the events' own checks include theirs for finite numbers
     _non_empty(rec, ("batch_id", "session_id"), problems)
+    session_id = rec.get("session_id")
+    floats = flat_float_fields("behaviour_event")
     for i, event in enumerate(rec.get("events", [])):
+        if floats is not None and _plain_event(event, session_id, floats):
+            continue
         problems += [f"events[{i}]: {p}"
                      for p in validate_session_event(event, "behaviour_event")]
-        if event.get("session_id") != rec.get("session_id"):
+        if event.get("session_id") != session_id:
             problems.append(f"events[{i}]: session_id differs from the batch's")
     return problems
 
