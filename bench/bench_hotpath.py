@@ -10,7 +10,8 @@ CPU time, not wall time: the worker's thread CPU (``time.thread_time``) per appl
 and per step, and redis-server's CPU per application (from /proc), at batch sizes 1, 8,
 64 and 256 applications. These move far less with the load of a shared machine than
 latencies do. ``LOANRISK_BENCH_PROFILE=1`` also prints a cProfile (CPU time) of the
-largest batch size.
+largest batch size. Last, the Redis time of each script part of the round trip (session
+ingest, features, graph) at batch size ``PART_BATCH``, each sent as a call of its own.
 
 Run: ``python -m bench hotpath`` (part of ``make bench``); the champion models come from
 ``.loanrisk/bench`` (``python -m bench pipeline`` trains them), else cold start.
@@ -24,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from features.identity import application_identifiers
+from features.roundtrip import execute
+
 BATCHES = (1, 8, 64, 256)
+PART_BATCH = 64
 N_APPS = 2_000
 WARM = 300
 
@@ -82,6 +87,32 @@ def run_batches(core: Any, batches: list[list[list[Any]]], steps: Steps) -> None
         t = steps.add("decode application", t)
         core.decide_with_state(decoded, held)
         steps.add("state + decide batch", t)
+
+
+def weigh_parts(core: Any, batches: list[list[list[Any]]], client: Any, warm: int
+                ) -> dict[str, float]:
+    """Redis's own time (commandstats) per application of each script part of
+    ``FeatureEngine.exchange``, the parts sent one call each, after ``warm`` batches."""
+    engine = core.pipeline.features
+    us: dict[str, float] = {}
+    done = 0
+    for n, batch in enumerate(batches):
+        held = core.sort([m for msgs in batch for m in msgs[:-1]])
+        apps = core.sort([msgs[-1] for msgs in batch]).applications
+        ids = [application_identifiers(engine.hash_key, a) for a in apps]
+        parts = engine.script_parts(apps, ids, device_events=held.device,
+                                    behaviour_events=held.behaviour)
+        for name, call in parts.items():
+            before = _evalsha_usec(client)
+            execute(engine.redis, [call])
+            if n >= warm:
+                us[name] = us.get(name, 0.0) + _evalsha_usec(client) - before
+        done += len(apps) if n >= warm else 0
+    return {k: v / max(done, 1) for k, v in us.items()}
+
+
+def _evalsha_usec(client: Any) -> int:
+    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("usec", 0))
 
 
 def main() -> None:
@@ -144,6 +175,16 @@ def main() -> None:
 
                     pstats.Stats(prof).sort_stats("tottime").print_stats(40)
                     pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+            settings = bench_settings(redis_port=port, redis_prefix="parts",
+                                      state_dir=BENCH_DIR if (BENCH_DIR / "models").exists()
+                                      else Path(tmp))
+            core = WorkerCore(settings, lambda _k, _v: None, control=False)
+            extra = _inbound(generate(405, int(time.time() * 1000), 1000.0, n))
+            parts = weigh_parts(core, [extra[j:j + PART_BATCH]
+                                       for j in range(0, n, PART_BATCH)],
+                                redis.Redis(port=port), WARM // PART_BATCH)
+            print(f"redis µs/app by script part (batch {PART_BATCH}, one call each): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
         finally:
             node.stop()
 
