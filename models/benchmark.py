@@ -9,6 +9,7 @@ than two separate intervals would suggest. Percentile intervals, 95 %.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,19 +59,9 @@ def compare(y: np.ndarray, preds: Mapping[str, np.ndarray], shipped: str | None 
     y = np.asarray(y)
     names = list(preds)
     point = {k: _figures(y, preds[k]) for k in names}
-    rng = np.random.default_rng(seed)
-    boot = {k: np.empty((n_boot, 3)) for k in names}
-    done = 0
-    for _ in range(n_boot * 3):  # resamples holding one class only are drawn again
-        if done == n_boot:
-            break
-        idx = rng.integers(0, len(y), len(y))
-        if not 0 < y[idx].sum() < len(idx):
-            continue
-        for k in names:
-            boot[k][done] = _figures(y[idx], preds[k][idx])
-        done += 1
-    boot = {k: v[:done] for k, v in boot.items()}
+    draws = resamples(y, n_boot, seed)
+    boot = {k: np.array([_figures(y[idx], preds[k][idx]) for idx in draws]).reshape(-1, 3)
+            for k in names}
     lo_q, hi_q = (1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2
     out: dict[str, dict[str, Any]] = {}
     for k in names:
@@ -90,6 +81,46 @@ def compare(y: np.ndarray, preds: Mapping[str, np.ndarray], shipped: str | None 
         out[shipped]["auc_gap_to_best"] = float(point[best][0] - point[shipped][0])
         out[shipped]["auc_gap_to_best_lo"], out[shipped]["auc_gap_to_best_hi"] = _interval(
             gap, lo_q, hi_q)
+    return out
+
+
+def resamples(y: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> list[np.ndarray]:
+    """``n_boot`` bootstrap row indices of ``y``, each holding both classes (a resample with
+    one class only is drawn again, at most ``3 * n_boot`` draws in all)."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for _ in range(n_boot * 3):
+        if len(out) == n_boot:
+            break
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(idx):
+            out.append(idx)
+    return out
+
+
+@dataclass(frozen=True)
+class Gap:
+    """How far a candidate's AUC is behind a reference's on the same rows: the point gap
+    and the 95 % interval of the paired bootstrap differences."""
+
+    gap: float
+    lo: float
+    hi: float
+
+
+def paired_auc_gaps(y: np.ndarray, scores: Mapping[str, np.ndarray], reference: str,
+                    n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Gap]:
+    """AUC(reference) - AUC(k) for every candidate ``k``, each with the interval of its
+    differences on the same resamples (0 for the reference itself)."""
+    y = np.asarray(y)
+    draws = resamples(y, n_boot, seed)
+    lo_q, hi_q = (1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2
+    ref_boot = np.array([fast_auc(y[i], scores[reference][i]) for i in draws])
+    ref = fast_auc(y, scores[reference])
+    out: dict[str, Gap] = {}
+    for k, s in scores.items():
+        diff = ref_boot - np.array([fast_auc(y[i], s[i]) for i in draws])
+        out[k] = Gap(ref - fast_auc(y, s), *_interval(diff, lo_q, hi_q))
     return out
 
 

@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from models.benchmark import Gap
 from models.calibration import Calibrator, choose_calibrator
 from models.scorecard import Scale
 from models.split import Split
 
-# Cheapest reasons first: a candidate within TIE_AUC of the best validation AUC is
-# preferred to a costlier one (TreeSHAP on deep trees is paid on every decline).
+# Cheapest reasons first: a candidate whose validation AUC is behind the best by no more
+# than the paired bootstrap's noise (or TIE_AUC) is preferred to a costlier one (TreeSHAP
+# on deep trees is paid on every decline).
 CANDIDATES = ("scorecard", "logistic", "lightgbm", "lightgbm_tuned", "lightgbm_library",
               "mlp", "ensemble")
 TIE_AUC = 0.001
@@ -138,12 +140,23 @@ def fit_candidate(kind: str, X: np.ndarray, y: np.ndarray, sp: Split, ctx: FitCo
     return f, raw_valid
 
 
-def choose(valid_auc: Mapping[str, float], tie: float = TIE_AUC) -> str:
-    """The validation winner, except that a cheaper candidate (``CANDIDATES`` order) within
-    ``tie`` of the best AUC wins the tie: it costs no AUC and less at serving."""
+def choose(valid_auc: Mapping[str, float], gaps: Mapping[str, Gap] | None = None,
+           tie: float = TIE_AUC) -> str:
+    """The validation winner, unless a cheaper candidate (``CANDIDATES`` order) is behind it
+    by no more than the noise: the paired-bootstrap interval of its AUC gap to the winner
+    (``gaps``, `models.benchmark.paired_auc_gaps` with the winner as reference) reaches 0,
+    or its gap is within ``tie``. A candidate whose gap is beyond its interval's noise is
+    never preferred, however cheap."""
     finite = {k: v for k, v in valid_auc.items() if np.isfinite(v)}
     if not finite:
         return next(iter(valid_auc))
     best = max(finite.values())
     order = [k for k in CANDIDATES if k in finite] + [k for k in finite if k not in CANDIDATES]
-    return next(k for k in order if finite[k] >= best - tie)
+
+    def within_noise(k: str) -> bool:
+        if finite[k] >= best - tie:
+            return True
+        g = (gaps or {}).get(k)
+        return g is not None and np.isfinite(g.lo) and g.lo <= 0.0
+
+    return next(k for k in order if within_noise(k))

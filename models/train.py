@@ -1,8 +1,9 @@
 """Training: fit every candidate on the same split, calibrate, choose one, evaluate.
 
 The candidates (`models.candidates`) are reported side by side with bootstrap
-confidence intervals (`models.benchmark`); ``--model auto`` ships the validation winner
-(a cheaper one wins a tie). Validation design (written into every report):
+confidence intervals (`models.benchmark`); ``--model auto`` ships the validation winner,
+or a cheaper candidate whose paired-bootstrap AUC gap to it on the validation rows is
+within the noise (`models.candidates.choose`). Validation design (written into every report):
 
 * time column present -> out-of-time: oldest 60 % fit, next 20 % validate (early
   stopping, tuning, calibration choice, model choice), newest 20 % test (reported
@@ -21,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from models.benchmark import compare
-from models.candidates import CANDIDATES, TIE_AUC, FitContext, Fitted, choose, fit_candidate
+from models.benchmark import compare, paired_auc_gaps
+from models.candidates import CANDIDATES, FitContext, Fitted, choose, fit_candidate
 from models.data import Dataset
 from models.errors import DataError
 from models.metrics import auc, best_f1_cutoff
@@ -187,16 +188,26 @@ def _tuned(kinds: tuple[str, ...], ds: Dataset, cfg: TrainConfig, X: np.ndarray,
                          cfg.tune_trials, weight).to_dict()
 
 
-def _select(cfg: TrainConfig, valid_auc: Mapping[str, float]) -> tuple[str, str]:
-    """The shipped candidate and the rule that picked it."""
+def _select(cfg: TrainConfig, valid_auc: Mapping[str, float], y_sel: np.ndarray,
+            scores: Mapping[str, np.ndarray]) -> tuple[str, str, dict[str, Any]]:
+    """The shipped candidate, the rule that picked it, and the paired validation figures
+    behind it (``scores``: each candidate's scores on the selection rows ``y_sel``)."""
     if cfg.model != "auto":
-        return cfg.model, f"--model {cfg.model} (forced)"
-    best = choose(valid_auc)
-    top = max(valid_auc, key=lambda k: valid_auc[k])
+        return cfg.model, f"--model {cfg.model} (forced)", {}
+    finite = [k for k in valid_auc if np.isfinite(valid_auc[k])]
+    if not finite:
+        return next(iter(valid_auc)), "no candidate has a validation AUC", {}
+    top = max(finite, key=lambda k: valid_auc[k])
+    gaps = paired_auc_gaps(y_sel, {k: scores[k] for k in finite}, top, cfg.n_boot, cfg.seed)
+    best = choose(valid_auc, gaps)
+    g = gaps[best]
+    figures: dict[str, Any] = {"valid_winner": top, "valid_gap_to_winner": g.gap,
+                               "valid_gap_to_winner_lo": g.lo, "valid_gap_to_winner_hi": g.hi}
     if best == top:
-        return best, "the validation winner"
-    return best, (f"within {TIE_AUC} validation AUC of the winner ({top}) and cheaper to "
-                  "serve and explain")
+        return best, "the validation winner", figures
+    return best, (f"cheaper to serve and explain than the validation winner ({top}) and "
+                  f"behind it by no more than the noise: validation AUC gap {g.gap:.4f}, "
+                  f"paired 95% interval [{g.lo:.4f}, {g.hi:.4f}]"), figures
 
 
 def _table(params: Mapping[str, dict[str, Any]], valid_auc: Mapping[str, float], y_eval: np.ndarray,
@@ -209,10 +220,10 @@ def _table(params: Mapping[str, dict[str, Any]], valid_auc: Mapping[str, float],
                 "params": params[k]} for k in params}
 
 
-def _selection(shipped: str, rule: str, table: Mapping[str, Mapping[str, Any]]
-               ) -> dict[str, Any]:
+def _selection(shipped: str, rule: str, table: Mapping[str, Mapping[str, Any]],
+               valid: Mapping[str, Any]) -> dict[str, Any]:
     row = table[shipped]
-    out: dict[str, Any] = {"shipped": shipped, "rule": rule}
+    out: dict[str, Any] = {"shipped": shipped, "rule": rule, **valid}
     for key in ("auc_lift", "auc_lift_lo", "auc_lift_hi", "best_on_test", "auc_gap_to_best",
                 "auc_gap_to_best_lo", "auc_gap_to_best_hi"):
         if key in row:
@@ -250,8 +261,9 @@ def _out_of_time(
         from models.ensemble import fit_ensemble
 
         fitted["ensemble"] = fit_ensemble(fitted, X[sp.valid], y[sp.valid], cfg.seed)
-    valid_auc = {k: auc(y[sp.valid], f.raw(X[sp.valid])) for k, f in fitted.items()}
-    best, rule = _select(cfg, valid_auc)
+    raw_valid = {k: f.raw(X[sp.valid]) for k, f in fitted.items()}
+    valid_auc = {k: auc(y[sp.valid], r) for k, r in raw_valid.items()}
+    best, rule, valid_figures = _select(cfg, valid_auc, y[sp.valid], raw_valid)
     chosen = fitted[best]
     p_test = {k: f.proba(X[sp.test]) for k, f in fitted.items()}
     seconds = {k: (f.fit_seconds, f.fit_cpu_seconds) for k, f in fitted.items()}
@@ -260,7 +272,7 @@ def _out_of_time(
     p_valid = chosen.proba(X[sp.valid])
     raw_eval = chosen.raw(X[sp.test])
     return _Chosen(chosen, design, table, sp.test, sp.fit, p_test[best], raw_eval,
-                   y[sp.valid], p_valid, _selection(best, rule, table))
+                   y[sp.valid], p_valid, _selection(best, rule, table, valid_figures))
 
 
 def _cross_validated(
@@ -303,7 +315,7 @@ def _cross_validated(
             seconds[k][0] += f.fit_seconds
             seconds[k][1] += f.fit_cpu_seconds
     valid_auc = {k: auc(y, oof[k]) for k in kinds}
-    best, rule = _select(cfg, valid_auc)
+    best, rule, valid_figures = _select(cfg, valid_auc, y, oof)
     fit_idx, valid_idx = stratified_holdout(y, np.arange(len(y)), 0.2, cfg.seed)
     say(f"fitting the shipped {best} on all rows")
     chosen = _fit_shipped(best, base, ds, cfg, X, y, Split(fit_idx, valid_idx, valid_idx),
@@ -315,7 +327,7 @@ def _cross_validated(
     table = _table(shown, valid_auc, y, oof, best, cfg,
                    {k: (v[0], v[1]) for k, v in seconds.items()})
     return _Chosen(chosen, design, table, np.arange(len(y)), fit_idx, oof[best], oof_raw[best],
-                   y, oof[best], _selection(best, rule, table))
+                   y, oof[best], _selection(best, rule, table, valid_figures))
 
 
 def _fit_shipped(best: str, base: list[str], ds: Dataset, cfg: TrainConfig, X: np.ndarray,

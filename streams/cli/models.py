@@ -68,7 +68,8 @@ def train(
     model: Kind = typer.Option(
         Kind.auto, help="auto = the validation winner among every candidate (logistic "
         "regression, LightGBM shallow/library defaults/tuned, scorecard, MLP, ensemble; a "
-        "cheaper one wins a tie within 0.001 AUC); or ship one candidate (the logistic "
+        "cheaper one ships when its paired-bootstrap validation AUC gap to the winner is "
+        "within the noise); or ship one candidate (the logistic "
         "regression is still fitted as the benchmark)."),
     tune_minutes: float = typer.Option(
         1.0, min=0.0, help="Budget of the LightGBM search on the validation rows (Optuna, "
