@@ -66,6 +66,13 @@ class ListHit:
         base = f"{self.list_type}:{self.identifier_type}"
         return f"{base}:{self.ref}" if self.ref else base
 
+    @classmethod
+    def from_label(cls, label: str) -> ListHit:
+        """The hit a decision recorded as ``label`` (its reason text is not recorded)."""
+        kind, _, rest = label.partition(":")
+        identifier, _, ref = rest.partition(":")
+        return cls(kind, identifier, "", ref)
+
 
 def normalize(identifier_type: str, value: str) -> str:
     """Canonical form so list entries and applications compare equal.

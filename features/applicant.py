@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from schemas.records import LoanApplication
 
@@ -84,3 +86,38 @@ def applicant_features(app: LoanApplication) -> dict[str, Value]:
     out["channel_app"] = 1.0 if ch == "APP" else 0.0
     out["channel_partner"] = 1.0 if ch == "PARTNER" else 0.0
     return out
+
+
+def bureau_from_features(values: Mapping[str, Value]) -> dict[str, Any] | None:
+    """The bureau record a logged vector was computed from, as far as its features keep
+    it (the inverse of `applicant_features` on the bureau fields; the income estimate back
+    from its log): None when the vector says there was no file."""
+    if values.get("bureau_missing") == 1.0:
+        return None
+    est = values.get("bureau_log_income_estimate")
+    thin = values.get("bureau_thin_file")
+    return {
+        "inquiries_6m": values.get("bureau_inquiries_6m"),
+        "delinquencies_24m": values.get("bureau_delinquencies_24m"),
+        "utilisation": values.get("bureau_utilisation"),
+        "file_age_months": values.get("bureau_file_age_months"),
+        "open_accounts": values.get("bureau_open_accounts"),
+        "thin_file": None if thin is None else thin == 1.0,
+        "new_accounts_6m": values.get("bureau_new_accounts_6m"),
+        "income_estimate": None if est is None else math.expm1(est),
+    }
+
+
+def moved_features(before: LoanApplication | Mapping[str, Any],
+                   after: LoanApplication | Mapping[str, Any]) -> dict[str, Value]:
+    """The applicant features whose value differs between two versions of an application
+    (e.g. another amount asked), with their values for ``after``."""
+    a = applicant_features(before)  # type: ignore[arg-type]
+    b = applicant_features(after)  # type: ignore[arg-type]
+    return {k: v for k, v in b.items() if not _same(a.get(k), v)}
+
+
+def _same(x: Value, y: Value) -> bool:
+    if x is None or y is None:
+        return x is y
+    return x == y or (math.isnan(x) and math.isnan(y))

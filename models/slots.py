@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from models.reasons import ReasonMap
 from models.registry import ROLES_FILE, Registry
 from models.serving import ServingModel, for_feature_order
 from schemas.errors import LoanRiskError
+from schemas.records import Scores
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,20 @@ class ModelSet:
     @property
     def has_challenger(self) -> bool:
         return self.challenger_pd is not None or self.challenger_fraud is not None
+
+
+def model_scores(models: ModelSet, x: np.ndarray) -> Scores:
+    """The champion models' scores of one vector (``x`` in the models' feature order):
+    what the worker decides on, and what an audit or a counterfactual re-runs with the
+    recorded versions. The anomaly score is the caller's (an online model)."""
+    scores: Scores = {
+        "pd": None, "fraud_probability": models.fraud.score(x) if models.fraud else None,
+        "scorecard_points": None, "anomaly_score": None,
+    }
+    if models.pd is not None:
+        scores["pd"] = pd = models.pd.score(x)
+        scores["scorecard_points"] = models.pd.points_for_pd(pd)
+    return scores
 
 
 class ModelSlots:

@@ -17,7 +17,7 @@ DECISION_SQL = """
 SELECT decision, product, pd, fraud_probability, anomaly_score, risk_grade, offer_amount,
        offer_term_months, offer_apr, reason_codes, reason_texts, list_hits, rule_hits,
        versions, toUnixTimestamp64Milli(event_time), toUnixTimestamp64Milli(decided_at),
-       worker, shadow_decision
+       worker, shadow_decision, cell
 FROM decisions_of_record WHERE application_id = '{app}'
 """
 REDECISIONS_SQL = """
@@ -31,7 +31,7 @@ WHERE application_id = '{app}'
 FIELDS = ("decision", "product", "pd", "fraud_probability", "anomaly_score", "risk_grade",
           "offer_amount", "offer_term_months", "offer_apr", "reason_codes", "reason_texts",
           "list_hits", "rule_hits", "versions", "event_time_ms", "decided_at_ms", "worker",
-          "shadow_decision")
+          "shadow_decision", "cell")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,11 +43,23 @@ def explain(
     registry: Path = typer.Option(None, help="Registry directory (default: "
                                   "LOANRISK_STATE_DIR/models)."),
     json_out: bool = typer.Option(False, "--json", help="Print everything as JSON instead."),
+    letter: bool = typer.Option(False, "--letter", help="Print only the adverse-action "
+                                "letter of a decline (reasons and what would have been "
+                                "approved)."),
+    policy: list[Path] = typer.Option([], "--policy", help="A policy file the decision may "
+                                      "have been made with (repeatable; found by the version "
+                                      "it recorded, beside LOANRISK_POLICY_FILE's)."),
+    rules: Path = typer.Option(None, "--rules", help="The rules file the decision was made "
+                               "with (default: LOANRISK_RULES_FILE's; must match the "
+                               "recorded version)."),
 ) -> None:
     """What was decided for one application and why: outcome, reason codes, list and rule
     hits, offer, every version involved -- and a check that re-scoring the logged feature
     vector with the recorded model versions gives the recorded scores, with the features
-    that drove them. For complaints, adverse-action reviews and audits."""
+    that drove them. For a decline, the counterfactuals: the smallest change in the amount,
+    term or product that the same decision (recorded models, rules and policy, re-run)
+    would have approved, and the adverse-action letter stating it. For complaints,
+    adverse-action reviews and audits."""
     from rich.console import Console
 
     from models.audit import reproduce
@@ -86,7 +98,20 @@ def explain(
                            "drivers": [{"feature": f, "value": v, "log_odds": c}
                                        for f, v, c in rep.drivers]})
     record["reproduction"] = checks
-    if json_out:
+    if record["decision"] == "DECLINE" and vec:
+        from streams.cli.counterfactual import counterfactual_section
+
+        record["counterfactual"], record["adverse_action_letter"] = counterfactual_section(
+            client, settings, application_id, record, list(vec[0][1]), list(vec[0][2]), reg,
+            policy, rules)
+    if letter:
+        text = record.get("adverse_action_letter")
+        if not text:
+            fail(f"no adverse-action letter for {application_id}: "
+                 + ("it was not declined" if record["decision"] != "DECLINE" else
+                    record.get("counterfactual", {}).get("why", "no logged feature vector")))
+        typer.echo(text)
+    elif json_out:
         typer.echo(json.dumps({"application_id": application_id, **record}, default=str,
                               indent=1))
     else:
@@ -145,3 +170,7 @@ def _print(console: Any, app_id: str, r: dict[str, Any], has_vector: bool) -> No
         for d in c["drivers"]:
             value = "missing" if d["value"] is None else f"{d['value']:.4g}"
             console.print(f"    {d['feature']:<34} = {value:<10} +{d['log_odds']:.3f} log-odds")
+    if "counterfactual" in r:
+        from streams.cli.counterfactual import print_counterfactual
+
+        print_counterfactual(console, r["counterfactual"])

@@ -45,7 +45,7 @@ from features.errors import FeatureStateError
 from features.identity import application_identifiers
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
-from models.slots import ModelSet, ModelSlots
+from models.slots import ModelSet, ModelSlots, model_scores
 from schemas import AvroCodec, codec_for
 from schemas.records import (
     Decision,
@@ -219,13 +219,7 @@ class DecisionPipeline:
         t1 = time.perf_counter()
         models = self.models.current
         x = FEATURE_SPEC.to_array(values)
-        scores: Scores = {
-            "pd": None, "fraud_probability": models.fraud.score(x) if models.fraud else None,
-            "scorecard_points": None, "anomaly_score": None,
-        }
-        if models.pd is not None:
-            scores["pd"] = pd = models.pd.score(x)
-            scores["scorecard_points"] = models.pd.points_for_pd(pd)
+        scores = model_scores(models, x)
         t2 = time.perf_counter()
         if self.anomaly is not None:
             scores["anomaly_score"] = (self.anomaly.score_one(values) if degraded
