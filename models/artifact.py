@@ -22,6 +22,7 @@ from models.candidates import Fitted
 from models.data import Dataset
 from models.drift import feature_reference
 from models.evaluate import evaluate_predictions, fitted_importance, psi_reference
+from models.labels import label_definition
 from models.serving import LGB_FILE, MANIFEST, SCORECARD_FILE
 from models.serving_encoded import LINEAR_FILE, MEMBERS_DIR, MLP_FILE
 from models.train import TrainConfig, TrainResult
@@ -154,6 +155,7 @@ def _manifest(
         "version": version,
         "name": cfg.name,
         "target": ds.target,
+        "label": ds.label or label_definition(ds.target, has_fraud_label=False),
         "kind": chosen.serving_kind,
         "candidate": chosen.kind,
         "members": chosen.params.get("members", []) if chosen.kind == "ensemble" else [],

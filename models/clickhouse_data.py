@@ -8,7 +8,9 @@ Point-in-time correct as of a label date ``as_of``:
   observed, or it already defaulted / charged off (a default cannot un-happen);
 * label_fraud = a FRAUD_CONFIRMED status was reported; matured once the application is
   older than ``fraud_window_days`` or fraud was confirmed;
-* immature applications are left out, never counted as goods.
+* immature applications are left out, never counted as goods;
+* a default label leaves out the applications whose fraud was confirmed by ``as_of``
+  (a fraud loss is not a credit loss; `models.labels`).
 
 The vectors are exactly those served at decision time (``feature_vectors``), so
 training and serving use identical features. Rows of one feature-spec version only.
@@ -27,6 +29,7 @@ import pandas as pd
 
 from models.data import Dataset, frame_to_dataset
 from models.errors import DataError
+from models.labels import apply_definition
 from schemas.times import iso_to_ms
 
 TARGETS = ("label_default", "label_fraud")
@@ -82,8 +85,11 @@ def labelled_frame(
     default_dpd: int = 60,
     default_months: int = 6,
     fraud_window_days: int = 90,
+    include_fraud: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Matured rows as a wide DataFrame (one column per feature) and the feature names."""
+    """Matured rows as a wide DataFrame (one column per feature) and the feature names; a
+    default label leaves out the fraud confirmed by ``as_of`` unless ``include_fraud``
+    (`models.labels`; ``attrs['label']`` records the definition)."""
     if target not in TARGETS:
         raise DataError(f"target {target!r}: the ClickHouse source knows {TARGETS}")
     sql = QUERY.format(dpd=int(default_dpd), months=int(default_months), as_of=int(as_of_ms))
@@ -105,7 +111,8 @@ def labelled_frame(
         old = raw["event_time"] <= as_of_ms - fraud_window_days * DAY_MS
         matured = old | (raw["label_fraud"] == 1)
     immature = int((~matured).sum())
-    raw = raw[matured].reset_index(drop=True)
+    raw, label = apply_definition(raw[matured].reset_index(drop=True), target,
+                                  include_fraud=include_fraud)
     if raw.empty:
         raise DataError(f"no application has a matured {target} as of the label date "
                         f"({immature:,} not matured yet); use a later --as-of or wait")
@@ -116,6 +123,7 @@ def labelled_frame(
     frame["event_time"] = frame["event_time"].astype(np.int64)
     frame.attrs["feature_spec_version"] = version
     frame.attrs["immature"] = immature
+    frame.attrs["label"] = label
     return frame, names
 
 
@@ -213,8 +221,10 @@ def load_with_maturity(
     default_dpd: int = 60,
     default_months: int = 6,
     fraud_window_days: int = 90,
+    include_fraud: bool = False,
 ) -> tuple[Dataset, Maturity]:
-    """`load_from_clickhouse` and how many labels were final, bad, and left out."""
+    """`load_from_clickhouse` and how many labels were final, bad, and left out (the
+    confirmed fraud a PD label leaves out is in ``Dataset.label``, not in `Maturity`)."""
     frame, names = labelled_frame(
         client,
         target,
@@ -224,6 +234,7 @@ def load_with_maturity(
         default_dpd=default_dpd,
         default_months=default_months,
         fraud_window_days=fraud_window_days,
+        include_fraud=include_fraud,
     )
     ds = frame_to_dataset(
         frame,
@@ -234,4 +245,5 @@ def load_with_maturity(
         require_both_classes=False,  # checked by training; an early label date may have one
     )
     ds.dropped["feature_spec_version"] = str(frame.attrs["feature_spec_version"])
+    ds.label = dict(frame.attrs["label"])
     return ds, Maturity(len(ds.y), int((ds.y == 1).sum()), int(frame.attrs["immature"]))

@@ -63,6 +63,8 @@ class Dataset:
     extra: pd.DataFrame | None = None
     dropped: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
+    #: what the target means and which rows it left out (`models.labels`)
+    label: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -80,6 +82,7 @@ class Dataset:
             extra=None if self.extra is None else self.extra.iloc[idx].reset_index(drop=True),
             dropped=self.dropped,
             fingerprint=self.fingerprint,
+            label=self.label,
         )
 
 

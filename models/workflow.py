@@ -23,6 +23,7 @@ from models.coldstart import ready_to_train
 from models.data import Dataset, frame_to_dataset, read_table
 from models.errors import DataError
 from models.evaluate import evaluate_predictions
+from models.labels import apply_definition, excludes_fraud
 from models.metrics import auc, ks
 from models.registry import Registry
 from models.serving import ServingModel, for_feature_order, load_model
@@ -104,22 +105,28 @@ def git_version() -> dict[str, str]:
 def training_data_from_file(
     path: Path, target: str, spec: FeatureSpecLike | None, *, time_col: str | None = None,
     id_col: str | None = None, positive: str | None = None, exclude: Sequence[str] = (),
+    include_fraud: bool = False,
 ) -> tuple[Dataset, SpecMetadata]:
-    """An analyst's CSV/Parquet file; spec features (all of them) are used in spec order."""
-    frame = read_table(path)
+    """An analyst's CSV/Parquet file; spec features (all of them) are used in spec order.
+    A PD label leaves confirmed fraud out unless ``include_fraud`` (`models.labels`)."""
+    frame, label = apply_definition(read_table(path), target, include_fraud=include_fraud)
     meta = spec_metadata(list(frame.columns), spec)
     ds = frame_to_dataset(frame, target, time_col, id_col, positive=positive,
                           features=meta.features, exclude=exclude)
+    ds.label = label
     return ds, meta
 
 
 def training_data_from_clickhouse(
     client: Any, target: str, spec: FeatureSpecLike | None, *, as_of: str | None = None,
     product: str | None = None, min_matured: int = MIN_MATURED, min_bads: int = MIN_BADS,
+    include_fraud: bool = False,
 ) -> tuple[Dataset, SpecMetadata]:
     """Logged feature vectors with labels matured by ``as_of`` (ISO; default now); refused
-    (DataError naming the counts) below the readiness thresholds."""
-    ds, mat = load_with_maturity(client, target, parse_as_of(as_of), product=product)
+    (DataError naming the counts) below the readiness thresholds. A PD label leaves the
+    fraud confirmed by then out unless ``include_fraud``."""
+    ds, mat = load_with_maturity(client, target, parse_as_of(as_of), product=product,
+                                 include_fraud=include_fraud)
     ready, _why = ready_to_train(mat.matured, mat.bads, min_matured, min_bads)
     if not ready:
         raise DataError(
@@ -217,9 +224,12 @@ def matured_rows(frame: Any, target: str, positive: str | None = None
 
 def evaluation_data_from_file(sm: ServingModel, path: Path, target: str | None = None,
                               positive: str | None = None) -> tuple[Dataset, Maturity | None]:
-    """The file's rows with final labels (see `matured_rows`) and how many were left out."""
+    """The file's rows with final labels (see `matured_rows`) and how many were left out;
+    the label defined as the model's manifest says (confirmed fraud left out or not)."""
     tgt = target or sm.target
-    frame, maturity = matured_rows(read_table(path), tgt, positive)
+    frame, _label = apply_definition(read_table(path), tgt,
+                                     include_fraud=not excludes_fraud(sm.manifest.get("label")))
+    frame, maturity = matured_rows(frame, tgt, positive)
     ds = frame_to_dataset(frame, tgt, positive=positive, features=sm.feature_names,
                           categories=sm.categories)
     return ds, maturity
@@ -233,6 +243,7 @@ def evaluation_data_from_clickhouse(sm: ServingModel, client: Any, target: str |
     return load_with_maturity(
         client, target or sm.target, parse_as_of(as_of), product=product,
         feature_spec_version=sm.feature_spec_version or None, features=sm.feature_names,
+        include_fraud=not excludes_fraud(sm.manifest.get("label")),
     )
 
 

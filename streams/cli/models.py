@@ -104,6 +104,10 @@ def train(
         "documented readiness threshold)."),
     min_bads: int = typer.Option(
         300, min=1, help="clickhouse source: refuse with fewer matured bads (readiness)."),
+    include_fraud: bool = typer.Option(
+        False, "--include-fraud", help="label_default: count confirmed fraud as default "
+        "(by default those rows are left out: a fraud loss is not a credit loss; the "
+        "manifest records the definition)."),
 ) -> None:
     """Train a PD or fraud model: every candidate on the same split, side by side with
     bootstrap intervals (metrics.json, report.html); ships the validation winner (or
@@ -130,7 +134,7 @@ def train(
         ) as bar:
             task = bar.add_task("loading data", total=None)
             ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
-                                      as_of, product, (min_matured, min_bads))
+                                      as_of, product, (min_matured, min_bads), include_fraud)
             done = train_and_register(
                 ds, meta, cfg, Registry(_registry_dir(registry)),
                 served_names=_spec_for(target, FEATURE_SPEC).names,
@@ -144,7 +148,7 @@ def train(
 def _training_data(source: Source, data: Path | None, target: str, time_col: str | None,
                    id_col: str | None, positive: str | None, exclude: list[str],
                    as_of: str | None, product: str | None,
-                   ready: tuple[int, int]) -> tuple[Any, Any]:
+                   ready: tuple[int, int], include_fraud: bool = False) -> tuple[Any, Any]:
     """The training Dataset and what the feature spec says of its columns (ClickHouse:
     refused below ``ready`` = the minimum matured applications and bads)."""
     from features.spec import FEATURE_SPEC
@@ -155,12 +159,14 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
 
         return training_data_from_clickhouse(analytics_client(load_settings()), target,
                                              FEATURE_SPEC, as_of=as_of, product=product,
-                                             min_matured=ready[0], min_bads=ready[1])
+                                             min_matured=ready[0], min_bads=ready[1],
+                                             include_fraud=include_fraud)
     if data is None:
         fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
     return training_data_from_file(data, target, _spec_for(target, FEATURE_SPEC),
                                    time_col=time_col,
-                                   id_col=id_col, positive=positive, exclude=exclude)
+                                   id_col=id_col, positive=positive, exclude=exclude,
+                                   include_fraud=include_fraud)
 
 
 def _spec_for(target: str, default: Any) -> Any:
@@ -189,6 +195,10 @@ def _print_registered(done: Registered) -> None:
         console.print(f"  {k:<17} AUC {c['auc']:.4f} [{c['auc_lo']:.4f}, {c['auc_hi']:.4f}]  "
                       f"KS {c['ks']:.3f}  log loss {c['log_loss']:.4f}  "
                       f"fit {c['fit_seconds']:.1f} s")
+    label = m.get("label") or {}
+    if label.get("excluded_fraud_rows"):
+        console.print(f"  label {label['target']}: {label['excluded_fraud_rows']:,} rows with "
+                      "confirmed fraud left out (a fraud loss is not a credit loss)")
     if m.get("oracle"):
         console.print(f"  oracle AUC {m['oracle']['auc']:.4f}  share {m['oracle']['share']:.3f}")
     if done.dropped:

@@ -33,6 +33,7 @@ def _insert(client):
         ("a-young", T0 + 10 * MONTH, 2, None, None),  # not matured for default by as_of
         ("a-young-bad", T0 + 10 * MONTH, 2, 2, None),  # young but already defaulted: final
         ("a-fraud", T0 + 10 * MONTH, 2, None, 1),  # fraud confirmed early
+        ("a-fraud-bad", T0, 8, 3, 5),  # defaulted, then confirmed fraud: not a credit bad
         ("a-future", T0 + 20 * MONTH, 1, None, None),  # decided after as_of: never seen
     ]
     vec_rows, perf_rows = [], []
@@ -81,6 +82,10 @@ def test_default_labels_are_point_in_time_and_matured(clickhouse_client):
     ds = load_from_clickhouse(clickhouse_client, "label_default", as_of)
     got = dict(zip(ds.ids.tolist(), ds.y.tolist(), strict=True))
     assert got == {"a-good": 0, "a-bad": 1, "a-late-bad": 0, "a-young-bad": 1}
+    assert ds.label["excluded_fraud_rows"] == 1 and "excluded" in ds.label["confirmed_fraud"]
+    every = load_from_clickhouse(clickhouse_client, "label_default", as_of, include_fraud=True)
+    assert dict(zip(every.ids.tolist(), every.y.tolist(), strict=True)) == {**got,
+                                                                           "a-fraud-bad": 1}
     assert ds.feature_names == NAMES
     row = ds.X.iloc[ds.ids.tolist().index("a-late-bad")]
     assert np.isnan(row["dti"]) and row["bureau_score"] == 602.0  # the logged vector, NULL kept
@@ -88,14 +93,16 @@ def test_default_labels_are_point_in_time_and_matured(clickhouse_client):
 
     # as of month 4, the month-7 delinquency and month-8 maturity are not known yet
     early = load_from_clickhouse(clickhouse_client, "label_default", T0 + 4 * MONTH)
-    assert dict(zip(early.ids.tolist(), early.y.tolist(), strict=True)) == {"a-bad": 1}
+    # (a-fraud-bad's confirmation in month 5 is not known yet either: a credit bad then)
+    assert dict(zip(early.ids.tolist(), early.y.tolist(), strict=True)) == {"a-bad": 1,
+                                                                          "a-fraud-bad": 1}
 
 
 def test_fraud_labels_and_errors(clickhouse_client):
     _insert(clickhouse_client)
     ds = load_from_clickhouse(clickhouse_client, "label_fraud", T0 + 12 * MONTH)
     got = dict(zip(ds.ids.tolist(), ds.y.tolist(), strict=True))
-    assert got["a-fraud"] == 1 and got["a-good"] == 0
+    assert got["a-fraud"] == 1 and got["a-fraud-bad"] == 1 and got["a-good"] == 0
     assert "a-young" not in got  # 3 months old: fraud not yet matured
     with pytest.raises(DataError, match="no logged feature vectors"):
         load_from_clickhouse(clickhouse_client, "label_default", T0 - DAY)

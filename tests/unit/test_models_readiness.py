@@ -30,7 +30,7 @@ def test_a_model_whose_validation_is_nan_is_never_registered(tmp_path: Path) -> 
     reg = Registry(tmp_path / "models")
     with pytest.raises(DataError, match=r"validation could not be computed \(validation AUC "
                        r"of scorecard, validation AUC of logistic, test AUC, test KS: NaN; "
-                       r"the 80 test rows hold 0 bads"):
+                       r"the 78 test rows hold 0 bads of 390 rows"):  # 10 frauds left out
         train_and_register(ds, meta, TrainConfig(name="pd", model="scorecard"), reg,
                            served_names=FEATURE_SPEC.names)
     assert reg.list() == []
@@ -78,6 +78,8 @@ def test_evaluate_warns_of_immature_loans_and_refuses_too_few_final_ones(
     import pandas as pd
 
     frame = pd.read_csv(book)
+    assert frame["label_fraud"].sum() > 0
+    frame = frame[frame["label_fraud"] == 0]  # the model's PD label leaves confirmed fraud out
     young_goods = int(((frame["max_month_on_book"] < 6) & (frame["label_default"] == 0)).sum())
     assert young_goods > 0
     assert f"warning: {young_goods:,} loans with fewer than 6 months on book" in result.stderr
@@ -86,3 +88,33 @@ def test_evaluate_warns_of_immature_loans_and_refuses_too_few_final_ones(
     assert refused.exit_code == ERROR
     assert f"only {len(frame) - young_goods:,} loans have a final label" in refused.stderr
     assert "--min-rows" in refused.stderr
+
+
+def test_the_pd_label_leaves_confirmed_fraud_out_and_the_manifest_says_so(
+        model_and_book: tuple[Path, Path], tmp_path: Path) -> None:
+    """Training rows from a file: a confirmed fraud is neither a good nor a bad of the PD
+    model (unless --include-fraud); the fraud model keeps every row; the manifest records
+    which definition was used and how many rows it left out."""
+    import json
+
+    model, _book = model_and_book
+    loans = make_loans(1500, seed=3)
+    frauds = int(loans["label_fraud"].sum())
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["label"]["excluded_fraud_rows"] == frauds > 0
+    assert manifest["label"]["confirmed_fraud"].startswith("excluded")
+    assert manifest["rows"]["total"] == len(loans) - frauds
+    path = tmp_path / "loans.csv"
+    loans.to_csv(path, index=False)
+    ds, _ = training_data_from_file(path, "label_default", FEATURE_SPEC)
+    assert len(ds.y) == len(loans) - frauds
+    assert int(ds.y.sum()) == int(loans.loc[loans["label_fraud"] == 0, "label_default"].sum())
+    every, _ = training_data_from_file(path, "label_default", FEATURE_SPEC, include_fraud=True)
+    assert len(every.y) == len(loans) and every.label["excluded_fraud_rows"] == 0
+    assert "counted as default" in every.label["confirmed_fraud"]
+    fraud, _ = training_data_from_file(path, "label_fraud", FEATURE_SPEC)
+    assert len(fraud.y) == len(loans) and int(fraud.y.sum()) == frauds
+    no_fraud_col = tmp_path / "nofraud.csv"
+    loans.drop(columns="label_fraud").to_csv(no_fraud_col, index=False)
+    unknown, _ = training_data_from_file(no_fraud_col, "label_default", FEATURE_SPEC)
+    assert len(unknown.y) == len(loans) and "not known" in unknown.label["confirmed_fraud"]

@@ -30,7 +30,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, str, Pa
     """One scorecard trained from a CSV file and registered (no promotion)."""
     base = tmp_path_factory.mktemp("workflow")
     data = base / "loans.csv"
-    make_loans(2500, seed=3).to_csv(data, index=False)
+    loans = make_loans(2500, seed=3)
+    loans.to_csv(data, index=False)
     ds, meta = training_data_from_file(data, "label_default", FEATURE_SPEC,
                                        time_col="event_time", id_col="application_id")
     reg = Registry(base / "models")
@@ -38,7 +39,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, str, Pa
     done = train_and_register(ds, meta, TrainConfig(name="pd", model="scorecard"), reg,
                               served_names=FEATURE_SPEC.names, out_dir=base / "art",
                               progress=said.append)
-    assert said[0] == "training on 2,500 rows" and said[-1] == "writing report"
+    kept = int((loans["label_fraud"] == 0).sum())  # the PD label leaves confirmed fraud out
+    assert kept < 2500
+    assert said[0] == f"training on {kept:,} rows" and said[-1] == "writing report"
     assert done.promoted is None and reg.roles() == {}
     return reg, done.version, data
 
@@ -77,14 +80,16 @@ def test_promotion_refuses_a_model_the_stream_cannot_feed(trained) -> None:  # t
 def test_evaluation_on_a_file_writes_metrics_and_report(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     reg, version, _ = trained
     later = tmp_path / "later.parquet"
-    make_loans(1200, seed=9).to_parquet(later)
+    book = make_loans(1200, seed=9)
+    book.to_parquet(later)
+    kept = int((book["label_fraud"] == 0).sum())  # evaluated on the label it was trained on
     sm = model_to_evaluate(version, reg)
     ds, _ = evaluation_data_from_file(sm, later)
     ev = evaluate_model(sm, ds, later.name)
-    assert ev.rows == 1200 and 0.5 < ev.figures["metrics"]["auc"] <= 1.0
+    assert ev.rows == kept < 1200 and 0.5 < ev.figures["metrics"]["auc"] <= 1.0
     out = write_evaluation(tmp_path / "eval", sm, ev, str(later))
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["version"] == version and metrics["rows"] == 1200
+    assert metrics["version"] == version and metrics["rows"] == kept
     assert metrics["data"] == str(later)
     assert "Evaluation of" in (out / "report.html").read_text()
     assert model_to_evaluate(str(reg.path(version)), reg).version == version  # a directory
