@@ -176,6 +176,7 @@ def _manifest(
         "candidates": result.candidates,
         "training_window": result.window,
         "data_fingerprint": ds.fingerprint,
+        "label_source": ds.label_source or None,
         "rows": result.n_rows,
         "seed": cfg.seed,
         "psi_reference": psi_ref,

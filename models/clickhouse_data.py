@@ -11,6 +11,9 @@ Point-in-time correct as of a label date ``as_of``:
 * immature applications are left out, never counted as goods;
 * a default label leaves out the applications whose fraud was confirmed by ``as_of``
   (a fraud loss is not a credit loss; `models.labels`).
+* with ``labels="review+performance"`` a reviewer's verdict is an early, final fraud
+  label (``models.label_sources``); every row's ``label_source`` is counted in
+  ``attrs['label_sources']``, which the model's manifest records.
 
 The vectors are exactly those served at decision time (``feature_vectors``), so
 training and serving use identical features. Rows of one feature-spec version only.
@@ -86,19 +89,29 @@ def labelled_frame(
     default_months: int = 6,
     fraud_window_days: int = 90,
     include_fraud: bool = False,
+    labels: str = "performance",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Matured rows as a wide DataFrame (one column per feature) and the feature names; a
     default label leaves out the fraud confirmed by ``as_of`` unless ``include_fraud``
     (`models.labels`; ``attrs['label']`` records the definition)."""
+    from models.label_sources import LABEL_CHOICES, review_rows, source_counts, with_review_labels
+
     if target not in TARGETS:
         raise DataError(f"target {target!r}: the ClickHouse source knows {TARGETS}")
+    if labels not in LABEL_CHOICES:
+        raise DataError(f"labels {labels!r}: one of {', '.join(LABEL_CHOICES)}")
+    if labels != "performance" and target != "label_fraud":
+        raise DataError("review verdicts are fraud labels: --labels review+performance needs "
+                        "--target label_fraud")
     sql = QUERY.format(dpd=int(default_dpd), months=int(default_months), as_of=int(as_of_ms))
     raw = client.query_df(sql)
-    if raw.empty:
+    review = review_rows(client, as_of_ms) if labels != "performance" else pd.DataFrame()
+    if raw.empty and review.empty:
         raise DataError(
-            "no logged feature vectors with performance as of the label date; "
-            "run the pipeline and the sink first, or train from a file with --data"
+            f"no logged feature vectors with {labels.replace('+', ' or ')} labels as of the "
+            "label date; run the pipeline and the sink first, or train from a file with --data"
         )
+    raw = with_review_labels(raw, review)
     if product is not None:
         raw = raw[raw["product"] == product]
     versions = raw["feature_spec_version"].value_counts()
@@ -109,7 +122,7 @@ def labelled_frame(
         matured |= raw["charged_off"] == 1
     else:
         old = raw["event_time"] <= as_of_ms - fraud_window_days * DAY_MS
-        matured = old | (raw["label_fraud"] == 1)
+        matured = old | (raw["label_fraud"] == 1) | raw["review_final"]
     immature = int((~matured).sum())
     raw, label = apply_definition(raw[matured].reset_index(drop=True), target,
                                   include_fraud=include_fraud)
@@ -124,6 +137,7 @@ def labelled_frame(
     frame.attrs["feature_spec_version"] = version
     frame.attrs["immature"] = immature
     frame.attrs["label"] = label
+    frame.attrs["label_sources"] = {"labels": labels, "rows": source_counts(raw, target)}
     return frame, names
 
 
@@ -222,6 +236,7 @@ def load_with_maturity(
     default_months: int = 6,
     fraud_window_days: int = 90,
     include_fraud: bool = False,
+    labels: str = "performance",
 ) -> tuple[Dataset, Maturity]:
     """`load_from_clickhouse` and how many labels were final, bad, and left out (the
     confirmed fraud a PD label leaves out is in ``Dataset.label``, not in `Maturity`)."""
@@ -235,6 +250,7 @@ def load_with_maturity(
         default_months=default_months,
         fraud_window_days=fraud_window_days,
         include_fraud=include_fraud,
+        labels=labels,
     )
     ds = frame_to_dataset(
         frame,
@@ -246,4 +262,6 @@ def load_with_maturity(
     )
     ds.dropped["feature_spec_version"] = str(frame.attrs["feature_spec_version"])
     ds.label = dict(frame.attrs["label"])
+    ds.label_source = {"from": "clickhouse", "as_of_ms": int(as_of_ms),
+                       **frame.attrs["label_sources"]}
     return ds, Maturity(len(ds.y), int((ds.y == 1).sum()), int(frame.attrs["immature"]))

@@ -65,6 +65,9 @@ class Dataset:
     fingerprint: str = ""
     #: what the target means and which rows it left out (`models.labels`)
     label: dict[str, Any] = field(default_factory=dict)
+    #: where the labels came from (the manifest's ``label_source``): a file, or ClickHouse
+    #: with the sources used and their rows and bads
+    label_source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:

@@ -114,6 +114,7 @@ def training_data_from_file(
     ds = frame_to_dataset(frame, target, time_col, id_col, positive=positive,
                           features=meta.features, exclude=exclude)
     ds.label = label
+    ds.label_source = {"from": "file", "path": str(path), "target": target}
     return ds, meta
 
 
@@ -121,12 +122,14 @@ def training_data_from_clickhouse(
     client: Any, target: str, spec: FeatureSpecLike | None, *, as_of: str | None = None,
     product: str | None = None, min_matured: int = MIN_MATURED, min_bads: int = MIN_BADS,
     include_fraud: bool = False,
+    labels: str = "performance",
 ) -> tuple[Dataset, SpecMetadata]:
     """Logged feature vectors with labels matured by ``as_of`` (ISO; default now); refused
     (DataError naming the counts) below the readiness thresholds. A PD label leaves the
-    fraud confirmed by then out unless ``include_fraud``."""
+    fraud confirmed by then out unless ``include_fraud``; ``labels`` =
+    ``review+performance`` adds reviewers' verdicts as early fraud labels."""
     ds, mat = load_with_maturity(client, target, parse_as_of(as_of), product=product,
-                                 include_fraud=include_fraud)
+                                 include_fraud=include_fraud, labels=labels)
     ready, _why = ready_to_train(mat.matured, mat.bads, min_matured, min_bads)
     if not ready:
         raise DataError(

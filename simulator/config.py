@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.errors import SimulatorError
+from simulator.reviewers import ReviewersConfig
 from simulator.servicing_config import ServicingConfig
 
 
@@ -321,6 +322,7 @@ class SimConfig(_Frozen):
     labels: LabelConfig = Field(default_factory=LabelConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     servicing: ServicingConfig = Field(default_factory=ServicingConfig)
+    reviewers: ReviewersConfig = Field(default_factory=ReviewersConfig)
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:

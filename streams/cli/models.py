@@ -35,6 +35,13 @@ class Source(StrEnum):
     clickhouse = "clickhouse"
 
 
+class Labels(StrEnum):
+    """Which labels ``--source clickhouse`` trains on (models.label_sources)."""
+
+    performance = "performance"
+    review = "review+performance"
+
+
 class Kind(StrEnum):
     auto = "auto"
     logistic = "logistic"
@@ -108,6 +115,11 @@ def train(
         False, "--include-fraud", help="label_default: count confirmed fraud as default "
         "(by default those rows are left out: a fraud loss is not a credit loss; the "
         "manifest records the definition)."),
+    labels: Labels = typer.Option(
+        Labels.performance, help="clickhouse source: performance (servicing record), or "
+        "review+performance (reviewers' CONFIRM_FRAUD / CLEAR_GENUINE as early fraud labels, "
+        "final at once; needs --target label_fraud). The manifest records the source of "
+        "every label (label_source)."),
 ) -> None:
     """Train a PD or fraud model: every candidate on the same split, side by side with
     bootstrap intervals (metrics.json, report.html); ships the validation winner (or
@@ -134,7 +146,8 @@ def train(
         ) as bar:
             task = bar.add_task("loading data", total=None)
             ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
-                                      as_of, product, (min_matured, min_bads), include_fraud)
+                                      as_of, product, (min_matured, min_bads), include_fraud,
+                                      labels.value)
             done = train_and_register(
                 ds, meta, cfg, Registry(_registry_dir(registry)),
                 served_names=_spec_for(target, FEATURE_SPEC).names,
@@ -148,7 +161,8 @@ def train(
 def _training_data(source: Source, data: Path | None, target: str, time_col: str | None,
                    id_col: str | None, positive: str | None, exclude: list[str],
                    as_of: str | None, product: str | None,
-                   ready: tuple[int, int], include_fraud: bool = False) -> tuple[Any, Any]:
+                   ready: tuple[int, int], include_fraud: bool = False,
+                   labels: str = "performance") -> tuple[Any, Any]:
     """The training Dataset and what the feature spec says of its columns (ClickHouse:
     refused below ``ready`` = the minimum matured applications and bads)."""
     from features.spec import FEATURE_SPEC
@@ -160,7 +174,9 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
         return training_data_from_clickhouse(analytics_client(load_settings()), target,
                                              FEATURE_SPEC, as_of=as_of, product=product,
                                              min_matured=ready[0], min_bads=ready[1],
-                                             include_fraud=include_fraud)
+                                             include_fraud=include_fraud, labels=labels)
+    if labels != "performance":
+        fail("--labels applies to --source clickhouse (a file carries its own labels)", USAGE)
     if data is None:
         fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
     return training_data_from_file(data, target, _spec_for(target, FEATURE_SPEC),
@@ -199,6 +215,10 @@ def _print_registered(done: Registered) -> None:
     if label.get("excluded_fraud_rows"):
         console.print(f"  label {label['target']}: {label['excluded_fraud_rows']:,} rows with "
                       "confirmed fraud left out (a fraud loss is not a credit loss)")
+    src = m.get("label_source") or {}
+    if src.get("rows"):
+        console.print("  labels: " + ", ".join(
+            f"{k} {v['rows']:,} rows ({v['bads']:,} bads)" for k, v in sorted(src["rows"].items())))
     if m.get("oracle"):
         console.print(f"  oracle AUC {m['oracle']['auc']:.4f}  share {m['oracle']['share']:.3f}")
     if done.dropped:

@@ -185,6 +185,16 @@ def live(
         "and the quote requests published (quote id, the application it led to or would "
         "have) next to it, <name>.quotes.parquet.",
     ),
+    reviewers: int = typer.Option(
+        0, "--reviewers", min=0, max=100,
+        help="Simulated reviewers working the REVIEW decisions through the review console's "
+        "own action path (truth-based accuracy and delay from the config's `reviewers:`); "
+        "needs Redis and ClickHouse (the sink running). 0 = none.",
+    ),
+    reviews_out: Path | None = typer.Option(
+        None, "--reviews-out",
+        help="With --reviewers: write what the simulated reviewers did to this Parquet file.",
+    ),
 ) -> None:
     """Publish applications, device and behaviour events to Kafka at --rate, and the
     performance events of loans the pipeline approves (over compressed time)."""
@@ -198,9 +208,15 @@ def live(
             cfg = cfg.model_copy(
                 update={"live": cfg.live.model_copy(update={"month_seconds": month_seconds})}
             )
-        stats = _publish_live(settings, cfg, seed, rate, duration, drain, decisions, truth)
+        if reviewers and not decisions:
+            fail("--reviewers needs the decisions: drop --no-decisions")
+        team = _review_team(settings, cfg, seed, reviewers) if reviewers else None
+        stats = _publish_live(settings, cfg, seed, rate, duration, drain, decisions, truth,
+                              team)
         if truth_out is not None and truth is not None:
             _write_truth(truth, truth_out, stats.quote_ids)
+        if team is not None:
+            _print_reviews(team[1], reviews_out)
     except LoanRiskError as exc:
         fail(str(exc))
     except Exception as exc:  # confluent-kafka raises KafkaException for a bad bootstrap
@@ -209,9 +225,59 @@ def live(
     _print_live(stats)
 
 
+def _review_team(settings: Settings, cfg: SimConfig, seed: int, n: int
+                 ) -> tuple[Any, list[Any]]:
+    """(the ReviewShift factory for run_live, a list that receives the shift): the
+    console's parts over this machine's Redis and ClickHouse."""
+    from simulator.reviewers import ReviewTeam
+    from streams.clients import analytics_client, redis_client
+    from streams.console.compose import build_console
+    from streams.ops.review_shift import ReviewShift
+
+    try:
+        r = redis_client(settings)
+        r.ping()
+        ch = analytics_client(settings)
+        ch.query("SELECT count() FROM review_actions WHERE 0")
+        console = build_console(settings, r, ch)
+    except Exception as exc:
+        fail(f"simulated reviewers need Redis ({settings.redis_dsn}) and ClickHouse with the "
+             f"review tables (start `loanrisk services up` and `loanrisk sink`): {exc}")
+    team = ReviewTeam(cfg.reviewers.model_copy(update={"reviewers": n}), seed)
+    made: list[Any] = []
+
+    def factory(truth_of: Any) -> Any:
+        made.append(ReviewShift(team, console, truth_of))
+        return made[-1]
+
+    return factory, made
+
+
+def _print_reviews(made: list[Any], out: Path | None) -> None:
+    if not made:
+        return
+    shift = made[0]
+    s = shift.stats
+    acc = "-" if s.accuracy is None else f"{s.accuracy:.1%}"
+    typer.echo(f"simulated reviewers: {s.planned:,} REVIEW cases planned, {s.worked:,} worked "
+               f"({s.confirmed_fraud:,} confirmed fraud, {s.cleared:,} cleared), accuracy vs "
+               f"truth {acc}; {shift.pending:,} still queued, {s.left_to_people:,} left to "
+               f"people, {s.refused:,} refused, {s.not_in_store:,} never reached the store")
+    for e in s.errors[:3]:
+        typer.echo(f"warning: a simulated review failed: {e}", err=True)
+    if out is not None:
+        import pandas as pd
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(shift.records, columns=["application_id", "reviewer", "actions",
+                                             "truth_fraud", "due_ms"]).to_parquet(out,
+                                                                                  index=False)
+        typer.echo(f"simulated reviews written to {out}")
+
+
 def _publish_live(settings: Settings, cfg: SimConfig, seed: int, rate: float, duration: float,
-                  drain: float, decisions: bool, truth: list[dict[str, Any]] | None
-                  ) -> LiveStats:
+                  drain: float, decisions: bool, truth: list[dict[str, Any]] | None,
+                  team: tuple[Any, list[Any]] | None = None) -> LiveStats:
     """run_live behind a progress bar of the applications published."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -222,7 +288,7 @@ def _publish_live(settings: Settings, cfg: SimConfig, seed: int, rate: float, du
         task = bar.add_task("live", total=int(rate * duration))
         stats = run_live(settings.kafka, cfg, seed, rate, duration, drain=drain,
                          decisions=decisions, progress=lambda k: bar.advance(task, k),
-                         truth=truth)
+                         truth=truth, reviews=team[0] if team else None)
         bar.update(task, completed=stats.applications)
     return stats
 

@@ -285,6 +285,47 @@ def create_app(console: Console) -> FastAPI:
             return Response("no such plot", status_code=404)
         return Response(console.dashboards.svg(name), media_type="image/svg+xml")
 
+    # --- admins: accounts -----------------------------------------------------------------
+    def users_page(request: Request, s: Session, message: str | None, status: int = 200
+                   ) -> Response:
+        from reviews.roles import Role
+
+        return page(request, "users.html", {"users": console.accounts.list(), "message":
+                                            message, "roles": [r.value for r in Role]},
+                    status=status)
+
+    @app.get("/users")
+    async def users(request: Request) -> Response:
+        s = user(request, Permission.MANAGE_USERS)
+        return users_page(request, s, None)
+
+    @app.post("/users")
+    async def users_post(request: Request) -> Response:
+        from streams.console.auth import AccountError
+
+        s = user(request, Permission.MANAGE_USERS)
+        data = await form(request, s)
+        name, op = str(data.get("user", "")), str(data.get("op", ""))
+        try:
+            if op == "remove":
+                if name == s.user:
+                    raise AccountError("you cannot remove your own account")
+                if not console.accounts.remove(name):
+                    raise AccountError(f"no user {name}")
+                done = f"removed {name}"
+            elif op in ("add", "replace"):
+                role = str(data.get("role", ""))
+                made = console.accounts.add(name, str(data.get("password", "")), role,
+                                            replace=op == "replace")
+                done = f"{'updated' if op == 'replace' else 'added'} {made} ({role})"
+            else:
+                raise AccountError(f"unknown operation {op!r}")
+        except AccountError as exc:
+            audit(request, s, "DENIED", None, f"user admin refused: {exc}")
+            return users_page(request, s, f"refused: {exc}", status=422)
+        audit(request, s, "USER_ADMIN", None, done)
+        return users_page(request, s, done)
+
     return app
 
 

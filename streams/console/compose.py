@@ -39,4 +39,13 @@ def build_console(settings: Settings, redis_client: Any, clickhouse: Any) -> Con
 
     return Console(accounts(settings, redis_client), ConsoleStore(clickhouse), casework, outbox,
                    settings.console_sla_minutes * 60, settings.console_secure_cookies,
-                   Dashboards(clickhouse))
+                   Dashboards(clickhouse, drift_reference=lambda: champion_reference(settings)))
+
+
+def champion_reference(settings: Settings) -> dict[str, Any] | None:
+    """The champion PD model's training distributions (its manifest), None without one."""
+    from models.registry import Registry
+
+    registry = Registry(settings.models_dir)  # a broken one: the plot shows the error
+    version = registry.version_for("champion", "pd")
+    return registry.show(version).get("feature_reference") if version else None

@@ -1,5 +1,7 @@
 """Analysts' plots from ClickHouse, rendered as SVG on the server (matplotlib), cached for
-a few seconds so a wall of refreshing browsers costs one query per plot."""
+a few seconds so a wall of refreshing browsers costs one query per plot. The drift plot
+(``streams.console.drift_plot``) compares the traffic with the champion's training data,
+which ``drift_reference`` gives (None without a champion)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 CACHE_S = 10.0
+DRIFT = "feature_drift_psi"
+DRIFT_CACHE_S = 60.0  # a drift plot reads up to 12 windows of vectors
 
 PLOTS: dict[str, tuple[str, str]] = {
     # name -> (query, kind): kind says how the rows (x, series, y) are drawn
@@ -43,33 +47,45 @@ PLOTS: dict[str, tuple[str, str]] = {
 
 
 class Dashboards:
-    def __init__(self, client: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: Any, clock: Callable[[], float] = time.monotonic,
+                 drift_reference: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.client = client
         self.clock = clock
+        self.drift_reference = drift_reference
         self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
-        return list(PLOTS)
+        return [*PLOTS, DRIFT] if self.drift_reference is not None else list(PLOTS)
 
     def svg(self, name: str) -> str:
         now = self.clock()
         with self._lock:
             hit = self._cache.get(name)
-            if hit and now - hit[0] < CACHE_S:
+            if hit and now - hit[0] < (DRIFT_CACHE_S if name == DRIFT else CACHE_S):
                 return hit[1]
-        sql, kind = PLOTS[name]
         try:
-            rows = self.client.query(sql).result_rows
-            text = render(name, rows, kind)
+            text = self._draw(name)
         except Exception as exc:  # a plot that cannot be drawn says why, the page stays up
-            text = render(name, [], kind, note=f"query failed: {str(exc)[:120]}")
+            text = render(name, [], "line", note=f"query failed: {str(exc)[:120]}")
         with self._lock:
             self._cache[name] = (now, text)
         return text
 
 
-def render(title: str, rows: list[Any], kind: str, note: str | None = None) -> str:
+    def _draw(self, name: str) -> str:
+        if name == DRIFT and self.drift_reference is not None:
+            from streams.console.drift_plot import psi_rows
+
+            rows, note = psi_rows(self.client, self.drift_reference(), int(time.time() * 1000))
+            return render("feature drift (PSI vs champion training data)", rows, "line",
+                          note=note, hlines=(0.10, 0.25))
+        sql, kind = PLOTS[name]
+        return render(name, self.client.query(sql).result_rows, kind)
+
+
+def render(title: str, rows: list[Any], kind: str, note: str | None = None,
+           hlines: tuple[float, ...] = ()) -> str:
     fig = Figure(figsize=(5.2, 2.8), dpi=100)  # no pyplot: no global state across threads
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title.replace("_", " "), fontsize=10)
@@ -91,6 +107,8 @@ def render(title: str, rows: list[Any], kind: str, note: str | None = None) -> s
         else:
             ax.plot(xs, ys, label=label, marker="." if len(xs) < 30 else None)
     if series:
+        for y in hlines:  # thresholds, e.g. PSI watch and shift
+            ax.axhline(y, color="grey", linestyle=":", linewidth=0.8)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     fig.tight_layout()

@@ -79,6 +79,9 @@ class LivePlan:
 
 
 WireMessage = tuple[str, bytes, bytes, int]  # topic, key, encoded value, behaviour events
+#: builds the reviewers from the publisher's truth lookup (application id -> (fraud type,
+#: oracle PD)); anything with ``see(decisions)``, ``service(now_ms)`` and ``pending``
+ReviewsFactory = Callable[[Callable[[str], tuple[str, float] | None]], Any]
 
 
 class LivePublisher:
@@ -87,7 +90,8 @@ class LivePublisher:
 
     def __init__(self, conn: kafka.Connection, config: SimConfig, seed: int, plan: LivePlan,
                  progress: Callable[[int], None] | None = None,
-                 truth: list[dict[str, Any]] | None = None) -> None:
+                 truth: list[dict[str, Any]] | None = None,
+                 reviews: ReviewsFactory | None = None) -> None:
         self.plan, self.progress, self.truth = plan, progress, truth
         self.conn = conn
         self.stats = LiveStats()
@@ -110,6 +114,15 @@ class LivePublisher:
         # applications whose sessions went out, by due time (submits do not come in session
         # start order: form-fill times differ)
         self.waiting: list[tuple[int, int, WireMessage]] = []
+        # simulated reviewers working the REVIEW decisions (streams.ops.review_shift)
+        self.reviews = reviews(self.truth_of) if reviews is not None else None
+        if self.reviews is not None and self.consumer is None:
+            raise ValueError("simulated reviewers need the decisions (decisions=True)")
+
+    def truth_of(self, application_id: str) -> tuple[str, float] | None:
+        """(fraud type, oracle PD) of an application this run published, else None."""
+        t = self.gen.truth.get(application_id)
+        return None if t is None else (t.fraud_type, t.oracle_pd)
 
     def _on_delivery(self, err: Any, _msg: Any) -> None:
         if err is not None and len(self.stats.errors) < 10:
@@ -155,6 +168,9 @@ class LivePublisher:
             for when, topic, key, rec in self.gen.performance_for_decisions(batch):
                 heapq.heappush(self.due, (when, self.seq, topic, key, rec))
                 self.seq += 1
+            if self.reviews is not None:
+                self.reviews.see(batch)
+                self.reviews.service(now_ms)
         while self.due and self.due[0][0] <= now_ms:
             _, _, topic, key, rec = heapq.heappop(self.due)
             self.send(topic, key, rec)
@@ -271,6 +287,7 @@ def run_live(
     progress: Callable[[int], None] | None = None,
     session_lead_ms: int = 250,
     truth: list[dict[str, Any]] | None = None,
+    reviews: ReviewsFactory | None = None,
 ) -> LiveStats:
     """Publish for ``duration`` seconds (then keep serving due performance for ``drain`` s).
 

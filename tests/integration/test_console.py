@@ -31,7 +31,8 @@ from tests.records import application
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery"
-USERS = {"rita": "reviewer", "rob": "reviewer", "sam": "senior_reviewer", "ana": "analyst"}
+USERS = {"rita": "reviewer", "rob": "reviewer", "sam": "senior_reviewer", "ana": "analyst",
+         "ada": "admin"}
 
 
 @dataclass
@@ -319,3 +320,162 @@ def test_two_reviewers_racing_for_one_case_get_one_winner(loop: Loop) -> None:
     r = clients[winners[0]].post(f"/case/{aid}/action", data={  # a second final: refused
         "csrf": tokens[winners[0]], "action": "CONFIRM_FRAUD"})
     assert r.status_code == 409 and "already decided" in r.text
+
+
+def test_simulated_reviewers_close_the_loop_through_the_console_path(loop: Loop) -> None:
+    """The demo's simulated reviewers act through the console's own checks and publishing:
+    their verdicts become review events, final decisions and review labels like a
+    person's; a case a person claimed is left to them; the demo's counts read them back."""
+    import pandas as pd
+
+    from simulator.reviewers import ReviewersConfig, ReviewTeam
+    from streams.console.compose import build_console
+    from streams.ops.demo_reviews import review_counts, review_line
+    from streams.ops.review_shift import ReviewShift
+
+    # IPs of their own: an earlier test confirmed fraud on the shared one (a fraud link)
+    fraud, genuine, taken = (loop.app(n, ip=f"203.0.113.{i}") for i, n in
+                             enumerate(("simfraud", "simgood", "simtaken"), 1))
+    truth = {fraud: ("third_party", 0.05), genuine: ("none", 0.05), taken: ("none", 0.05)}
+    decisions = []
+    for aid in truth:
+        assert loop.decided(aid) == "REVIEW"
+        loop.stored(aid)
+        decisions.append({"application_id": aid, "decision": "REVIEW", "decided_at": loop.scalar(
+            "SELECT toUnixTimestamp64Milli(decided_at) FROM decisions_of_record "
+            "WHERE application_id = {a:String}", a=aid)})
+    console = build_console(loop.settings, loop.redis, loop.ch)
+    assert console.casework.state.claim(taken, "rob")[0]  # a person got there first
+    team = ReviewTeam(ReviewersConfig(reviewers=2, fraud_caught=1.0, genuine_cleared=1.0,
+                                      pickup_seconds=0, handle_seconds=0.05), seed=1)
+    shift = ReviewShift(team, console, truth.get)
+    shift.see(decisions + decisions)  # a redelivered decision is planned once
+    assert shift.stats.planned == 3
+    wait_until(lambda: shift.service(int(time.time() * 1000) + 5_000) or not shift.pending,
+               30, "the simulated reviewers to finish")
+    s = shift.stats
+    assert (s.worked, s.confirmed_fraud, s.cleared, s.left_to_people, s.errors) \
+        == (2, 1, 1, 1, [])
+
+    msgs = consume_until(loop.settings.kafka, [REVIEWS.name, FINAL_DECISIONS.name],
+                         lambda ms: sum(m.key() in (fraud.encode(), genuine.encode())
+                                        and m.topic() == FINAL_DECISIONS.name
+                                        for m in ms) >= 2, 30)
+    codecs = {REVIEWS.name: codec_for("review_event"),
+              FINAL_DECISIONS.name: codec_for("final_decision")}
+    mine = [(m.topic(), codecs[m.topic()].decode(m.value())) for m in msgs
+            if m.key() in (fraud.encode(), genuine.encode(), taken.encode())]
+    events = [(r["application_id"], r["action"], r["role"]) for t, r in mine if t == REVIEWS.name]
+    assert sorted(events) == sorted([(fraud, "CONFIRM_FRAUD", "reviewer"),
+                                     (genuine, "CLEAR_GENUINE", "reviewer"),
+                                     (genuine, "APPROVE", "reviewer")])
+    finals = {r["application_id"]: r for t, r in mine if t == FINAL_DECISIONS.name}
+    assert finals[fraud]["decision"] == "DECLINE" and finals[genuine]["decision"] == "APPROVE"
+    assert finals[fraud]["reviewer"].startswith("sim-reviewer-")
+    offer = finals[genuine]["offer"]
+    policy = console.casework.policy.for_product(finals[genuine]["product"]).offer
+    assert offer["term_months"] in policy.terms and offer["amount"] >= policy.min_amount
+    assert taken not in finals and console.casework.state.holder(taken) == "rob"
+
+    frame = pd.DataFrame({"application_id": list(truth),
+                          "fraud_type": [t[0] for t in truth.values()]})
+    counts = wait_until(lambda: (c := review_counts(loop.ch, frame))["labels"] == 2 and c,
+                        30, "the two review labels in ClickHouse")
+    assert counts == {"review_cases": 3, "worked": 2, "labels": 2, "confirmed_fraud": 1,
+                      "cleared": 1, "accuracy": 1.0}
+    assert "reviews worked 2 of 3" in review_line(counts) and "accuracy vs truth 100.0%" \
+        in review_line(counts)
+
+
+def test_four_eyes_a_senior_countersigns_an_approval_above_the_limit(loop: Loop,
+                                                                      browser: Any) -> None:
+    """In the browser: a reviewer approves above the case's grade limit, which waits for a
+    senior; the reviewer cannot countersign it, a senior does, and the final decision
+    downstream names both."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    aid = loop.app("foureyes", ip="203.0.113.20")  # not linked to the confirmed fraud
+    assert loop.decided(aid) == "REVIEW"
+    loop.stored(aid)
+
+    def act(action: str, amount: float | None = None) -> str:
+        Select(browser.find_element(By.ID, "action")).select_by_value(action)
+        if amount is not None:
+            browser.find_element(By.ID, "amount").send_keys(f"{amount:.0f}")
+        browser.find_element(By.ID, "submit-action").click()
+        return str(browser.find_element(By.ID, "message").text)
+
+    _login(browser, loop.url, "rita")
+    browser.get(f"{loop.url}/case/{aid}")
+    browser.find_element(By.ID, "claim").click()
+    ceiling = float(browser.find_element(By.ID, "amount").get_attribute("max"))
+    legend = browser.find_element(By.CSS_SELECTOR, "#action-form legend").text
+    assert f"up to {ceiling:,.0f} with a countersignature" in legend
+    assert "countersignature (four eyes)" in act("APPROVE", ceiling)
+    assert "awaits a senior" in browser.find_element(By.ID, "pending").text
+    assert "only a senior reviewer can countersign" in act("COUNTERSIGN")
+
+    _login(browser, loop.url, "sam")
+    browser.get(f"{loop.url}/case/{aid}")
+    assert "final decision APPROVE published" in act("COUNTERSIGN")
+    [final] = [codec_for("final_decision").decode(m.value()) for m in consume_until(
+        loop.settings.kafka, [FINAL_DECISIONS.name],
+        lambda ms: any(m.key() == aid.encode() for m in ms), 30) if m.key() == aid.encode()]
+    assert (final["decision"], final["reviewer"], final["second_reviewer"],
+            final["review_action"]) == ("APPROVE", "rita", "sam", "APPROVE")
+    assert final["offer"]["amount"] == ceiling
+
+
+def test_the_analyst_dashboards_render_every_plot(loop: Loop, browser: Any) -> None:
+    """Volume and approval by product, latency, dead letters, drift, vintages and roll
+    rates, review outcomes: each an SVG the browser draws, from ClickHouse."""
+    from selenium.webdriver.common.by import By
+
+    _login(browser, loop.url, "ana")
+    browser.get(f"{loop.url}/dashboards")
+    wanted = {"volume_by_product", "approval_rate_by_product", "latency_p99_ms", "dead_letters",
+              "feature_drift_psi", "vintages", "roll_rates", "review_outcomes"}
+    shown = {i.get_attribute("alt") for i in browser.find_elements(By.CSS_SELECTOR,
+                                                                   ".plots img")}
+    assert wanted <= shown, wanted - shown
+    drawn = wait_until(lambda: browser.execute_script(
+        "const imgs = [...document.querySelectorAll('.plots img')];"
+        "return imgs.every(i => i.complete) && imgs.filter(i => i.naturalWidth > 0)"
+        ".map(i => i.alt);"), 60, "every plot drawn")
+    assert set(drawn) == shown
+    cookie = {"lr_session": browser.get_cookie("lr_session")["value"]}
+    for name in wanted:  # every query ran (a failing one draws its error instead)
+        svg = httpx.get(f"{loop.url}/dashboards/{name}.svg", cookies=cookie).text
+        assert svg.startswith("<?xml") and "query failed" not in svg, name
+
+
+def test_an_admin_manages_accounts_in_the_browser(loop: Loop, browser: Any) -> None:
+    """The users page: an admin adds an account (it can log in), is refused a short
+    password and removing themself, removes it again (its login ends); every change is
+    audited; a reviewer cannot open the page."""
+    from selenium.webdriver.common.by import By
+
+    name = f"new-{loop.tag}"
+    _login(browser, loop.url, "ada")
+    browser.get(f"{loop.url}/users")
+    assert "ada" in browser.find_element(By.ID, "users").text
+    browser.find_element(By.ID, "new-user").send_keys(name)
+    browser.find_element(By.ID, "new-password").send_keys("short")
+    browser.find_element(By.ID, "add").click()
+    assert "at least 10 characters" in browser.find_element(By.ID, "message").text
+    browser.find_element(By.ID, "new-user").send_keys(name)
+    browser.find_element(By.ID, "new-password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "add").click()  # the role select defaults to reviewer
+    assert f"added {name} (reviewer)" in browser.find_element(By.ID, "message").text
+    newbie = loop.client(name)  # logs in
+    assert newbie.get("/queue").status_code == 200
+    browser.find_element(By.ID, "remove-ada").click()
+    assert "cannot remove your own account" in browser.find_element(By.ID, "message").text
+    browser.find_element(By.ID, f"remove-{name}").click()
+    assert f"removed {name}" in browser.find_element(By.ID, "message").text
+    assert newbie.get("/queue").status_code == 303  # its session ended with the account
+    assert loop.client("rita").get("/users").status_code == 403
+    wait_until(lambda: loop.scalar(
+        "SELECT count() FROM console_audit WHERE kind = 'USER_ADMIN' AND user = 'ada' "
+        "AND detail LIKE {d:String}", d=f"%{name}%") == 2, 30, "the USER_ADMIN audit rows")

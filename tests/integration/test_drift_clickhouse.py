@@ -129,3 +129,54 @@ def test_cli_never_reports_a_shift_from_a_tiny_reference(  # type: ignore[no-unt
     assert result.exit_code == 1, result.output
     assert "800 in the current window and 9 in the reference (training data of pd-tiny-1)" \
         in result.stderr
+
+
+def test_the_dashboard_drift_plot_is_the_psi_of_each_bucket_against_training(
+        clickhouse_client) -> None:  # type: ignore[no-untyped-def]
+    """The console's drift plot: buckets of the last hours' vectors, each feature's PSI
+    against the training reference, checked bin by bin against a brute-force count; the
+    feature that moved leads, a stable one stays under the watch line."""
+    from streams.console.drift_plot import MIN_BUCKET_ROWS, psi_rows
+
+    rng = np.random.default_rng(11)
+    names = ["plot_moves", "plot_stays"]
+    trained = np.column_stack([rng.normal(0, 1, 4000), rng.normal(5, 2, 4000)])
+    import pandas as pd
+
+    ref = feature_reference(pd.DataFrame(trained, columns=names))
+    t0 = datetime(2041, 5, 1, tzinfo=UTC)
+    values: dict[str, list[float]] = {}
+    rows = []
+    for i in range(2400):  # 40 minutes, one a second; the second half moved by 1 sd
+        t = t0 + timedelta(seconds=i)
+        v = [float(rng.normal(1.0 if i >= 1200 else 0.0, 1)), float(rng.normal(5, 2))]
+        rows.append([f"plot-{i}", t, "BNPL", "fs-plot", names, v])
+        values[f"plot-{i}"] = v
+    clickhouse_client.insert("feature_vectors", rows, column_names=list(FEATURE_COLUMNS))
+    now = _ms(t0 + timedelta(minutes=45))
+    got, note = psi_rows(clickhouse_client, ref, now)
+    assert note is None
+    by = {}
+    for at, name, psi in got:
+        by.setdefault(name, []).append((at, psi))
+    assert list(by) == ["plot_moves", "plot_stays"]  # the one that moved comes first
+    spans = len(by["plot_moves"])
+    assert 8 <= spans <= 12
+    early, late = by["plot_moves"][0][1], by["plot_moves"][-1][1]
+    assert early < 0.10 < 0.25 < late
+    assert max(p for _, p in by["plot_stays"]) < 0.10
+    # brute force: the last bucket's values of plot_moves, counted bin by bin
+    last_end = _ms(by["plot_moves"][-1][0])
+    last_start = _ms(by["plot_moves"][-2][0])
+    xs = [v[0] for k, v in values.items()
+          if last_start <= _ms(t0 + timedelta(seconds=int(k.split("-")[1]))) < last_end]
+    assert len(xs) >= MIN_BUCKET_ROWS
+    edges = ref["plot_moves"]["edges"]
+    counts = [sum(1 for x in xs if (j == 0 or x >= edges[j - 1])
+                  and (j == len(edges) or x < edges[j])) for j in range(len(edges) + 1)]
+    a = np.maximum(np.array([*counts, 0]) / len(xs), 1e-6)
+    e = np.maximum(np.array(ref["plot_moves"]["shares"]), 1e-6)
+    assert late == pytest.approx(float(np.sum((a - e) * np.log(a / e))), rel=1e-9)
+    assert psi_rows(clickhouse_client, None, now)[1] == (
+        "no champion PD model with training distributions")
+    assert "fewer than" in str(psi_rows(clickhouse_client, ref, _ms(t0) - 86_400_000)[1])

@@ -198,3 +198,91 @@ def test_cli_train_refuses_below_readiness_and_never_registers_a_nan_validation(
     assert lowered.exit_code == 1, lowered.output
     assert "too few" in lowered.stderr or "validation could not be computed" in lowered.stderr
     assert reg.list() == []
+
+
+def _review(client, rows):
+    """Review actions: (application id, action, acted at ms, reviewer)."""
+    client.insert("review_actions", [
+        [f"ev-{a}-{action}-{at}", a, "personal_loan", action, who, "reviewer", _dt(at), _dt(T0),
+         "REVIEW", _dt(T0), action == "CONFIRM_FRAUD"] for a, action, at, who in rows],
+        column_names=["event_id", "application_id", "product", "action", "reviewer", "role",
+                      "acted_at", "application_event_time", "original_decision",
+                      "original_decided_at", "final"])
+
+
+def test_review_verdicts_are_early_point_in_time_fraud_labels(clickhouse_client):
+    """A verdict is a final fraud label at once, even for an application never booked; the
+    latest verdict by the label date counts; a cleared loan whose fraud servicing later
+    confirmed stays a fraud; each row's source is counted for the manifest."""
+    from models.clickhouse_data import load_with_maturity
+
+    _insert(clickhouse_client)
+    as_of = T0 + 12 * MONTH
+    clickhouse_client.insert("feature_vectors", [
+        [a, _dt(T0 + 11 * MONTH), "personal_loan", "fs-test", NAMES, [700.0, 0.2, 1.0]]
+        for a in ("r-declined", "r-flipped", "r-late")],
+        column_names=["application_id", "event_time", "product", "feature_spec_version",
+                      "names", "values"])
+    _review(clickhouse_client, [
+        ("r-declined", "CONFIRM_FRAUD", T0 + 11 * MONTH + DAY, "rita"),  # never booked
+        ("a-young", "CLEAR_GENUINE", T0 + 10 * MONTH + DAY, "rob"),  # final before maturity
+        ("r-flipped", "CONFIRM_FRAUD", T0 + 11 * MONTH + DAY, "rita"),
+        ("r-flipped", "CLEAR_GENUINE", T0 + 11 * MONTH + 2 * DAY, "sam"),  # latest wins
+        ("r-late", "CONFIRM_FRAUD", as_of + DAY, "rita"),  # after the label date: unknown
+        ("a-fraud", "CLEAR_GENUINE", T0 + 10 * MONTH + DAY, "rob"),  # a miss: fraud surfaced
+    ])
+    ds, mat = load_with_maturity(clickhouse_client, "label_fraud", as_of,
+                                 labels="review+performance")
+    got = dict(zip(ds.ids.tolist(), ds.y.tolist(), strict=True))
+    # a-young-bad: 2 months old, fraud not matured and no verdict: still left out
+    assert got == {"a-good": 0, "a-bad": 0, "a-late-bad": 0, "a-fraud": 1, "a-fraud-bad": 1,
+                   "a-young": 0, "r-declined": 1, "r-flipped": 0}
+    assert ds.label_source["labels"] == "review+performance"
+    assert ds.label_source["rows"] == {"performance": {"rows": 5, "bads": 2},
+                                       "review": {"rows": 3, "bads": 1}}
+    assert (mat.matured, mat.bads) == (8, 3)
+    only_perf, _ = load_with_maturity(clickhouse_client, "label_fraud", as_of)
+    assert set(only_perf.ids) == {"a-good", "a-bad", "a-late-bad", "a-fraud", "a-fraud-bad"}
+    assert only_perf.label_source["rows"] == {"performance": {"rows": 5, "bads": 2}}
+    with pytest.raises(DataError, match="fraud labels"):
+        load_with_maturity(clickhouse_client, "label_default", as_of,
+                           labels="review+performance")
+
+
+def test_cli_trains_a_fraud_model_on_review_labels_and_records_their_source(
+        clickhouse_client, sink_owned_state, tmp_path):
+    """`loanrisk train --source clickhouse --labels review+performance`: declined cases
+    with reviewers' verdicts only (no loan was booked) are enough to train a fraud model,
+    and the manifest says where its labels came from."""
+    from typer.testing import CliRunner
+
+    from models.registry import Registry
+    from models.synth import make_loans
+    from streams.cli import app as cli
+
+    clickhouse_client.command("TRUNCATE TABLE IF EXISTS feature_vectors")
+    clickhouse_client.command("TRUNCATE TABLE IF EXISTS loan_performance")
+    book = make_loans(800, seed=9)
+    t = T0 + 40 * MONTH
+    clickhouse_client.insert("feature_vectors", [
+        [f"rv-{i}", _dt(t + i * 1000), "personal_loan", "fs-review", NAMES,
+         [r.bureau_score, r.dti, r.apps_24h]] for i, r in enumerate(book.itertuples())],
+        column_names=["application_id", "event_time", "product", "feature_spec_version",
+                      "names", "values"])
+    _review(clickhouse_client, [
+        (f"rv-{i}", "CONFIRM_FRAUD" if r.label_fraud else "CLEAR_GENUINE", t + i * 1000 + DAY,
+         "rita") for i, r in enumerate(book.itertuples())])
+    reg = Registry(tmp_path / "models")
+    args = ["train", "--source", "clickhouse", "--target", "label_fraud", "--name", "fraud",
+            "--as-of", _dt(t + 2 * MONTH).isoformat(), "--registry", str(reg.root),
+            "--model", "logistic", "--min-matured", "1", "--min-bads", "1"]
+    without = CliRunner().invoke(cli, args)
+    assert without.exit_code == 1 and "no logged feature vectors" in without.stderr
+    result = CliRunner().invoke(cli, [*args, "--labels", "review+performance"])
+    assert result.exit_code == 0, result.output
+    frauds = int(book["label_fraud"].sum())
+    assert f"review 800 rows ({frauds} bads)" in result.output
+    [entry] = reg.list()
+    manifest = reg.show(entry["version"])
+    assert manifest["label_source"]["from"] == "clickhouse"
+    assert manifest["label_source"]["rows"] == {"review": {"rows": 800, "bads": frauds}}
