@@ -170,10 +170,12 @@ class FeatureEngine:
                                           ids_ttl_ms)
         self._quote_header = quotes.header(prefix, lateness_ms, DAY_MS)
         self._quote = _load("quote.lua")
+        self._lateness_ms, self._key_ttl_ms = lateness_ms, key_ttl
         self._compute = _load("compute.lua")
         self._ingest = _load("ingest.lua")
         self._fraud = _load("fraud.lua")
         self._graph = _load("graph.lua")
+        self._decline = _load("decline.lua")
         # The one declared key of every call is the prefix: on a Redis Cluster it routes the
         # call to the node that holds the prefix's slot, where (hash tag ``{prefix}``) every
         # key the scripts build lives. On one server it is unused.
@@ -197,9 +199,12 @@ class FeatureEngine:
         device_events: Sequence[Mapping[str, Any]] = (),
         behaviour_events: Sequence[Mapping[str, Any]] = (),
         confirmations: Iterable[tuple[str, int]] = (),
+        declines: Sequence[tuple[str, int]] = (),
     ) -> Exchanged:
         """A worker's batch in ONE round trip: fold the session events, record the fraud
-        confirmations, then compute the applications (seeing that state), in this order.
+        confirmations and the declines (``record_declines``: the DECLINEs the worker
+        published since its last round trip), then compute the applications (seeing that
+        state), in this order.
 
         ``memo_keys[i]``: a Redis hash whose field ``application_id`` may hold a result made
         earlier for application ``i`` (the worker's redelivery memo); when it does, that
@@ -209,7 +214,7 @@ class FeatureEngine:
         ids = [self._identifiers(app) for app in applications]
         parts = self.script_parts(applications, ids, memo_keys, device_events=device_events,
                                   behaviour_events=behaviour_events,
-                                  confirmations=confirmations)
+                                  confirmations=confirmations, declines=declines)
         replies = dict(zip(parts, execute(self.redis, list(parts.values())), strict=True))
         known = int(replies["fraud"]) if "fraud" in replies else 0
         if not applications:
@@ -237,10 +242,12 @@ class FeatureEngine:
         device_events: Sequence[Mapping[str, Any]] = (),
         behaviour_events: Sequence[Mapping[str, Any]] = (),
         confirmations: Iterable[tuple[str, int]] = (),
+        declines: Sequence[tuple[str, int]] = (),
     ) -> dict[str, ScriptCall]:
         """``exchange``'s script calls by name, in the order they run (``ingest``,
-        ``fraud``, ``compute``, ``graph``; those with nothing to do left out): one round
-        trip in the worker, one call each when ``python -m bench hotpath`` weighs them."""
+        ``fraud``, ``decline``, ``compute``, ``graph``; those with nothing to do left out):
+        one round trip in the worker, one call each when ``python -m bench hotpath`` weighs
+        them."""
         parts: dict[str, ScriptCall] = {}
         ingest = self._ingest_call(device_events, behaviour_events)
         if ingest is not None:
@@ -248,6 +255,9 @@ class FeatureEngine:
         fraud = self._fraud_call(confirmations)
         if fraud is not None:
             parts["fraud"] = fraud
+        decline = self._decline_call(declines)
+        if decline is not None:
+            parts["decline"] = decline
         if applications:  # the graph script records memoised ones again: idempotent
             parts["compute"] = self._compute_call(applications, list(ids), memo_keys)
             gblobs = [graph.blob(self.hash_key, app, i) for app, i in zip(applications, ids,
@@ -386,6 +396,24 @@ class FeatureEngine:
         for app_id, t in confirmations:
             args += [app_id, int(t)]
         return None if len(args) == 2 else ScriptCall(self._fraud, self._keys, args)
+
+    # --- declines ------------------------------------------------------------
+
+    def record_declines(self, declines: Sequence[tuple[str, int]]) -> int:
+        """Record DECLINE decisions, as (application id, that application's event time):
+        ``graph_component_declined_share_30d`` of an application computed afterwards
+        counts them when their event time is in the 30 days strictly before its own. One
+        round trip; returns how many applications were known (a degraded decision, never
+        computed, is not). The worker sends them within ``exchange`` instead."""
+        call = self._decline_call(declines)
+        return 0 if call is None else int(execute(self.redis, [call])[0])
+
+    def _decline_call(self, declines: Sequence[tuple[str, int]]) -> ScriptCall | None:
+        if not declines:
+            return None
+        return ScriptCall(self._decline, self._keys,
+                          graph.decline_args(self.prefix, self._lateness_ms, self._key_ttl_ms,
+                                             list(declines)))
 
     # --- plumbing --------------------------------------------------------------
 

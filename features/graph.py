@@ -8,7 +8,10 @@ keyed-hashed. From that graph, as of each application's event time:
   and through the costly ones (address, employer, bank account) apart;
 * two-hop identities (an identity sharing a device with one sharing this address)
   and the size of the identity's connected component within 30 d, with how many of
-  its identities are confirmed fraud;
+  its identities are confirmed fraud, and how many were declined (a DECLINE recorded by
+  ``FeatureEngine.record_declines`` for an application of theirs with event time in the
+  30 days strictly before this one: the worker records the declines it publishes, the
+  offline replay the DECLINE decisions of its log);
 * near matches: other identities with the same surname and date of birth at this
   address, other emails that differ from this one only in digits.
 
@@ -42,7 +45,7 @@ FEATURES = (*(f"graph_ids_linked_{w}" for w in LINK_WINDOWS),
             *(f"graph_ids_linked_{k}_30d" for k in COSTLY),
             "graph_two_hop_ids_30d", "graph_component_ids_30d",
             "graph_component_fraud_share_30d", "graph_same_person_at_address_30d",
-            "graph_email_digit_variants_30d")
+            "graph_email_digit_variants_30d", "graph_component_declined_share_30d")
 _US, _RS = "\x1f", "\x1e"
 
 
@@ -88,4 +91,16 @@ def features(raw: str | bytes) -> dict[str, float]:
     out["graph_component_fraud_share_30d"] = fraud / comp if comp else 0.0
     out["graph_same_person_at_address_30d"] = float(same)
     out["graph_email_digit_variants_30d"] = float(emails)
+    # a vector stored by the script before it counted declines has none
+    declined = v[nw + 8] if len(v) > nw + 8 else 0
+    out["graph_component_declined_share_30d"] = declined / comp if comp else 0.0
     return out
+
+
+def decline_args(prefix: str, lateness_ms: int, key_ttl_ms: int,
+                 declines: list[tuple[str, int]]) -> list[Any]:
+    """``lua/decline.lua``'s arguments: (application id, its event time) per DECLINE."""
+    args: list[Any] = [prefix, RETENTION_MS + lateness_ms, key_ttl_ms]
+    for app_id, t in declines:
+        args += [app_id, int(t)]
+    return args

@@ -6,7 +6,14 @@ construction -- and ``tests/integration/test_features_replay.py`` proves it.
 Replay is batched for speed without changing any value: session events and
 applications are grouped into one script call each, and a batch is cut
 whenever reordering could matter (a session event for a session, or a device
-event for a device, that a pending application uses; a fraud confirmation).
+event for a device, that a pending application uses; a fraud confirmation; a
+DECLINE decision).
+
+Declines: the DECLINE decisions in the log (``loan.decisions.v1``) are recorded in log
+order, as the worker records the ones it publishes (before the applications that come
+after them), so a log of each batch's applications followed by its decisions replays to
+the vectors served. A simulator history is an approve-all test cell: it has no
+decisions, and ``graph_component_declined_share_30d`` is 0 in every row built from it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ APPLICATION_TOPICS = {"loan.applications.v1", "application"}
 DEVICE_TOPICS = {"device.events.v1", "device"}
 BEHAVIOUR_TOPICS = {"behaviour.events.v1", "behaviour"}
 PERFORMANCE_TOPICS = {"loan.performance.v1", "performance"}
+DECISION_TOPICS = {"loan.decisions.v1", "decision"}
 
 #: truth columns carried from a simulator history into the training table
 TRUTH_COLUMNS = ("label_default", "label_fraud", "oracle_pd", "oracle_fraud", "fraud_type",
@@ -42,12 +50,13 @@ def replay(
 
     The results equal calling the engine one event at a time in log order.
     Topics are the Kafka topic names or the short kinds application / device /
-    behaviour / performance; other topics are skipped.
+    behaviour / performance / decision; other topics are skipped.
     """
     beh: list[Mapping[str, Any]] = []
     dev: list[Mapping[str, Any]] = []
     apps: list[LoanApplication] = []
     frauds: list[tuple[str, int]] = []
+    declines: list[tuple[str, int]] = []
     app_sessions: set[str] = set()
     app_devices: set[str] = set()
 
@@ -80,6 +89,9 @@ def replay(
             if frauds:
                 engine.record_fraud_confirmations(frauds)
                 frauds.clear()
+            if declines:
+                engine.record_declines(declines)
+                declines.clear()
             apps.append(record)
             app_sessions.add(record["session_id"])
             app_devices.add(record["device_id"])
@@ -88,9 +100,14 @@ def replay(
         elif topic in PERFORMANCE_TOPICS and record.get("status") == "FRAUD_CONFIRMED":
             yield from flush()
             frauds.append((record["application_id"], int(record["event_time"])))
+        elif topic in DECISION_TOPICS and record.get("decision") == "DECLINE":
+            yield from flush()
+            declines.append((record["application_id"], int(record["event_time"])))
     yield from flush()
     if frauds:
         engine.record_fraud_confirmations(frauds)
+    if declines:
+        engine.record_declines(declines)
 
 
 def rows_to_frame(rows: Iterable[Row], spec_names: list[str]) -> Any:

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from features.errors import FeatureError
+from features.graph import COMPONENT_CAP, HUB
 
 #: bump when the computation of any feature changes but its declaration does not
 SEMANTICS = "1.1.0"  # 1.1: identifiers hashed in canonical form (features.canonical)
@@ -270,7 +271,7 @@ def _graph_links() -> list[FeatureDef]:
     defs = [FeatureDef(
         f"graph_ids_linked_{w}", "count", 0.0,
         f"Other identities that used this application's {nodes} within the last "
-        f"{_WINDOW_TEXT.get(w, '30 days')} (identifiers used by more than 50 applications in "
+        f"{_WINDOW_TEXT.get(w, '30 days')} (identifiers used by more than {HUB} applications in "
         "30 days, such as carrier IPs or large employers, link nothing).",
         G, f"F-GRA-IDS-{w.upper()}", shared, 1, adverse_above=0.0)
         for w in ("24h", "7d", "30d")]
@@ -290,19 +291,28 @@ def _graph_links() -> list[FeatureDef]:
                    adverse_above=0.0),
         FeatureDef("graph_two_hop_ids_30d", "count", 0.0,
                    "Identities two links away within 30 days (one sharing an identifier with an "
-                   "identity that shares one with this applicant); exact up to 50 identities.",
+                   "identity that shares one with this applicant); exact up to "
+                   f"{COMPONENT_CAP} identities in the group.",
                    G, "F-GRA-TWO-HOP",
                    "Application details are indirectly linked to other applicants", 1,
                    adverse_above=0.0),
         FeatureDef("graph_component_ids_30d", "count", 1.0,
                    "Identities in this applicant's connected group within 30 days, itself "
-                   "included (at most 50).", G, "F-GRA-COMPONENT",
+                   f"included (at most {COMPONENT_CAP}).", G, "F-GRA-COMPONENT",
                    "Application details are linked to a group of applicants", 1,
                    adverse_above=2.0),
         FeatureDef("graph_component_fraud_share_30d", "float", 0.0,
                    "Share of the connected group's identities already confirmed as fraud at "
                    "this event time.", G, "F-GRA-COMPONENT-FRAUD",
                    "Application details are linked to confirmed fraud", 1, adverse_above=0.0),
+        FeatureDef("graph_component_declined_share_30d", "float", 0.0,
+                   "Share of the connected group's identities with an application declined in "
+                   "the 30 days strictly before this event time (declines the worker published "
+                   "before this application was scored; offline, the DECLINE decisions of the "
+                   "replayed log: none in a simulator history, which approves all).", G,
+                   "F-GRA-COMPONENT-DECLINED",
+                   "Application details are linked to recently declined applications", 1,
+                   adverse_above=0.0),
         FeatureDef("graph_same_person_at_address_30d", "count", 0.0,
                    "Other identities with this surname and date of birth at this address "
                    "within 30 days (a near match, not a link).", G, "F-GRA-SAME-PERSON",

@@ -11,13 +11,15 @@
 --   and the graph left as it was found (its members removed again, nothing trimmed or stored).
 -- Returns one JSON array per application:
 --   [linked per W..., linked via address, employer, bank (last W), two_hop, component,
---    component_fraud, same_person_at_address, email_digit_variants]
+--    component_fraud, same_person_at_address, email_digit_variants, component_declined]
 -- Graph: applications with event time in (t - W, t] link their identity to each of their
 -- identifier nodes. An identifier with more than HUB applications in the graph window is
 -- a hub (a carrier or office IP, a large employer): it links nothing. Linked = other
 -- identities that used one of THIS application's (non-hub) identifiers in the window.
 -- Two-hop and component: breadth-first over identities in the graph window from this
 -- application's identity, stopped at CCAP identities (so both are exact below CCAP).
+-- Component declined: its identities with a DECLINE recorded (decline.lua) for an
+-- application with event time in (t - GW, t), strictly before this one.
 -- Idempotent: an application already computed returns its stored result.
 local function split(str, sep)
   local out, pos = {}, 1
@@ -173,6 +175,13 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       if e ~= emh and not emails[e] then emails[e] = true; nem = nem + 1 end
     end
     res[#res + 1] = nem
+    local nd = 0
+    for _, who in ipairs(order) do
+      if redis.call('ZCOUNT', P .. 'dc:' .. who, '(' .. (t - GW), '(' .. t) > 0 then
+        nd = nd + 1
+      end
+    end
+    res[#res + 1] = nd
     local enc = cjson.encode(res)
     if peek then
       for _, u in ipairs(undo) do redis.call('ZREM', u[1], u[2]) end

@@ -12,6 +12,13 @@ encoded bytes, keyed by application id, 30 days). An application delivered again
 Kafka is at-least-once -- gets the identical decision and feature vector republished,
 without scoring or teaching the anomaly model twice.
 
+Declines feed the identity graph (``graph_component_declined_share_30d``): every DECLINE
+published, first or redelivered, is recorded with the next batch's round trip, before its
+applications are computed, so no round trip is added; a batch's applications do not see
+the declines of their own batch. Until that round trip they are held here: a crash loses
+the last batch's if its offsets were already committed (an uncommitted batch is
+redelivered and its memoised DECLINEs are recorded again).
+
 Degraded mode: if Redis cannot be reached after retries with backoff, the
 application is still decided -- from the applicant's own fields, the lists and
 the models on a vector whose state features are missing -- and becomes REVIEW
@@ -59,6 +66,9 @@ from streams.retry import Backoff
 from streams.worker.memo import Memoised, RedeliveryMemo, unpack
 
 log = logging.getLogger(__name__)
+
+#: DECLINEs held for the next round trip while Redis is away (beyond: the oldest dropped)
+DECLINES_HELD_MAX = 100_000
 
 STATE_UNAVAILABLE = ("S-STATE-UNAVAILABLE",
                      "Application requires manual review: risk checks temporarily unavailable")
@@ -116,6 +126,7 @@ class DecisionPipeline:
         self._fv_codec = codec_for("feature_vector")
         self.memo = RedeliveryMemo(self.features.redis, self.features.prefix)
         self._outage = False  # the last exchange failed after its retries
+        self.declines: list[tuple[str, int]] = []  # published, not yet recorded in Redis
 
     # --- the step ------------------------------------------------------------
     def decide_batch(self, applications: Sequence[LoanApplication]) -> list[Decided]:
@@ -164,9 +175,10 @@ class DecisionPipeline:
         if not fresh and (state is None or not state.any):
             return Exchanged([], [], [])
         st = state or StateWrites()
+        declines = list(self.declines)
         call = partial(self.features.exchange, fresh, [self.memo.bucket(a) for a in fresh],
                        device_events=st.device, behaviour_events=st.behaviour,
-                       confirmations=st.confirmed)
+                       confirmations=st.confirmed, declines=declines)
         # once Redis has failed a whole backoff, one try per batch until it answers: the
         # decisions of an outage go out degraded at the pace of one timeout each
         pauses = () if self._outage else tuple(self.retries)
@@ -182,6 +194,7 @@ class DecisionPipeline:
         if self._outage:
             log.info("feature state available again")
         self._outage = False
+        del self.declines[:len(declines)]
         return got
 
     def _decide_all(self, applications: Sequence[LoanApplication], memo: dict[str, Memoised],
@@ -210,6 +223,12 @@ class DecisionPipeline:
                 new.append((app, app_id, d.decision_bytes, d.features_bytes))
             done[app_id] = d
             out.append(d)
+            if d.decision["decision"] == "DECLINE":
+                self.declines.append((app_id, int(app["event_time"])))
+        if len(self.declines) > DECLINES_HELD_MAX:
+            log.error("%d declines held while Redis is away: the oldest are not recorded in "
+                      "the identity graph", len(self.declines) - DECLINES_HELD_MAX)
+            del self.declines[:len(self.declines) - DECLINES_HELD_MAX]
         self.memo.put(new)
         return out
 

@@ -1,5 +1,6 @@
 """The identity graph on the real Redis: a brute-force oracle over random out-of-order
-sequences whose identifiers are written in several ways, plus the caps and one round trip."""
+sequences whose identifiers are written in several ways, with fraud confirmations and
+declines, plus the caps and one round trip."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ NODES = ("device", "phone", "email", "ip", "address", "employer", "bank")
 
 
 def _oracle(seen: list[tuple[dict[str, Any], dict[str, Any]]], x: dict[str, Any],
-            ex: dict[str, Any], fraud: dict[str, int]) -> dict[str, float]:
+            ex: dict[str, Any], fraud: dict[str, int],
+            declined: dict[str, list[int]]) -> dict[str, float]:
     t = x["event_time"]
     rows = {a["application_id"]: (a, e) for a, e in [*seen, (x, ex)]}.values()
     win = [(a["event_time"], e) for a, e in rows if t - graph.LINK_WINDOWS["30d"]
@@ -97,6 +99,9 @@ def _oracle(seen: list[tuple[dict[str, Any], dict[str, Any]]], x: dict[str, Any]
     out["graph_component_ids_30d"] = float(comp)
     out["graph_component_fraud_share_30d"] = sum(
         1 for i in dist if fraud.get(i, t + 1) <= t) / comp
+    out["graph_component_declined_share_30d"] = sum(
+        1 for i in dist if any(t - graph.LINK_WINDOWS["30d"] < d < t
+                               for d in declined.get(i, ()))) / comp
     addr = ("address", ex["address"])
     out["graph_same_person_at_address_30d"] = float(len(
         {e["id"] for _, e in win if addr in live and e["address"] == ex["address"]
@@ -123,19 +128,22 @@ def test_graph_features_match_the_brute_force_oracle(redis_client: Any, seed: in
     seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
     first: dict[str, dict[str, Any]] = {}
     fraud: dict[str, int] = {}
+    declined: dict[str, list[int]] = {}
+    pending: list[tuple[str, int]] = []  # declines sent with the next batch, as the worker does
     batch: list[tuple[dict[str, Any], dict[str, Any]]] = []
     pos = 0
     while pos < len(order):
         batch = order[pos:pos + rng.randrange(1, 6)]  # batches: one pipeline each
         pos += len(batch)
-        got = engine.compute_many([a for a, _ in batch])
+        got = engine.exchange([a for a, _ in batch], declines=pending).vectors
+        pending = []
         for (app, e), values in zip(batch, got, strict=True):
             aid = app["application_id"]
             if aid in first:
                 assert {k: values[k] for k in graph.FEATURES} == first[aid]
                 continue
             first[aid] = {k: values[k] for k in graph.FEATURES}
-            want = _oracle(seen, app, e, fraud)
+            want = _oracle(seen, app, e, fraud, declined)
             assert first[aid] == pytest.approx(want), aid
             seen.append((app, e))
         if rng.random() < 0.08 and seen:  # a fraud confirmation
@@ -143,8 +151,16 @@ def test_graph_features_match_the_brute_force_oracle(redis_client: Any, seed: in
             tc = app["event_time"] + rng.randrange(0, 5 * DAY_MS)
             assert engine.record_fraud_confirmation(app["application_id"], tc)
             fraud[e["id"]] = min(fraud.get(e["id"], tc), tc)
+        for app, e in rng.sample(seen, min(len(seen), 2)):  # DECLINEs (some twice)
+            if rng.random() < 0.12:
+                pending.append((app["application_id"], app["event_time"]))
+                declined.setdefault(e["id"], []).append(app["event_time"])
+        if pending and rng.random() < 0.3:  # or recorded on their own
+            assert engine.record_declines(pending) == len(pending)
+            pending = []
     assert any(v["graph_two_hop_ids_30d"] > 0 for v in first.values())
     assert any(v["graph_component_fraud_share_30d"] > 0 for v in first.values())
+    assert any(v["graph_component_declined_share_30d"] > 0 for v in first.values())
     assert any(v["graph_same_person_at_address_30d"] > 0 for v in first.values())
     assert any(v["graph_email_digit_variants_30d"] > 0 for v in first.values())
 
