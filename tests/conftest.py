@@ -25,6 +25,7 @@ TEST_KAFKA_PORT = 39092 + PORT_OFFSET
 TEST_KAFKA_CONTROLLER_PORT = 39093 + PORT_OFFSET
 TEST_REDIS_PORT = 36379 + PORT_OFFSET
 TEST_REDIS_CLUSTER_PORT = 36400 + PORT_OFFSET  # and the 5 ports after it
+TEST_SCHEMA_REGISTRY_PORT = 38081 + PORT_OFFSET
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +65,21 @@ def redis_url() -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_registry() -> Iterator[str]:
+    """A real Schema Registry server (Apicurio Registry, ``infra.schema_registry``), empty
+    (in-memory storage); yields its Confluent-compatible URL."""
+    from infra.schema_registry import ApicurioRegistry
+
+    server = ApicurioRegistry(TEST_STATE, TEST_SCHEMA_REGISTRY_PORT)
+    server.stop()  # a registry left by an earlier run: start empty
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,26 @@
 """A worker decides applications written by confluent-kafka's AvroSerializer (Schema
 Registry framing) and publishes decisions that confluent's AvroDeserializer reads.
 
-The registry is confluent-kafka's in-process one (``mock://``): no registry server could
-be run on these machines (docs/data-dictionary.md says what was tried). Kafka and Redis
-are the session's real services; the worker is the product's ``KafkaWorker``.
+Twice: against a real registry server, Apicurio Registry started by the project
+(``infra/schema_registry.py``, its Confluent-compatible API), where the decisions are read
+back by a fresh client that must fetch the writer schema over HTTP; and against
+confluent-kafka's in-process registry (``mock://``), the fallback where no JVM 21+ runs.
+Kafka and Redis are the session's real services; the worker is the product's
+``KafkaWorker``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -29,14 +34,16 @@ from tests.harness import consume_until, publish, traffic
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def confluent_settings(kafka_bootstrap: str, redis_url: str, tmp_path: Path
-                       ) -> Iterator[Settings]:
+@pytest.fixture(params=["apicurio", "mock"])
+def confluent_settings(request: pytest.FixtureRequest, kafka_bootstrap: str, redis_url: str,
+                       tmp_path: Path) -> Iterator[Settings]:
     run = uuid.uuid4().hex[:8]
+    url = (request.getfixturevalue("schema_registry") if request.param == "apicurio"
+           else f"mock://{run}")
     settings = Settings(state_dir=tmp_path, kafka_bootstrap=kafka_bootstrap,
                         redis_url=redis_url, hash_key="test", worker_group=f"sr-{run}",
                         worker_id=f"sr-{run}", redis_prefix=f"sr{run}",
-                        wire_format="confluent", schema_registry_url=f"mock://{run}")
+                        wire_format="confluent", schema_registry_url=url)
     yield settings
     for topic in ALL_TOPICS:  # codecs are per process: back to single-object for the rest
         codec_for(topic.schema).use_registry(None)
@@ -61,6 +68,11 @@ def test_worker_decides_confluent_framed_applications(confluent_settings: Settin
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
+    real_server = not settings.schema_registry_url.startswith("mock://")
+    if real_server:  # the subjects are on the server, and a reader starting cold finds them
+        with urllib.request.urlopen(f"{settings.schema_registry_url}/subjects") as reply:
+            assert set(subjects) <= set(json.load(reply))
+        client = SchemaRegistryClient({"url": settings.schema_registry_url})
     deserializer = AvroDeserializer(client)
     wanted = set(ids)
     decided: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Schema Registry (Confluent) framing against confluent-kafka's own AvroSerializer and
-AvroDeserializer, on its in-process registry (``mock://``): no registry server could be
-run here (see docs/data-dictionary.md), so the framing is checked against the reference
-implementation instead."""
+AvroDeserializer, on its in-process registry (``mock://``), without a server; the
+integration test (tests/integration/test_registry_framing.py) repeats it against a real
+registry server started by the project (Apicurio Registry)."""
 
 from __future__ import annotations
 
