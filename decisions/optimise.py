@@ -3,14 +3,16 @@ that maximise profit on a history, subject to portfolio constraints.
 
 Search (exact for the engine's offer arithmetic, fast enough for a grid):
 
-1. Each application is decided once by a probe policy whose PD never declines and whose
-   limits are unbounded: an applicant is *eligible* when nothing but the PD could stop
-   them (lists aside: block-list hits are not in a history), and their affordable amount
-   is computed at every grade's APR (`decisions.policy.make_offer`).
+1. Each application is decided once by a probe policy whose PD never declines, whose
+   limits are unbounded and whose smallest offer is one rounding step: an applicant is
+   *eligible* when nothing but the PD could stop them (lists aside: block-list hits are
+   not in a history), and their affordable amount is computed at every grade's APR
+   (`decisions.policy.make_offer`).
 2. Per product and per candidate cutoff (quantiles of the eligible PDs): the grade
    boundaries (the base policy's times a scale of at least 1, ``GRADE_SCALES``) and per
    grade the limit (a multiple of the base policy's, rounded to the product's step) with
-   the highest profit; the review band is
+   the highest profit, for each smallest offer (``MIN_AMOUNT_MULTIPLES`` of the base
+   policy's ``min_amount``); the review band is
    sized to the review team's share (``review_share`` in the profit file; reviews are
    counted as not booked). Portfolio figures add up over products.
 3. Every combination of the products' cutoffs that passes the fair-lending screen is a
@@ -38,11 +40,17 @@ from decisions.book import Book, Constraints, Portfolio, decide_book, portfolio
 from decisions.engine import APPROVE, decide_outcome
 from decisions.errors import BacktestError
 from decisions.fairness import MIN_BAND_APPLICATIONS, adverse_impact
+from decisions.feasibility import infeasible
 from decisions.policy import GRADES, Policy, make_offer
 from decisions.profit import ProfitModel, loan_profit, loss_at_default
 
 #: per-grade limits tried, as multiples of the base policy's
 LIMIT_MULTIPLES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+#: smallest offers tried (``offer.min_amount``), as multiples of the base policy's: a lower
+#: minimum lets an applicant whose affordability stops short of today's minimum borrow a
+#: smaller amount -- the lever that approves more low-income (often young) applicants
+#: without approving higher PDs
+MIN_AMOUNT_MULTIPLES = (1.0, 0.5, 0.25)
 #: grade boundaries tried, as multiples of the base policy's: never below 1, because the
 #: profit model has no take-up response to price -- a lower boundary would move applicants
 #: to a dearer grade and look profitable only because nobody is modelled to walk away
@@ -59,6 +67,7 @@ class Option:
     decline_at: float
     bounds: tuple[float, ...]  # pd_below of grades A..D (E: 1.0)
     limits: tuple[float, ...]  # max_amount of grades A..E
+    min_amount: float
     applications: int
     approvals: int
     bads: float  # best estimate (labels where known, else PD)
@@ -95,14 +104,15 @@ def optimise(book: Book, base_raw: dict[str, Any], profit: ProfitModel,
                     or o.min_air >= constraints.air_floor(p) - 1e-12]
                 for p, opts in options.items()}
     empty = [p for p, opts in screened.items() if not opts]
-    if empty:
-        raise BacktestError(_unfair(options, empty, constraints))
-    points = _combine(screened, constraints)
+    points = None if empty else _combine(screened, constraints)
+    if points is None or not points["feasible"].any():
+        everything = _combine(options, constraints)
+        air = {p: np.array([1.0 if o.min_air is None else o.min_air for o in opts])[
+            everything[f"i_{p}"].to_numpy()] for p, opts in options.items()}
+        raise infeasible(everything, air, constraints,
+                         _unfair(options, empty, constraints) if empty else
+                         f"constraints: {_describe(constraints)}")
     feasible = points[points["feasible"]]
-    if feasible.empty:
-        raise BacktestError("no policy meets the constraints on this history: "
-                            f"{_describe(constraints)}; relax one (the frontier shows what "
-                            "is reachable)")
     best = feasible.loc[feasible["profit"].idxmax()]
     chosen = {p: screened[p][int(best[f"i_{p}"])] for p in screened}
     points["chosen"] = points.index == best.name
@@ -125,7 +135,8 @@ def _unfair(options: dict[str, list[Option]], products: list[str], c: Constraint
     floors = ", ".join(f"{p} ≥ {c.air_floor(p):.3f}" for p in products)
     return (f"no PD cutoff passes the fair-lending screen (adverse impact ratio for every "
             f"age band: {floors}): {'; '.join(best)}. The gap that remains comes from what "
-            "the cutoff does not decide (rules, fraud checks, affordability): review those, "
+            "the cutoff does not decide (rules, fraud checks, affordability even at the "
+            "smallest offer searched): review those, "
             "hold each product to no worse than today's policy (--fairness no-worse), or "
             "set a lower --min-adverse-impact explicitly as a documented exception")
 
@@ -140,9 +151,11 @@ def _describe(c: Constraints) -> str:
 
 # --- step 1: what each applicant could get ------------------------------------------------
 def _probe(base_raw: dict[str, Any], product: str) -> Policy:
-    """The base policy with the PD cutoff off and every limit unbounded."""
+    """The base policy with the PD cutoff off, every limit unbounded and the smallest offer
+    one rounding step (the minimum is searched)."""
     raw = copy.deepcopy(base_raw)
     pp = raw["products"][product]
+    pp["offer"]["min_amount"] = float(pp["offer"].get("round_to", 50.0))
     pp["pd"] = {"approve_below": 1.0, "decline_at": 1.0}
     pp["grades"] = [*pp["grades"][:-1], {**pp["grades"][-1], "pd_below": 1.0}]
     for g in pp["offer"]["by_grade"].values():
@@ -195,39 +208,44 @@ def _options(book: Book, base_raw: dict[str, Any], profit: ProfitModel, product:
     if len(elig_pd) == 0:
         raise BacktestError(f"no {product} application is eligible on this history (every "
                             "one is stopped by a rule, fraud or affordability)")
-    cuts = np.unique(np.round(np.concatenate([
-        np.quantile(elig_pd, np.linspace(0.05, 1.0, grid)) + 1e-6,
+    cuts = np.unique(np.round(np.concatenate([  # finer in the top tail, where the riskiest
+        np.quantile(elig_pd, np.linspace(0.05, 1.0, grid)) + 1e-6,  # (often youngest) are
+        np.quantile(elig_pd, np.linspace(0.9, 1.0, 11)) + 1e-6,  # approved or not
         [float(base_pp["pd"]["approve_below"])]]), 5))
     cuts = cuts[(cuts > 0) & (cuts <= 1.0)]
     aprs = np.array([float(offer["by_grade"][g]["apr"]) for g in reach.grades])
     base_limits = [float(offer["by_grade"][g]["max_amount"]) for g in reach.grades]
-    step, minimum = float(offer.get("round_to", 50.0)), float(offer["min_amount"])
+    step, base_min = float(offer.get("round_to", 50.0)), float(offer["min_amount"])
     base_bounds = [float(g["pd_below"]) for g in base_pp["grades"][:-1]]
     base_cut = round(float(base_pp["pd"]["approve_below"]), 5)
     out = []
-    for c in cuts:  # the base policy's own grading too, so today's policy is a point
-        approve = reach.eligible & (pd_all < c)
-        gradings = [_graded(econ, offer["kind"], reach, approve, pd_all, bad_all, aprs,
-                            _scaled(base_bounds, scale), base_limits, step, minimum)
-                    for scale in GRADE_SCALES]
-        best = max(gradings, key=lambda g: g[0])
-        for graded in [best] + ([_graded(econ, offer["kind"], reach, approve, pd_all, bad_all,
-                                         aprs, base_bounds, base_limits, step, minimum,
-                                         search=False)] if c == base_cut else []):
-            out.append(_option(product, float(c), graded, pd_all, bad_all, bands, econ,
-                               elig_pd, min_band))
+    for m in MIN_AMOUNT_MULTIPLES:
+        minimum = max(step, float(np.floor(base_min * m / step) * step))
+        for c in cuts:  # the base policy's own grading too, so today's policy is a point
+            approve = reach.eligible & (pd_all < c)
+            gradings = [_graded(econ, offer["kind"], reach, approve, pd_all, bad_all, aprs,
+                                _scaled(base_bounds, scale), base_limits, step, minimum)
+                        for scale in GRADE_SCALES]
+            best = max(gradings, key=lambda g: g[0])
+            base_point = c == base_cut and m == 1.0
+            for graded in [best] + ([_graded(econ, offer["kind"], reach, approve, pd_all,
+                                             bad_all, aprs, base_bounds, base_limits, step,
+                                             minimum, search=False)] if base_point else []):
+                out.append(_option(product, float(c), graded, pd_all, bad_all, bands, econ,
+                                   elig_pd, min_band, minimum))
     return out
 
 
 def _option(product: str, c: float, graded: Any, pd_all: np.ndarray, bad_all: np.ndarray,
-            bands: list[str | None], econ: Any, elig_pd: np.ndarray, min_band: int) -> Option:
+            bands: list[str | None], econ: Any, elig_pd: np.ndarray, min_band: int,
+            minimum: float) -> Option:
     """The figures of one cutoff with one grading."""
     money, bounds, limits, booked, amount = graded
     ratios = {b: r for b, r in adverse_impact(booked, bands, min_band).items() if r is not None}
     worst = min(ratios, key=ratios.__getitem__) if ratios else None
     return Option(
         product, c, _review_edge(elig_pd, c, econ.review_share, len(pd_all)),
-        tuple(bounds), tuple(limits), len(pd_all), int(booked.sum()),
+        tuple(bounds), tuple(limits), minimum, len(pd_all), int(booked.sum()),
         float(bad_all[booked].sum()),
         float((pd_all[booked] * loss_at_default(econ, amount[booked])).sum()),
         float(amount[booked].sum()), money, ratios[worst] if worst else None, worst)
@@ -340,6 +358,7 @@ def policy_raw(base_raw: dict[str, Any], chosen: dict[str, Option],
         pp = raw["products"][p]
         grades = [g for g in GRADES if g in pp["offer"]["by_grade"]]
         pp["pd"] = {"approve_below": o.approve_below, "decline_at": o.decline_at}
+        pp["offer"]["min_amount"] = float(o.min_amount)
         pp["grades"] = [{"grade": g, "pd_below": b} for g, b in zip(grades, o.bounds,
                                                                   strict=False)]
         pp["grades"].append({"grade": grades[-1], "pd_below": 1.0})

@@ -207,6 +207,7 @@ def optimise(
 
     from decisions.book import Constraints, decide_book, portfolio
     from decisions.errors import BacktestError, PolicyError
+    from decisions.feasibility import Infeasible
     from decisions.optimise import optimise as run
     from decisions.optimise_report import write_outputs
     from decisions.policy import DEFAULT_POLICY_PATH
@@ -228,6 +229,9 @@ def optimise(
         c = c.no_worse_than(base_figures)
     try:
         result = run(book, base_raw, pm, c, grid=grid, version=version)
+    except Infeasible as exc:
+        _print_infeasible(exc, out, base_figures, as_json)
+        fail(f"{exc} (no policy was written)")
     except (BacktestError, PolicyError) as exc:
         fail(str(exc))
     rec = write_outputs(out, result, c, book, pm, base_policy.version)
@@ -235,6 +239,31 @@ def optimise(
         typer.echo(json.dumps(rec, default=float))
         return
     _print_result(rec, out)
+
+
+def _print_infeasible(exc: Any, out: Path, base: Any, as_json: bool) -> None:
+    """The verdict per constraint when none of the searched policies meets them all;
+    ``out/report.json`` records it (``feasible: false``), and no policy file is written."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    rec = {"feasible": False, "verdicts": [v.record() for v in exc.verdicts],
+           "base": base.record(), "message": str(exc)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(rec, indent=2, default=float))
+    if as_json:
+        typer.echo(json.dumps(rec, default=float))
+        return
+    table = Table(title="verdict per constraint: the best figure any searched policy "
+                        "reaches with every other constraint met")
+    for col in ("constraint", "limit", "best reachable", "verdict"):
+        table.add_column(col)
+    for v in exc.verdicts:
+        table.add_row(v.constraint, _num(v.limit), _num(v.best),
+                      "met" if v.met else "NOT MET (binding)")
+    Console(stderr=True).print(table)
 
 
 def _print_result(rec: dict[str, Any], out: Path) -> None:
@@ -255,10 +284,13 @@ def _print_result(rec: dict[str, Any], out: Path) -> None:
         checks.add_column(col)
     for ch in rec["constraints"]:
         checks.add_row(ch["constraint"], _num(ch["value"]), _num(ch["limit"]),
-                       "yes" if ch["met"] else "NO")
+                       "met" if ch["met"] else "NOT MET")
     console = Console()
     console.print(table)
     console.print(checks)
+    unmet = [ch["constraint"] for ch in rec["constraints"] if not ch["met"]]
+    console.print("verdict: every constraint met by the written policy" if not unmet else
+                  f"verdict: NOT MET by the written policy: {', '.join(unmet)}")
     if rec["missing_scores"]:
         console.print(f"note: the history has no {', '.join(rec['missing_scores'])}: those "
                       "cutoffs never applied")

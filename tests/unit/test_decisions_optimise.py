@@ -184,3 +184,30 @@ def test_efficient_points_are_not_dominated() -> None:
                                                                           0.03],
                       "profit": [1.0, 2.0, 3.0, 2.5]})
     assert efficient(f)["profit"].tolist() == [1.0, 3.0]
+
+
+def test_verdicts_name_the_binding_constraint_with_the_best_reachable_figure() -> None:
+    """By hand: three policies; the fair ones are too risky, the safe one is unfair."""
+    from decisions.feasibility import verdicts
+
+    points = pd.DataFrame({"bad_rate": [0.01, 0.02, 0.03], "approval_rate": [0.5, 0.6, 0.7],
+                           "expected_loss_rate": [0.01, 0.01, 0.01]})
+    air = {"PERSONAL_LOAN": np.array([0.6, 0.82, 0.9])}
+    got = {v.constraint: v for v in verdicts(points, air, Constraints(max_bad_rate=0.015))}
+    assert got["bad rate ≤"].best == 0.02 and not got["bad rate ≤"].met  # among fair ones
+    assert got["PERSONAL_LOAN adverse impact ratio ≥"].best == 0.6
+    assert not got["PERSONAL_LOAN adverse impact ratio ≥"].met
+    relaxed = verdicts(points, air, Constraints(max_bad_rate=0.025))
+    assert all(v.met for v in relaxed)
+
+
+def test_an_infeasible_optimisation_says_which_constraints_bind(book: Any) -> None:
+    from decisions.feasibility import Infeasible
+
+    with pytest.raises(Infeasible) as err:
+        optimise(book, BASE_RAW, ProfitModel.default(),
+                 Constraints(max_bad_rate=0.0001, min_adverse_impact=0.8), grid=5)
+    by = {v.constraint: v for v in err.value.verdicts}
+    assert not by["bad rate ≤"].met and by["bad rate ≤"].best is not None
+    assert by["bad rate ≤"].best > 0.0001
+    assert "binding: bad rate ≤ 0.0001: NOT MET (best" in str(err.value)
