@@ -48,7 +48,8 @@ def report_record(o: Optimised, c: Constraints, book: Book, profit: ProfitModel,
         "base": o.base.record(),
         "search_profit": o.search_profit,
         "chosen": {p: {"approve_below": x.approve_below, "decline_at": x.decline_at,
-                       "grade_bounds": list(x.bounds), "limits": list(x.limits)}
+                       "grade_bounds": list(x.bounds), "limits": list(x.limits),
+                       "min_amount": x.min_amount}
                    for p, x in o.chosen.items()},
         "points": len(o.frontier),
         "feasible_points": int(o.frontier["feasible"].sum()),
