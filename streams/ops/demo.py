@@ -3,14 +3,17 @@
 1. services up (Kafka KRaft, Redis, embedded ClickHouse);
 2. champion PD and fraud models, and B-score and collection models, unless the registry
    has them (simulate history / statements -> features -> train -> promote);
-3. the sink, N workers and a servicing worker as separate processes;
+3. the sink, N workers and a servicing worker as separate processes, and the review
+   console (its address and a demo account printed);
 4. a book's monthly statements (``loanrisk servicing publish``, while the workers start)
    and a minute of live traffic from the simulator, fraud rings and bots included, with
-   the quote requests of customers who quote first;
-5. wait until every application, quote and statement is decided and in ClickHouse;
+   the quote requests of customers who quote first, and simulated reviewers working the
+   REVIEW cases through the console's action path;
+5. wait until every application, quote and statement is decided and in ClickHouse, and
+   every review label has landed;
 6. a summary of the four stages -- quotes, decisions, account actions, collection
-   treatments -- with outcomes, approval rate, fraud caught against the simulator's
-   truth, latency, the evaluation report and example queries;
+   treatments -- and the reviews, with outcomes, approval rate, fraud caught against the
+   simulator's truth, latency, the evaluation report and example queries;
 then stop everything it started. The data stays for ``loanrisk sql``.
 """
 
@@ -37,6 +40,16 @@ EXAMPLE_QUERIES = (
     "SELECT action, treatment, cell, count() AS n FROM account_actions "
     "GROUP BY action, treatment, cell ORDER BY action, treatment, cell",
 )
+
+
+#: simulated reviewers in the demo (the config's ``reviewers:`` says how they work)
+REVIEWERS = 4
+
+
+def review_drain(duration: float) -> float:
+    """Seconds the simulated reviewers keep working after the traffic: a quarter of it,
+    8 to 30 s (most of a long run's queue is left for people in the console)."""
+    return min(30.0, max(8.0, duration / 4))
 
 
 def _q(client: Any, sql: str) -> list[list[Any]]:
@@ -90,14 +103,22 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         if embedded_http_dsn(settings) is None:
             raise RuntimeError(f"the sink is not serving queries; see {sink.log}")
         client = analytics_client(settings)  # over the sink's ClickHouse HTTP interface
+        from streams.ops.demo_reviews import DEMO_USER, start_console
+
+        _console, address, password = start_console(stack, settings)
+        say(f"  review console on {address} (log in as {DEMO_USER}, password {password}; "
+            "it stops with the demo)")
 
         say(f"[bold]4/6[/] live traffic: {rate:.0f} applications/s for {duration:.0f}s "
             "(with device events, behaviour batches, fraud rings, bots and quote requests)")
         truth = settings.state_dir / "demo" / "truth.parquet"
+        reviewed = settings.state_dir / "demo" / "reviews.parquet"
         truth.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [sys.executable, "-m", "streams.cli", "simulate", "live", "--rate", str(rate),
-             "--duration", str(duration), "--seed", str(seed), "--truth-out", str(truth)],
+             "--duration", str(duration), "--seed", str(seed), "--truth-out", str(truth),
+             "--reviewers", str(REVIEWERS), "--reviews-out", str(reviewed),
+             "--drain", f"{review_drain(duration):.0f}"],
             env=stack.env(), check=True)
         if statements.wait(120) != 0:
             raise RuntimeError("loanrisk servicing publish failed")
@@ -123,12 +144,16 @@ def run_demo(settings: Settings, rate: float, duration: float, workers: int,
         wait_until(lambda: _q(client, "SELECT count() FROM account_decisions_of_record WHERE "
                               f"statement_id IN ('{sids}')")[0][0] >= len(st_ids),
                    timeout_s=300)
+        from streams.ops.demo_reviews import wait_for_reviews
+
+        reviews = wait_for_reviews(client, published, pd.read_parquet(reviewed), wait_until)
         for p in [*procs, servicing]:
             p.stop()
         say("[bold]6/6[/] summary")
         summary = summarise(client, published)
         summary["quotes"] = life.quotes_summary(client, quotes)
         summary["servicing"] = life.servicing_summary(client, st_ids)
+        summary["reviews"] = reviews
         summary["report"] = champion_report(settings)
         return summary
     finally:
@@ -187,6 +212,10 @@ def print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
         say("  genuine applicants sharing an identifier, stopped (false positives):")
         for k, (stopped_n, n) in sorted(summary["genuine_sharers_stopped"].items()):
             say(f"    {k:<13} {stopped_n}/{n} ({pct(stopped_n / n if n else None)})")
+    if summary.get("reviews"):
+        from streams.ops.demo_reviews import review_line
+
+        say("  " + review_line(summary["reviews"]))
     say(f"  latency, event time to decision: p50 {summary['latency_p50_ms']:.1f} ms, "
         f"p99 {summary['latency_p99_ms']:.1f} ms")
     if "servicing" in summary:

@@ -295,6 +295,8 @@ def run_live(
     device events and behaviour batches go out ``session_lead_ms`` before its
     application, as they would from a real SDK while the applicant fills the form.
     ``truth``, if given, receives the simulator's ground truth of every published
-    application (application_id, fraud_type, oracle_pd, oracle_fraud, genuine_sharing)."""
+    application (application_id, fraud_type, oracle_pd, oracle_fraud, genuine_sharing).
+    ``reviews``, if given, builds the simulated reviewers who work the REVIEW decisions as
+    they come back (during the duration and the drain)."""
     plan = LivePlan(rate, duration, paced, decisions, drain, session_lead_ms)
-    return LivePublisher(conn, config, seed, plan, progress, truth).run()
+    return LivePublisher(conn, config, seed, plan, progress, truth, reviews).run()

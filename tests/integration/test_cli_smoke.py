@@ -428,6 +428,14 @@ def test_demo(smoke: Smoke) -> None:
     s = re.search(r"account actions: statements published (\d+), decided (\d+);", flat_out)
     assert s and int(s[1]) > 0 and s[2] == s[1], out[-3000:]
     assert re.search(r"collection treatments: \d+ accounts entering 30 DPD treated", flat_out)
+    assert re.search(r"review console on http://127\.0\.0\.1:\d+/ \(log in as demo", flat_out)
+    r = re.search(r"reviews worked (\d+) of (\d+) REVIEW cases by the simulated reviewers: "
+                  r"confirmed fraud (\d+), cleared (\d+), accuracy vs truth \S+, labels "
+                  r"landed (\d+)", flat_out)
+    assert r, out[-3000:]
+    worked, cases, confirmed, cleared, labels = map(int, r.groups())
+    assert worked <= cases and labels == worked == confirmed + cleared
+    assert cases == 0 or worked > 0  # the drain leaves time for the few cases of a tiny run
 
 
 def test_console(smoke: Smoke) -> None:
