@@ -156,6 +156,7 @@ def _manifest(
         "name": cfg.name,
         "target": ds.target,
         "label": ds.label or label_definition(ds.target, has_fraud_label=False),
+        "reject_inference": ds.reject_inference or None,
         "kind": chosen.serving_kind,
         "candidate": chosen.kind,
         "members": chosen.params.get("members", []) if chosen.kind == "ensemble" else [],

@@ -65,6 +65,9 @@ class Dataset:
     fingerprint: str = ""
     #: what the target means and which rows it left out (`models.labels`)
     label: dict[str, Any] = field(default_factory=dict)
+    #: sample weight per row (reject inference, `models.clickhouse_reject`) and its record
+    weight: np.ndarray | None = None
+    reject_inference: dict[str, Any] = field(default_factory=dict)
     #: where the labels came from (the manifest's ``label_source``): a file, or ClickHouse
     #: with the sources used and their rows and bads
     label_source: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +89,8 @@ class Dataset:
             dropped=self.dropped,
             fingerprint=self.fingerprint,
             label=self.label,
+            weight=None if self.weight is None else self.weight[idx],
+            reject_inference=self.reject_inference,
         )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from models.artifact import dump_json, write_artifact
 from models.clickhouse_data import Maturity, load_with_maturity, parse_as_of
+from models.clickhouse_reject import approval_probability, explore_weights
 from models.coldstart import ready_to_train
 from models.data import Dataset, frame_to_dataset, read_table
 from models.errors import DataError
@@ -37,6 +38,17 @@ MIN_EVAL_ROWS = 500
 #: months on book after which a default label is final; file columns that tell maturity
 DEFAULT_MONTHS = 6
 MATURITY_COLUMNS = ("default_matured", "max_month_on_book", "months_on_book")
+
+
+@dataclass(frozen=True)
+class ExploreDesign:
+    """What gave an explored loan its probability of approval: the cells file's
+    exploration share and version, and the PD cutoffs and version of the policy."""
+
+    share: float
+    cells_version: str
+    cutoffs: Mapping[str, float]
+    policy_version: str
 
 
 class _FeatureDef(Protocol):
@@ -122,14 +134,22 @@ def training_data_from_clickhouse(
     client: Any, target: str, spec: FeatureSpecLike | None, *, as_of: str | None = None,
     product: str | None = None, min_matured: int = MIN_MATURED, min_bads: int = MIN_BADS,
     include_fraud: bool = False,
-    labels: str = "performance",
+    labels: str = "performance", explore: ExploreDesign | None = None,
 ) -> tuple[Dataset, SpecMetadata]:
     """Logged feature vectors with labels matured by ``as_of`` (ISO; default now); refused
     (DataError naming the counts) below the readiness thresholds. A PD label leaves the
     fraud confirmed by then out unless ``include_fraud``; ``labels`` =
-    ``review+performance`` adds reviewers' verdicts as early fraud labels."""
+    ``review+performance`` adds reviewers' verdicts as early fraud labels. ``explore``:
+    reject inference from the exploration cell (each loan weighted by 1 / its probability
+    of approval, `models.clickhouse_reject`)."""
     ds, mat = load_with_maturity(client, target, parse_as_of(as_of), product=product,
                                  include_fraud=include_fraud, labels=labels)
+    if explore is not None:
+        if ds.ids is None:
+            raise DataError("reject inference needs the application ids of the loans")
+        p, record = approval_probability(client, ds.ids, explore.share, explore.cells_version,
+                                         dict(explore.cutoffs), explore.policy_version)
+        ds.weight, ds.reject_inference = explore_weights(p), record
     ready, _why = ready_to_train(mat.matured, mat.bads, min_matured, min_bads)
     if not ready:
         raise DataError(
@@ -182,7 +202,7 @@ def train_and_register(
     cfg = replace(cfg, monotone=meta.monotone, reasons=meta.reasons,
                   feature_spec_version=meta.version)
     say(f"training on {len(ds.y):,} rows")
-    result = train(ds, cfg, progress=say)
+    result = train(ds, cfg, progress=say, weight=ds.weight)
     check_validation(result)
     say("writing report")
     out = out_dir or Path(tempfile.mkdtemp(prefix="loanrisk-model-"))

@@ -120,6 +120,16 @@ def train(
         "review+performance (reviewers' CONFIRM_FRAUD / CLEAR_GENUINE as early fraud labels, "
         "final at once; needs --target label_fraud). The manifest records the source of "
         "every label (label_source)."),
+    reject_inference: str = typer.Option(
+        "none", "--reject-inference", help="clickhouse source: none, or explore (the "
+        "exploration cell's loans booked below the PD cutoff weighted by 1 / their logged "
+        "probability of approval, the cell's share; recorded in the manifest)."),
+    cells: Path = typer.Option(None, help="--reject-inference: the cells file the decisions "
+                               "were made with (default: LOANRISK_CELLS_FILE or the packaged "
+                               "one).", exists=True, dir_okay=False),
+    policy: Path = typer.Option(None, help="--reject-inference: the policy whose PD cutoff "
+                                "the explored loans were below (default: the packaged one).",
+                                exists=True, dir_okay=False),
 ) -> None:
     """Train a PD or fraud model: every candidate on the same split, side by side with
     bootstrap intervals (metrics.json, report.html); ships the validation winner (or
@@ -145,9 +155,10 @@ def train(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as bar:
             task = bar.add_task("loading data", total=None)
+            design = _explore_design(reject_inference, source, cells, policy)
             ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
                                       as_of, product, (min_matured, min_bads), include_fraud,
-                                      labels.value)
+                                      labels.value, design)
             done = train_and_register(
                 ds, meta, cfg, Registry(_registry_dir(registry)),
                 served_names=_spec_for(target, FEATURE_SPEC).names,
@@ -162,7 +173,7 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
                    id_col: str | None, positive: str | None, exclude: list[str],
                    as_of: str | None, product: str | None,
                    ready: tuple[int, int], include_fraud: bool = False,
-                   labels: str = "performance") -> tuple[Any, Any]:
+                   labels: str = "performance", explore: Any = None) -> tuple[Any, Any]:
     """The training Dataset and what the feature spec says of its columns (ClickHouse:
     refused below ``ready`` = the minimum matured applications and bads)."""
     from features.spec import FEATURE_SPEC
@@ -174,7 +185,8 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
         return training_data_from_clickhouse(analytics_client(load_settings()), target,
                                              FEATURE_SPEC, as_of=as_of, product=product,
                                              min_matured=ready[0], min_bads=ready[1],
-                                             include_fraud=include_fraud, labels=labels)
+                                             include_fraud=include_fraud, labels=labels,
+                                             explore=explore)
     if labels != "performance":
         fail("--labels applies to --source clickhouse (a file carries its own labels)", USAGE)
     if data is None:
@@ -183,6 +195,38 @@ def _training_data(source: Source, data: Path | None, target: str, time_col: str
                                    time_col=time_col,
                                    id_col=id_col, positive=positive, exclude=exclude,
                                    include_fraud=include_fraud)
+
+
+def _explore_design(method: str, source: Source, cells: Path | None,
+                    policy: Path | None) -> Any:
+    """The exploration design (share, cutoffs, their versions) for --reject-inference."""
+    if method == "none":
+        return None
+    if method != "explore":
+        fail(f"--reject-inference {method!r}: training from ClickHouse applies explore (the "
+             "only method whose correction is observed); `loanrisk reject-inference` measures "
+             "ipw, parcel and fuzzy against it", USAGE)
+    if source is not Source.clickhouse:
+        fail("--reject-inference applies to --source clickhouse (logged decisions and cells)",
+             USAGE)
+    from decisions.cells import Cells
+    from decisions.errors import PolicyError
+    from decisions.policy import Policy
+    from models.workflow import ExploreDesign
+
+    try:
+        c = Cells.from_yaml(cells or load_settings().cells_file or _default_cells())
+        pol = Policy.from_yaml(policy) if policy else Policy.default()
+    except PolicyError as exc:
+        fail(str(exc))
+    cut = {str(p): pp.pd.approve_below for p, pp in pol.products.items()}
+    return ExploreDesign(c.exploration.share, c.version, cut, pol.version)
+
+
+def _default_cells() -> Path:
+    from decisions.cells import DEFAULT_CELLS_PATH
+
+    return DEFAULT_CELLS_PATH
 
 
 def _spec_for(target: str, default: Any) -> Any:
@@ -219,6 +263,10 @@ def _print_registered(done: Registered) -> None:
     if src.get("rows"):
         console.print("  labels: " + ", ".join(
             f"{k} {v['rows']:,} rows ({v['bads']:,} bads)" for k, v in sorted(src["rows"].items())))
+    ri = m.get("reject_inference") or {}
+    if ri:
+        console.print(f"  reject inference {ri['method']}: {ri['explored_loans']:,} explored "
+                      f"loans weighted {ri['weight_of_an_explored_loan']:g} (cells {ri['cells']})")
     if m.get("oracle"):
         console.print(f"  oracle AUC {m['oracle']['auc']:.4f}  share {m['oracle']['share']:.3f}")
     if done.dropped:
