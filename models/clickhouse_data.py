@@ -38,14 +38,16 @@ from schemas.times import iso_to_ms
 TARGETS = ("label_default", "label_fraud")
 DAY_MS = 86_400_000
 
-QUERY = """
-SELECT
+#: the logged vector's columns every training query selects (``f`` = feature_vectors)
+VECTOR_COLUMNS = """
     f.application_id AS application_id,
     toUnixTimestamp64Milli(f.event_time) AS event_time,
     f.product AS product,
     f.feature_spec_version AS feature_spec_version,
     f.names AS names,
-    f.values AS values,
+    f.values AS values"""
+
+QUERY = "SELECT" + VECTOR_COLUMNS + """,
     p.mob AS max_month_on_book,
     p.label_default AS label_default,
     p.label_fraud AS label_fraud,

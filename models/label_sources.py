@@ -18,17 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.clickhouse_data import VECTOR_COLUMNS
+
 #: which labels training may use (``--labels``)
 LABEL_CHOICES = ("performance", "review+performance")
 
-REVIEW_QUERY = """
-SELECT
-    f.application_id AS application_id,
-    toUnixTimestamp64Milli(f.event_time) AS event_time,
-    f.product AS product,
-    f.feature_spec_version AS feature_spec_version,
-    f.names AS names,
-    f.values AS values,
+REVIEW_QUERY = "SELECT" + VECTOR_COLUMNS + """,
     r.label_fraud AS review_fraud
 FROM feature_vectors AS f FINAL
 INNER JOIN (
