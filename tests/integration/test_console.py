@@ -162,6 +162,21 @@ def _login(driver: Any, url: str, user: str) -> None:
     driver.find_element(By.ID, "login").click()
 
 
+def _fresh(step: Any, tries: int = 5) -> Any:
+    """``step()`` again when htmx swapped the element between finding and using it (the
+    queue's rows are replaced every 10 s)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for i in range(tries):
+        try:
+            return step()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.2)
+    return None
+
+
 def test_a_reviewer_confirms_fraud_and_the_loop_closes(loop: Loop, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -172,8 +187,8 @@ def test_a_reviewer_confirms_fraud_and_the_loop_closes(loop: Loop, browser: Any)
     _login(browser, loop.url, "rita")
     wait_until(lambda: aid in browser.page_source or browser.refresh(), 30,
                "the case in the queue")
-    assert "open" in browser.find_element(By.ID, "headline").text
-    browser.find_element(By.LINK_TEXT, aid).click()
+    assert "open" in _fresh(lambda: browser.find_element(By.ID, "headline").text)
+    _fresh(lambda: browser.find_element(By.LINK_TEXT, aid).click())
     assert browser.find_element(By.ID, "decision").text == "REVIEW"
     assert "•••" in browser.find_element(By.ID, "pii-national_id").text  # masked by default
     browser.find_element(By.ID, "claim").click()
