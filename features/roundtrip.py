@@ -5,7 +5,8 @@ so a batch's session ingest, fraud confirmations and feature computation (with i
 redelivery-memo lookup) travel as one EVALSHA of a script composed from the parts
 (``features/lua/*.lua``): each part's source becomes a Lua function of its own KEYS and
 ARGV, and a short dispatcher calls the parts in the order given, so a session folded
-first is seen by the applications computed after it.
+first is seen by the applications computed after it. The helpers the parts share
+(``lua/lib.lua``) come once, before them.
 
 Why one script rather than a pipeline of EVALSHAs: a script missing from the server's
 cache (Redis restarted, failed over or flushed) makes EVALSHA fail, and in a pipeline
@@ -24,6 +25,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 
 import redis
@@ -77,7 +79,13 @@ def compose(parts: tuple[LuaPart, ...]) -> LuaScript:
     funcs = "\n".join(f"local function part_{i}(KEYS, ARGV)\n{p.source}\nend"
                       for i, p in enumerate(parts))
     table = ", ".join(f"[{p.name!r}] = part_{i}" for i, p in enumerate(parts))
-    return LuaScript(f"{funcs}\n{_DISPATCH % table}")
+    return LuaScript(f"{_library()}\n{funcs}\n{_DISPATCH % table}")
+
+
+@cache
+def _library() -> str:
+    """``features/lua/lib.lua``: the helpers every part may call (``split``), once."""
+    return (resources.files("features") / "lua" / "lib.lua").read_text()
 
 
 def execute(client: redis.Redis, calls: Sequence[ScriptCall]) -> list[Any]:

@@ -23,15 +23,7 @@
 -- mode 'p' (peek: a quote request) computes the same features as if the application were
 --   made now, this one included, and leaves the state as it found it: its members are
 --   removed again, nothing is trimmed, stored or marked first seen.
-local function split(str, sep)  -- sep: one plain character; keeps empty fields
-  local out, pos = {}, 1
-  while true do
-    local j = string.find(str, sep, pos, true)
-    if not j then out[#out + 1] = string.sub(str, pos); return out end
-    out[#out + 1] = string.sub(str, pos, j - 1)
-    pos = j + 1
-  end
-end
+-- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local RET = tonumber(H[2])

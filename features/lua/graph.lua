@@ -21,15 +21,7 @@
 -- Component declined: its identities with a DECLINE recorded (decline.lua) for an
 -- application with event time in (t - GW, t), strictly before this one.
 -- Idempotent: an application already computed returns its stored result.
-local function split(str, sep)
-  local out, pos = {}, 1
-  while true do
-    local j = string.find(str, sep, pos, true)
-    if not j then out[#out + 1] = string.sub(str, pos); return out end
-    out[#out + 1] = string.sub(str, pos, j - 1)
-    pos = j + 1
-  end
-end
+-- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])

@@ -11,15 +11,7 @@
 -- event_key: a short fixed-width digest of the event id (no commas).
 -- Idempotent by event id (a per-session string of seen keys). Integer arithmetic only,
 -- so a summary does not depend on the order its events arrive in.
-local function split(str, sep)  -- sep: one plain character; keeps empty fields
-  local out, pos = {}, 1
-  while true do
-    local j = string.find(str, sep, pos, true)
-    if not j then out[#out + 1] = string.sub(str, pos); return out end
-    out[#out + 1] = string.sub(str, pos, j - 1)
-    pos = j + 1
-  end
-end
+-- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local TTL = tonumber(H[2])

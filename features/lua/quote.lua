@@ -9,15 +9,7 @@
 -- Window semantics as compute.lua: a quote with time e counts in window W at time t iff
 -- t - W < e <= t (this one included). Idempotent: members are quote ids, so a redelivered
 -- request counts once.
-local function split(str, sep)
-  local out, pos = {}, 1
-  while true do
-    local j = string.find(str, sep, pos, true)
-    if not j then out[#out + 1] = string.sub(str, pos); return out end
-    out[#out + 1] = string.sub(str, pos, j - 1)
-    pos = j + 1
-  end
-end
+-- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':qz:'
 local RET, LATE, KEY_TTL = tonumber(H[2]), tonumber(H[3]), tonumber(H[4])
