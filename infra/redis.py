@@ -136,11 +136,12 @@ class RedisClusterNodes:
         import time
 
         deadline = time.monotonic() + timeout_s
-        while not self.healthy():
+        # a replica that has not finished its first sync never takes over a failed master
+        while not (self.healthy() and self.replicas_synced()):
             if time.monotonic() > deadline:
                 raise ServiceError(f"the Redis cluster on {self.ports} did not reach "
-                                   "cluster_state:ok; see the logs under "
-                                   f"{self.state_dir / 'cluster-redis'}")
+                                   "cluster_state:ok with every replica synced; see the logs "
+                                   f"under {self.state_dir / 'cluster-redis'}")
             time.sleep(0.25)
 
     def start_node(self, port: int, binary: str | None = None) -> None:
@@ -169,6 +170,17 @@ class RedisClusterNodes:
         """Every node up and agreeing that all 16384 slots are served."""
         return all(ping(p) and self.cluster_info(p).get("cluster_state") == "ok"
                    for p in self.ports if self.node(p).pid() is not None)
+
+    def replicas_synced(self) -> bool:
+        """Every running replica linked to its master with its first sync done."""
+        for port in self.ports:
+            if self.node(port).pid() is None:
+                continue
+            info = self.info(port, "replication")
+            if info.get("role") == "slave" and (info.get("master_link_status") != "up" or
+                                                info.get("master_sync_in_progress") != "0"):
+                return False
+        return True
 
     def master_of(self, key: str) -> int:
         """The port of the master that holds ``key``'s slot now."""

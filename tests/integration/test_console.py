@@ -159,7 +159,19 @@ def _login(driver: Any, url: str, user: str) -> None:
     driver.get(f"{url}/login")
     driver.find_element(By.ID, "user").send_keys(user)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login").click()
+    _submit(driver, "login")
+
+
+def _submit(driver: Any, button_id: str) -> None:
+    """Click a form's submit button and wait for the page it posts to: reading (or loading)
+    the next page before the old one is gone reads stale elements or cuts the POST short."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, 30).until(staleness_of(page))
 
 
 def _fresh(step: Any, tries: int = 5) -> Any:
@@ -191,13 +203,13 @@ def test_a_reviewer_confirms_fraud_and_the_loop_closes(loop: Loop, browser: Any)
     _fresh(lambda: browser.find_element(By.LINK_TEXT, aid).click())
     assert browser.find_element(By.ID, "decision").text == "REVIEW"
     assert "•••" in browser.find_element(By.ID, "pii-national_id").text  # masked by default
-    browser.find_element(By.ID, "claim").click()
+    _submit(browser, "claim")
     assert "the case is yours" in browser.find_element(By.ID, "message").text
     shot = os.environ.get("LOANRISK_CONSOLE_SCREENSHOT")  # docs/console.png is made so
     if shot:
         browser.save_screenshot(shot)
     Select(browser.find_element(By.ID, "action")).select_by_value("CONFIRM_FRAUD")
-    browser.find_element(By.ID, "submit-action").click()
+    _submit(browser, "submit-action")
     assert "final decision DECLINE published" in browser.find_element(By.ID, "message").text
 
     def on(topic: str) -> list[dict[str, Any]]:
@@ -246,7 +258,7 @@ def test_an_applicant_named_script_renders_as_text(loop: Loop, browser: Any) -> 
     loop.stored(aid)
     _login(browser, loop.url, "rita")
     browser.get(f"{loop.url}/case/{aid}")
-    browser.find_element(By.ID, "reveal").click()
+    _submit(browser, "reveal")
     assert browser.find_element(By.ID, "pii-first_name").text == name
     assert browser.find_element(By.ID, "pii-last_name").text.startswith("<img")
     assert browser.execute_script("return window.__xss === undefined")
@@ -418,12 +430,12 @@ def test_four_eyes_a_senior_countersigns_an_approval_above_the_limit(loop: Loop,
         Select(browser.find_element(By.ID, "action")).select_by_value(action)
         if amount is not None:
             browser.find_element(By.ID, "amount").send_keys(f"{amount:.0f}")
-        browser.find_element(By.ID, "submit-action").click()
+        _submit(browser, "submit-action")
         return str(browser.find_element(By.ID, "message").text)
 
     _login(browser, loop.url, "rita")
     browser.get(f"{loop.url}/case/{aid}")
-    browser.find_element(By.ID, "claim").click()
+    _submit(browser, "claim")
     ceiling = float(browser.find_element(By.ID, "amount").get_attribute("max"))
     legend = browser.find_element(By.CSS_SELECTOR, "#action-form legend").text
     assert f"up to {ceiling:,.0f} with a countersignature" in legend
@@ -477,17 +489,17 @@ def test_an_admin_manages_accounts_in_the_browser(loop: Loop, browser: Any) -> N
     assert "ada" in browser.find_element(By.ID, "users").text
     browser.find_element(By.ID, "new-user").send_keys(name)
     browser.find_element(By.ID, "new-password").send_keys("short")
-    browser.find_element(By.ID, "add").click()
+    _submit(browser, "add")
     assert "at least 10 characters" in browser.find_element(By.ID, "message").text
     browser.find_element(By.ID, "new-user").send_keys(name)
     browser.find_element(By.ID, "new-password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "add").click()  # the role select defaults to reviewer
+    _submit(browser, "add")  # the role select defaults to reviewer
     assert f"added {name} (reviewer)" in browser.find_element(By.ID, "message").text
     newbie = loop.client(name)  # logs in
     assert newbie.get("/queue").status_code == 200
-    browser.find_element(By.ID, "remove-ada").click()
+    _submit(browser, "remove-ada")
     assert "cannot remove your own account" in browser.find_element(By.ID, "message").text
-    browser.find_element(By.ID, f"remove-{name}").click()
+    _submit(browser, f"remove-{name}")
     assert f"removed {name}" in browser.find_element(By.ID, "message").text
     assert newbie.get("/queue").status_code == 303  # its session ended with the account
     assert loop.client("rita").get("/users").status_code == 403
