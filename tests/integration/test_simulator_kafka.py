@@ -78,5 +78,7 @@ def test_live_on_a_slow_machine_publishes_late_not_never(
     seed = uuid.uuid4().int % 1_000_000
     stats = run_live(kafka_bootstrap, SimConfig(), seed, rate=100, duration=1.0,
                      decisions=False)
-    assert stats.applications >= 60, stats  # Poisson around 100 due within the second
+    # Poisson around 100 arrivals due within the second: applications, and the quote
+    # requests that now come before some of them (or instead of them)
+    assert stats.applications > 0 and stats.applications + stats.quotes >= 60, stats
     assert max(stats.publish_lag_ms) > 1000  # and they are reported as late
