@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from decisions.errors import PolicyError
+from decisions.yaml_doc import load_yaml_doc
 
 DEFAULT_PROFIT_PATH = Path(__file__).parent / "profit" / "default.yaml"
 
@@ -52,17 +52,7 @@ class ProfitModel:
 
     @classmethod
     def from_yaml(cls, path: Path) -> ProfitModel:
-        try:
-            text = path.read_text()
-            doc = _ProfitDoc.model_validate(yaml.safe_load(text))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(f"cannot read profit file {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"profit file {path} is not valid YAML: {exc}") from exc
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
-            raise PolicyError(f"invalid profit file {path}: {problems}") from exc
+        doc, text = load_yaml_doc(path, _ProfitDoc, "profit file")
         return cls(doc, hashlib.sha256(text.encode()).hexdigest())
 
     @classmethod
