@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from schemas import codec_for
 from schemas.topics import DECISIONS
 from simulator.config import SimConfig
@@ -40,7 +42,7 @@ class Recovery:
 
 def _settings() -> Settings:
     return Settings(state_dir=Path(".loanrisk/bench-recovery"), kafka_port=19392,
-                    kafka_controller_port=19393, redis_port=16579, hash_key="bench")
+                    kafka_controller_port=19393, redis_port=16579, hash_key=SecretStr("bench"))
 
 
 def _watch(settings: Settings, group: str, stop: threading.Event,

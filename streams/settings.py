@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from streams.kafka import KafkaConnection
 
+#: the keys a fresh checkout runs with: fine for the demo and tests, never for real data
+DEV_HASH_KEY = "local-dev-only-change-me"
+DEV_PII_KEY = "local-dev-only-change-me-too"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOANRISK_", frozen=True, extra="ignore")
@@ -72,15 +76,16 @@ class Settings(BaseSettings):
     )
 
     # --- privacy -------------------------------------------------------------
-    hash_key: str = Field(
-        default="local-dev-only-change-me",
-        description="secret key for the keyed hash (HMAC-SHA256) of personal identifiers",
+    hash_key: SecretStr = Field(
+        default=SecretStr(DEV_HASH_KEY),
+        description="secret key for the keyed hash (HMAC-SHA256) of personal identifiers "
+        "(never printed or logged)",
     )
 
-    pii_key: str = Field(
-        default="local-dev-only-change-me-too",
+    pii_key: SecretStr = Field(
+        default=SecretStr(DEV_PII_KEY),
         description="secret key that seals applicants' personal fields in the applications "
-        "table (the review console unseals them on an audited reveal)")
+        "table (the review console unseals them on an audited reveal; never printed or logged)")
 
     # --- review console --------------------------------------------------------------
     console_host: str = Field(default="127.0.0.1", description="where `loanrisk console "
@@ -212,6 +217,23 @@ class Settings(BaseSettings):
             self.kafka_ssl_key_file, self.kafka_ssl_key_password, self.kafka_ssl_check_hostname)
         return KafkaConnection(self.bootstrap_servers, security,
                                kafka_options(self.kafka_options.get_secret_value()))
+
+    @property
+    def identifier_hash_key(self) -> bytes:
+        """The HMAC key of personal identifiers, as the feature engine takes it."""
+        return self.hash_key.get_secret_value().encode()
+
+    @property
+    def pii_seal_key(self) -> str:
+        """The key sealing applicants' personal fields (``sinks.pii.Sealer``)."""
+        return self.pii_key.get_secret_value()
+
+    @property
+    def dev_keys(self) -> list[str]:
+        """The secret keys still at their development defaults (named in a warning)."""
+        return [name for name, value, dev in (
+            ("LOANRISK_HASH_KEY", self.hash_key, DEV_HASH_KEY),
+            ("LOANRISK_PII_KEY", self.pii_key, DEV_PII_KEY)) if value.get_secret_value() == dev]
 
     @property
     def redis_key_prefix(self) -> str:

@@ -78,7 +78,7 @@ def build(
     prefix = f"offline-{uuid.uuid4().hex[:8]}"
     if settings.redis_cluster:  # one hash slot, as the live keys (docs/topology.md)
         prefix = f"{{{prefix}}}"
-    engine = FeatureEngine(client, settings.hash_key.encode(), prefix=prefix)
+    engine = FeatureEngine(client, settings.identifier_hash_key, prefix=prefix)
     try:
         with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn()) as bar:

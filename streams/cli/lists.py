@@ -74,14 +74,14 @@ _HASH_AS = {"NATIONAL_ID": ("NATIONAL_ID_HASH", "id"),
             "PHONE": ("PHONE_HASH", "phone"), "EMAIL": ("EMAIL_HASH", "email")}
 
 
-def _hashed(kind: str, value: str, hash_key: str) -> tuple[str, str]:
+def _hashed(kind: str, value: str, hash_key: bytes) -> tuple[str, str]:
     """National ids, phones and emails leave this process only as keyed hashes (the same
     hash the workers compute from an application)."""
     if kind in _HASH_AS:
         from features.identity import hash_identifier
 
         hashed_kind, hash_kind = _HASH_AS[kind]
-        return hashed_kind, hash_identifier(hash_key.encode(), hash_kind, value)
+        return hashed_kind, hash_identifier(hash_key, hash_kind, value)
     return kind, value
 
 
@@ -163,7 +163,7 @@ def add(
     kind, clear = _identifier(national_id, phone, email, device_id, ip, ip_range)
     try:
         _check_format(kind, clear)
-        kind, value = _hashed(kind, clear, s.hash_key)
+        kind, value = _hashed(kind, clear, s.identifier_hash_key)
         u = make_update(list_type.value, kind, value, reason=reason,
                         author=author or getpass.getuser(), expires_at=_expiry(expires),
                         event_time=int(time.time() * 1000))
@@ -200,7 +200,7 @@ def remove(
     s = _settings()
     try:
         kind, value = _hashed(*_identifier(national_id, phone, email, device_id, ip, ip_range),
-                              s.hash_key)
+                              s.identifier_hash_key)
         u = make_update(list_type.value, kind, value, action="REMOVE", reason=reason,
                         author=author or getpass.getuser(), event_time=int(time.time() * 1000))
     except ListsError as exc:
@@ -278,7 +278,7 @@ def import_(
         try:
             kind = row["identifier_type"].strip().upper()
             _check_format(kind, row["value"])
-            kind, value = _hashed(kind, row["value"], s.hash_key)
+            kind, value = _hashed(kind, row["value"], s.identifier_hash_key)
             updates.append(make_update(
                 row["list_type"], kind, value, action=(row.get("action") or "ADD").upper(),
                 reason=row.get("reason") or "", author=row.get("author") or author or

@@ -109,8 +109,8 @@ def sink(
     runner = ClickHouseSink(settings.kafka, clickhouse_insert(client),
                             max_rows=max_rows, max_age_s=max_age_s,
                             applications=application_converter(
-                                settings.hash_key.encode(), Sealer(settings.pii_key).seal),
-                            quote_requests=quote_request_converter(settings.hash_key.encode()))
+                                settings.identifier_hash_key, Sealer(settings.pii_seal_key).seal),
+                            quote_requests=quote_request_converter(settings.identifier_hash_key))
     telemetry = serve_sink_telemetry(settings, runner)
     try:
         stats = runner.run(stop)

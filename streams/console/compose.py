@@ -33,8 +33,8 @@ def build_console(settings: Settings, redis_client: Any, clickhouse: Any) -> Con
                                   for r in rules.enabled)
     outbox = Outbox(settings.kafka)
     state = CaseState(redis_client, settings.redis_key_prefix, settings.console_claim_minutes * 60)
-    casework = Casework(state, outbox, policy, catalogue, Sealer(settings.pii_key),
-                        settings.hash_key.encode())
+    casework = Casework(state, outbox, policy, catalogue, Sealer(settings.pii_seal_key),
+                        settings.identifier_hash_key)
     from streams.console.dashboards import Dashboards
 
     return Console(accounts(settings, redis_client), ConsoleStore(clickhouse), casework, outbox,

@@ -73,7 +73,11 @@ def build_anomaly(settings: Settings) -> AnomalyModel:
 
 def build_pipeline(settings: Settings, lists: ListIndex | None = None) -> DecisionPipeline:
     redis = redis_client(settings)
-    hash_key = settings.hash_key.encode()
+    if settings.dev_keys:
+        log.warning("%s still the development default: fine for the demo and tests; set a "
+                    "secret of your own before real applicants' data", " and ".join(
+                        settings.dev_keys) + (" are" if len(settings.dev_keys) > 1 else " is"))
+    hash_key = settings.identifier_hash_key
     features = FeatureEngine(redis, hash_key, prefix=settings.redis_key_prefix)
     rules = RuleStore.from_path(rules_path(settings), known_names=FEATURE_SPEC.names)
     policy = Policy.from_yaml(policy_path(settings))

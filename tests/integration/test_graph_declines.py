@@ -56,7 +56,7 @@ def test_published_declines_count_from_the_next_batch_and_replay_equals_online(
     assert p.declines == [(r["application_id"], int(r["event_time"])) for _, r in log[40:]
                           if r["decision"] == "DECLINE"]
 
-    engine = FeatureEngine(p.features.redis, settings.hash_key.encode(), prefix="gdecl-off")
+    engine = FeatureEngine(p.features.redis, settings.identifier_hash_key, prefix="gdecl-off")
     engine.clear()
     rows = list(replay(engine, log, batch_size=7))  # other batch boundaries, same values
     assert len(rows) == len(apps)

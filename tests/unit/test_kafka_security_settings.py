@@ -1,4 +1,5 @@
-"""Kafka security settings: what each client library gets, what is refused, what is masked."""
+"""Secret settings (Kafka security, identifier and PII keys): what each client gets, what
+is refused, what is masked."""
 
 from __future__ import annotations
 
@@ -115,3 +116,20 @@ def test_failures_are_explained_by_the_setting_to_fix() -> None:
     ssl_only = KafkaSecurity("SSL")
     assert "LOANRISK_KAFKA_SSL_CERT_FILE" in (explain_failure(ssl_only, [NO_CLIENT_CERT]) or "")
     assert explain_failure(sasl, [DOWN, DOWN]) is None  # a broker that is down is not ours
+
+
+def test_identifier_and_pii_keys_are_secrets_never_shown() -> None:
+    settings = Settings(_env_file=None, hash_key="hmac-" + SECRET, pii_key="seal-" + SECRET)
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert SECRET not in shown
+    assert settings.identifier_hash_key == f"hmac-{SECRET}".encode()
+    assert settings.pii_seal_key == f"seal-{SECRET}"
+    assert settings.dev_keys == []
+    env = settings_env(settings)  # a worker started by the stack hashes with the same key
+    assert (env["LOANRISK_HASH_KEY"], env["LOANRISK_PII_KEY"]) == (f"hmac-{SECRET}",
+                                                                    f"seal-{SECRET}")
+
+
+def test_development_keys_are_named() -> None:
+    assert Settings(_env_file=None).dev_keys == ["LOANRISK_HASH_KEY", "LOANRISK_PII_KEY"]
+    assert Settings(_env_file=None, hash_key="mine").dev_keys == ["LOANRISK_PII_KEY"]
