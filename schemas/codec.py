@@ -131,6 +131,11 @@ class AvroCodec:
         else:
             self._header = MAGIC + _FP.pack(self.fingerprint)
 
+    @property
+    def header(self) -> bytes:
+        """What every message this codec writes starts with (its framing)."""
+        return self._header
+
     def encode(self, record: Mapping[str, Any]) -> bytes:
         buf = io.BytesIO()
         buf.write(self._header)

@@ -27,6 +27,7 @@ from fastavro.schema import parse_schema
 
 from schemas import codec_for
 from schemas.codec import MAGIC
+from schemas.vector_writer import varint
 
 Encoder = Callable[[Mapping[str, Any]], bytes]
 
@@ -59,17 +60,6 @@ def encoder_for(schema_name: str) -> Encoder:
 
 def behaviour_encoder_applies() -> bool:
     return codec_for("behaviour_batch").fingerprint == BEHAVIOUR_FINGERPRINT
-
-
-def varint(n: int) -> bytes:
-    """Avro ``long``: zig-zag, then base-128 varint."""
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
 
 
 def _varints(values: np.ndarray, prefix: int | None = None) -> pa.Array:

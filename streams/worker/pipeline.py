@@ -62,6 +62,7 @@ from schemas.records import (
     Scores,
     ShadowDecision,
 )
+from schemas.vector_writer import VectorWriter
 from streams.retry import Backoff
 from streams.worker.memo import Memoised, RedeliveryMemo, unpack
 
@@ -124,6 +125,7 @@ class DecisionPipeline:
     def __post_init__(self) -> None:
         self._dec_codec = codec_for("decision")
         self._fv_codec = codec_for("feature_vector")
+        self._fv_writer = VectorWriter(self._fv_codec)  # the same bytes, ~4x less CPU
         self.memo = RedeliveryMemo(self.features.redis, self.features.prefix)
         self._outage = False  # the last exchange failed after its retries
         self.declines: list[tuple[str, int]] = []  # published, not yet recorded in Redis
@@ -271,7 +273,7 @@ class DecisionPipeline:
         }
         fv = feature_record(app, values)
         return Decided(app["application_id"], record, self._dec_codec.encode(record),
-                       self._fv_codec.encode(fv), degraded=degraded)
+                       self._fv_writer.encode(fv), degraded=degraded)
 
     def _shadow(self, app: LoanApplication, values: dict[str, float | None], x: np.ndarray,
                 scores: Scores, hashed: dict[str, str]) -> ShadowDecision:
