@@ -338,7 +338,7 @@ def consumer_options(settings: Settings, client_id: str) -> dict[str, Any]:
     options: dict[str, Any] = {
         "enable.auto.commit": False,
         "auto.offset.reset": settings.worker_offset_reset,
-        "fetch.wait.max.ms": 5,
+        "fetch.wait.max.ms": kafka.WORKER_FETCH_WAIT_MS,
         "max.poll.interval.ms": 300_000,
         "session.timeout.ms": settings.worker_session_timeout_ms,
         "heartbeat.interval.ms": max(settings.worker_session_timeout_ms // 6, 500),

@@ -57,7 +57,7 @@ class ServicingWorker:
                                                         "enable.idempotence": True})
         self.consumer = kafka.consumer(settings.kafka, settings.servicing_group, {
             "enable.auto.commit": False, "auto.offset.reset": settings.worker_offset_reset,
-            "fetch.wait.max.ms": 5, "client.id": self.core.worker})
+            "fetch.wait.max.ms": kafka.WORKER_FETCH_WAIT_MS, "client.id": self.core.worker})
         self.decoder = TopicDecoder(STATEMENTS.name, self._publish, "servicing")
         self.codec = codec_for(ACCOUNT_ACTIONS.schema)
         self.commit_interval_s = commit_interval_s
