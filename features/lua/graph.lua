@@ -21,41 +21,76 @@
 -- Component declined: its identities with a DECLINE recorded (decline.lua) for an
 -- application with event time in (t - GW, t), strictly before this one.
 -- Idempotent: an application already computed returns its stored result.
+-- Bounded memory: a key written is trimmed to retention + lateness behind t when the read
+-- after the write shows a member older than that, or (a key with more than L members at or
+-- before t, which the read cannot show) on the first write of each EVERY of event time; its
+-- expiry (wall clock) is renewed on that first write. Trimming cuts only below what a read
+-- of an application within the lateness looks at, so when it happens changes no value.
 -- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])
-local KEY_TTL, VEC_TTL = tonumber(H[4]), tonumber(H[5])
-local IDS_TTL = tonumber(H[6])
+local KEY_TTL, VEC_TTL, IDS_TTL = H[4], H[5], H[6]  -- strings: given to Redis as they are
 local HUB, CCAP = tonumber(H[7]), tonumber(H[8])
 local nW = tonumber(H[9]); local W = {}
 for k = 1, nW do W[k] = tonumber(H[9 + k]) end
 local GW = W[nW]
 local NODES = {'dev', 'ph', 'em', 'ip', 'ad', 'emp', 'bk'}
+local AD = 5  -- NODES[AD]: its members carry the person key
 local COSTLY = {ad = 1, emp = 2, bk = 3}  -- reported apart (last window)
 local FP = H[1] .. ':f:id:'  -- confirmed-fraud flags of identities (fraud.lua)
+local L = HUB + 1  -- a page: at most L members (more than HUB in the window: a hub)
+local SL, SHUB = tostring(L), tostring(HUB)
+local KEEP = RET + LATE
+-- The expiry's slack beyond retention + lateness, in quarters: renewed once a quarter, a
+-- key outlives its newest member's last read by three quarters of the slack.
+local EVERY = math.floor((tonumber(KEY_TTL) - KEEP) / 4)
 
+-- the application being computed: its time (number and string), the window's open lower
+-- bound, its expiry bucket, whether it is a peek and what to undo then
+local t, ts, lo, bucket
 local peek, undo = false, {}
-local function add(key, t, member)
-  local added = redis.call('ZADD', key, t, member)
+
+-- Record member in key and return the key's members in the window (newest first, scores as
+-- numbers after each), at most L. One read serves the features and the key's upkeep: it
+-- shows every member at or before t, of any age, unless there are more than L.
+local function put(key, member)
+  local added = redis.call('ZADD', key, ts, member)
+  local r = redis.call('ZREVRANGEBYSCORE', key, ts, '-inf', 'WITHSCORES', 'LIMIT', '0', SL)
+  for j = 2, #r, 2 do r[j] = tonumber(r[j]) end
   if peek then
     if added == 1 then undo[#undo + 1] = {key, member} end
-    return
+  else
+    local first = true  -- no other member in t's bucket yet
+    for j = 2, #r, 2 do
+      if r[j] < bucket then break end
+      if r[j - 1] ~= member then first = false; break end
+    end
+    if (#r < 2 * L and r[#r] < t - KEEP) or (#r == 2 * L and first) then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - KEEP))
+    end
+    if first then redis.call('PEXPIRE', key, KEY_TTL) end
   end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - RET - LATE))
-  redis.call('PEXPIRE', key, KEY_TTL)
+  local n, low = 0, t - GW
+  for j = 2, #r, 2 do
+    if r[j] <= low then break end
+    n = j
+  end
+  for j = #r, n + 1, -1 do r[j] = nil end
+  return r
 end
 
--- members of an identifier node in the graph window, or nil for a hub
-local page_cache = {}
-local function page(key, t)
-  local r = page_cache[key]
+-- members of an identifier node in the graph window (false for a hub), per application;
+-- scored[key]: read by put, a score after each member
+local pages, scored = {}, {}
+local function page(key)
+  local r = pages[key]
   if r == nil then
-    r = redis.call('ZREVRANGEBYSCORE', key, t, '(' .. (t - GW), 'WITHSCORES', 'LIMIT', 0, HUB + 1)
-    if #r / 2 > HUB then r = false end
-    page_cache[key] = r
+    r = redis.call('ZREVRANGEBYSCORE', key, ts, lo, 'LIMIT', '0', SL)
+    if #r > HUB then r = false end
+    pages[key] = r
   end
-  return r or nil
+  return r
 end
 
 local function member_identity(m)  -- "app|idh|aux" -> idh, aux
@@ -64,43 +99,93 @@ local function member_identity(m)  -- "app|idh|aux" -> idh, aux
   return string.sub(m, a + 1, b - 1), string.sub(m, b + 1)
 end
 
+-- Breadth-first over identities in the graph window from idh (own: its applications, from
+-- put): the component's identities in visit order, and how many were two hops away.
+local function component(idh, own)
+  local seen, order, frontier = {[idh] = true}, {idh}, {idh}
+  local seen_node, level, two_hop = {}, 0, 0
+  while #frontier > 0 and #order < CCAP do
+    level = level + 1
+    local nxt = {}
+    for _, who in ipairs(frontier) do
+      if #order >= CCAP then break end
+      local apps, last, step = own, math.min(#own, 2 * HUB), 2
+      if who ~= idh then
+        apps = redis.call('ZREVRANGEBYSCORE', P .. 'id:' .. who, ts, lo, 'LIMIT', '0', SHUB)
+        last, step = #apps, 1
+      end
+      for i = 1, last, step do
+        local m = apps[i]
+        local bar = string.find(m, '|', 1, true)
+        for node in string.gmatch(string.sub(m, bar + 1), '[^,]+') do
+          if not seen_node[node] and #order < CCAP then
+            seen_node[node] = true
+            local key = P .. node
+            local r = page(key)
+            if r then
+              for j = 1, #r, scored[key] and 2 or 1 do
+                local other = member_identity(r[j])
+                if not seen[other] and #order < CCAP then
+                  seen[other] = true
+                  order[#order + 1] = other
+                  nxt[#nxt + 1] = other
+                  if level == 2 then two_hop = two_hop + 1 end
+                end
+              end
+            end
+          end
+        end
+      end
+    end
+    frontier = nxt
+  end
+  return order, two_hop
+end
+
 local out = {}
 for _, blob in ipairs(split(ARGV[2], '\30')) do
   local f = split(blob, '\31')
-  local app, t, idh = f[1], tonumber(f[2]), f[3]
+  local app, idh = f[1], f[3]
+  ts = f[2]; t = tonumber(ts); lo = '(' .. (t - GW)
+  bucket = EVERY > 0 and t - t % EVERY or math.huge
   local vkey = P .. 'v:' .. app
   peek, undo = f[14] == 'p', {}
   local cached = (not peek) and redis.call('GET', vkey)
   if cached then out[#out + 1] = cached else
-    page_cache = {}
-    local nodes = {}
+    pages, scored = {}, {}
+    local nodes, kinds = {}, {}
     local pk, emh, skh = f[11], f[12], f[13]
+    local tail = '|' .. idh .. '|'
     for k = 1, #NODES do
       local h = f[3 + k]
       if h ~= '' then
         local node = NODES[k] .. ':' .. h
         nodes[#nodes + 1] = node
-        add(P .. node, t, app .. '|' .. idh .. '|' .. ((NODES[k] == 'ad') and pk or ''))
+        kinds[#kinds + 1] = NODES[k]
+        local key = P .. node
+        local r = put(key, app .. tail .. (k == AD and pk or ''))
+        pages[key] = #r <= 2 * HUB and r
+        scored[key] = true
       end
     end
     local node_list = table.concat(nodes, ',')
-    add(P .. 'id:' .. idh, t, app .. '|' .. node_list)
+    local own = put(P .. 'id:' .. idh, app .. '|' .. node_list)
     if not peek then redis.call('SET', P .. 'a:' .. app, idh .. ',' .. node_list, 'PX', IDS_TTL) end
-    add(P .. 'sk:' .. skh, t, app .. '|' .. emh)
+    local sk = put(P .. 'sk:' .. skh, app .. '|' .. emh)
     -- linked identities per window, through this application's identifiers
     local best, costly = {}, {{}, {}, {}}
     local ncost = {0, 0, 0}
     local same_person, nsame = {}, 0
-    for _, node in ipairs(nodes) do
-      local kind = string.match(node, '^([a-z]+):')
-      local r = page(P .. node, t)
+    for i, node in ipairs(nodes) do
+      local kind = kinds[i]
+      local r = pages[P .. node]
       if r then
+        local c = COSTLY[kind]
         for j = 1, #r, 2 do
           local other, aux = member_identity(r[j])
           if other ~= idh then
-            local s = tonumber(r[j + 1])
+            local s = r[j + 1]
             if (best[other] or -1) < s then best[other] = s end
-            local c = COSTLY[kind]
             if c and not costly[c][other] then costly[c][other] = true; ncost[c] = ncost[c] + 1 end
             if kind == 'ad' and aux == pk and not same_person[other] then
               same_person[other] = true; nsame = nsame + 1
@@ -116,39 +201,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       res[#res + 1] = n
     end
     for c = 1, 3 do res[#res + 1] = ncost[c] end
-    -- breadth-first over identities in the graph window
-    local seen, order, frontier = {[idh] = true}, {idh}, {idh}
-    local seen_node, level, two_hop = {}, 0, 0
-    while #frontier > 0 and #order < CCAP do
-      level = level + 1
-      local nxt = {}
-      for _, who in ipairs(frontier) do
-        if #order >= CCAP then break end
-        local apps = redis.call('ZREVRANGEBYSCORE', P .. 'id:' .. who, t, '(' .. (t - GW),
-                                'LIMIT', 0, HUB)
-        for _, m in ipairs(apps) do
-          local bar = string.find(m, '|', 1, true)
-          for key in string.gmatch(string.sub(m, bar + 1), '[^,]+') do
-            if not seen_node[key] and #order < CCAP then
-              seen_node[key] = true
-              local r = page(P .. key, t)
-              if r then
-                for j = 1, #r, 2 do
-                  local other = member_identity(r[j])
-                  if not seen[other] and #order < CCAP then
-                    seen[other] = true
-                    order[#order + 1] = other
-                    nxt[#nxt + 1] = other
-                    if level == 2 then two_hop = two_hop + 1 end
-                  end
-                end
-              end
-            end
-          end
-        end
-      end
-      frontier = nxt
-    end
+    local order, two_hop = component(idh, own)
     local fk = {}
     for i, who in ipairs(order) do fk[i] = FP .. who end
     local flags = redis.call('MGET', unpack(fk))
@@ -159,19 +212,16 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
     res[#res + 1] = nf
     res[#res + 1] = nsame
     -- email near matches: other emails with the same skeleton (digits removed)
-    local sk = redis.call('ZREVRANGEBYSCORE', P .. 'sk:' .. skh, t, '(' .. (t - GW),
-                          'LIMIT', 0, HUB)
     local emails, nem = {}, 0
-    for _, m in ipairs(sk) do
+    for j = 1, math.min(#sk, 2 * HUB), 2 do
+      local m = sk[j]
       local e = string.sub(m, string.find(m, '|', 1, true) + 1)
       if e ~= emh and not emails[e] then emails[e] = true; nem = nem + 1 end
     end
     res[#res + 1] = nem
-    local nd = 0
+    local nd, before = 0, '(' .. ts
     for _, who in ipairs(order) do
-      if redis.call('ZCOUNT', P .. 'dc:' .. who, '(' .. (t - GW), '(' .. t) > 0 then
-        nd = nd + 1
-      end
+      if redis.call('ZCOUNT', P .. 'dc:' .. who, lo, before) > 0 then nd = nd + 1 end
     end
     res[#res + 1] = nd
     local enc = cjson.encode(res)

@@ -14,7 +14,7 @@ import redis
 from features import graph
 from features.engine import FeatureEngine
 from features.synthetic import T0, application
-from features.windows import DAY_MS, HOUR_MS
+from features.windows import DAY_MS, DEFAULT_LATENESS_MS, HOUR_MS, RETENTION_MS
 
 pytestmark = pytest.mark.integration
 KEY = b"test-key"
@@ -198,6 +198,47 @@ def test_address_and_phone_variants_link_and_count_as_one(redis_client: Any) -> 
     assert b["graph_ids_linked_address_30d"] == 1.0 and b["graph_ids_linked_24h"] == 1.0
     assert b["vel_address_apps_24h"] == 2.0 and b["vel_phone_apps_24h"] == 2.0
     assert b["dist_ids_per_address_7d"] == 2.0
+
+
+def _zsets(r: Any, prefix: str, kind: str, member_start: str = "") -> list[bytes]:
+    return [k for k in r.scan_iter(match=f"{prefix}:g:{kind}:*") if r.type(k) == b"zset"
+            and any(m.startswith(member_start.encode()) for m in r.zrange(k, 0, -1))]
+
+
+def test_graph_keys_expire_when_quiet_and_are_trimmed_behind_retention(
+        redis_client: Any) -> None:
+    """Memory stays bounded though the graph renews a key's expiry only on the first write
+    of each quarter day of event time (graph.lua: a quarter of the expiry's one-day slack)
+    and trims only when needed: a small key when its read shows a member past retention +
+    lateness, a key with more members than a read shows on that first write."""
+    r, quarter = redis_client, DAY_MS // 4
+    engine = FeatureEngine(r, KEY, prefix="gmem")
+    n = graph.HUB + 5  # the IP: more members than one read shows
+    engine.compute_many([application(
+        f"m{i}", T0 + i, national_id=f"M{i}", device_id=f"md{i}", phone=f"+44770092{i:04d}",
+        email=f"m{i}@x.org", ip="198.51.100.7", line1=f"{i} Mem St") for i in range(n)])
+    limit = RETENTION_MS + DEFAULT_LATENESS_MS + DAY_MS
+    zsets = [k for k in r.scan_iter(match="gmem:g:*") if r.type(k) == b"zset"]
+    assert len(zsets) == 5 * n + 2  # the emails share one skeleton
+    assert all(0 < r.pttl(k) <= limit for k in zsets)
+    [ip] = _zsets(r, "gmem", "ip")
+
+    def one(app_id: str, t: int) -> None:
+        engine.compute(application(app_id, t, national_id="M0", device_id="md0",
+                                   phone="+447700920000", email="m0@x.org", ip="198.51.100.7",
+                                   line1="0 Mem St"))
+
+    r.pexpire(ip, 60_000)
+    one("m-same", T0 + HOUR_MS)  # the same quarter day: the expiry is not renewed
+    assert 0 < r.pttl(ip) <= 60_000
+    one("m-next", T0 + quarter)  # the next one: renewed
+    assert r.pttl(ip) > limit - 60_000
+    far = T0 + RETENTION_MS + DEFAULT_LATENESS_MS + quarter + HOUR_MS
+    one("m-far", far)  # everything before far - retention - lateness goes
+    assert r.zcard(ip) == 1
+    for kind in ("dev", "ph", "em", "ad", "id", "sk"):
+        [key] = _zsets(r, "gmem", kind, "m-far|")
+        assert len(r.zrange(key, 0, -1)) == 1, kind
 
 
 class _Counting(redis.Redis):
