@@ -36,7 +36,6 @@ Semantics (see also the README):
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -45,12 +44,13 @@ from typing import Any, cast
 import orjson
 import redis
 
-from features import graph, quotes
+from features import graph, quotes, session_fold
 from features.applicant import applicant_features
 from features.errors import FeatureError
-from features.identity import KINDS, application_identifiers, hash_identifier
+from features.identity import KINDS, application_identifiers
 from features.roundtrip import LuaPart, ScriptCall, execute
 from features.session import session_features
+from features.session_fold import Ingested
 from features.spec import DISTINCT, FEATURE_SPEC, LAST_SEEN_KINDS, VELOCITY_WINDOWS, FeatureSpec
 from features.windows import (
     DAY_MS,
@@ -67,14 +67,7 @@ Value = float | None
 _W_NAMES = tuple(WINDOWS)
 _NW, _ND = len(WINDOWS), len(DISTINCT_WINDOWS)
 _PARTS = {"id": ("device", "phone", "email")}  # other kinds store the identity only
-_BEHAVIOUR_CODES = {"PAGE_VIEW": "P", "KEYSTROKE": "K", "PASTE": "A", "CORRECTION": "C",
-                    "FIELD_FOCUS": "F", "SUBMIT": "S"}
 _US, _RS = "\x1f", "\x1e"  # field and record separators of the scripts' packed arguments
-
-
-def _event_key(event_id: str) -> str:
-    """Short fixed-width digest of an event id, for the per-session duplicate filter."""
-    return hashlib.blake2b(event_id.encode(), digest_size=6).hexdigest()
 
 
 def _layout() -> tuple[dict[str, int], int]:
@@ -340,44 +333,25 @@ class FeatureEngine:
         self,
         device_events: Sequence[Mapping[str, Any]],
         behaviour_events: Sequence[Mapping[str, Any]],
-    ) -> None:
+    ) -> Ingested:
         """Fold device and behaviour events into their sessions' summaries.
 
-        One round trip per batch; duplicates (same event_id) are ignored.
+        One round trip per batch; duplicates (same event_id, per session) are ignored,
+        inside the batch and across batches (``features.session_fold``).
         """
         call = self._ingest_call(device_events, behaviour_events)
-        if call is not None:
-            execute(self.redis, [call])
+        if call is None:
+            return Ingested(0, 0)
+        sessions, per_event = execute(self.redis, [call])[0]
+        return Ingested(int(sessions), int(per_event))
 
     def _ingest_call(self, device_events: Sequence[Mapping[str, Any]],
                      behaviour_events: Sequence[Mapping[str, Any]]) -> ScriptCall | None:
         if not device_events and not behaviour_events:
             return None
-        key = self.hash_key
-        codes = _BEHAVIOUR_CODES
-        try:
-            b = _RS.join([
-                f"{_event_key(e['event_id'])}\x1f{e['session_id']}\x1f{int(e['event_time'])}"
-                f"\x1f{codes.get(e['event_type'], 'F')}\x1f"
-                f"{'' if e.get('inter_key_ms') is None else round(e['inter_key_ms'] * 10)}"
-                for e in behaviour_events
-            ])
-            d = _RS.join([
-                _US.join((
-                    _event_key(e["event_id"]), e["session_id"], str(int(e["event_time"])),
-                    hash_identifier(key, "device", e["device_id"]),
-                    hash_identifier(key, "ip", e["ip"]),
-                    "1" if e["emulator"] else "0", "1" if e["rooted"] else "0",
-                    e.get("ip_country") or "", e.get("geo_country") or "",
-                    e.get("timezone") or ""))
-                for e in device_events
-            ])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FeatureError(
-                f"session event lacks {exc}; decode it with the device_event or "
-                "behaviour_event schema first"
-            ) from exc
-        return ScriptCall(self._ingest, self._keys, (self._ingest_header, b, d))
+        return ScriptCall(self._ingest, self._keys,
+                          (self._ingest_header,
+                           *session_fold.pack(self.hash_key, device_events, behaviour_events)))
 
     # --- fraud confirmations ------------------------------------------------
 

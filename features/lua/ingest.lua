@@ -1,127 +1,124 @@
--- Fold a batch of session events (behaviour and device) into per-session summaries.
--- One call per batch; per session only a handful of commands, never one per event.
+-- Merge a batch's session events, folded per session by the worker
+-- (features/session_fold.py), into the per-session summaries: a handful of commands per
+-- session, and no work per event unless some event was counted before.
 --
 -- ARGV[1] (comma-separated): prefix, session_ttl_ms, first_seen_ttl_ms
--- ARGV[2]: behaviour events separated by \30, fields by \31:
---   event_key, session_id, event_time, type, inter_key_tenths
---   type: P(age view) K(eystroke) A (paste) C(orrection) F(ield focus) S(ubmit);
---   inter_key_tenths: integer tenths of a millisecond, or empty
--- ARGV[3]: device events, same separators: event_key, session_id, event_time, h_device,
---   h_ip, emulator (0/1), rooted (0/1), ip_country, geo_country, timezone
--- event_key: a short fixed-width digest of the event id (no commas).
--- Idempotent by event id (a per-session string of seen keys). Integer arithmetic only,
--- so a summary does not depend on the order its events arrive in.
+-- ARGV[2]: JSON list, per session its partial summary:
+--   [session_id, keys, bn, bt0, bt1, bpv, bks, bksum, bksq, bpaste, bcorr,
+--    dn, dtmax, didmax, demu, droot, ddev, dip, dipc, dgeoc, dtz, first_seen]
+--   keys: ',k1,k2,...,' the event keys (12 hex characters: a digest of the event id, each
+--   once) the partial folds; didmax: the key of the latest device event (by time, then
+--   key), which gave ddev .. dtz; first_seen: {h_device, earliest time, ...}
+-- ARGV[2 + i]: session i's events, JSON {times, types, inter_key_tenths, devices}: its
+--   behaviour events as columns, in the order of keys (types: one character each, P(age
+--   view) K(eystroke) A (paste) C(orrection) F(ield focus) S(ubmit); an interval or null),
+--   then its device events {key, time, h_device, h_ip, emulator, rooted, ip_country,
+--   geo_country, timezone}. Decoded only when some key of the session was counted before
+--   (a redelivery, or an event sent again).
+-- Idempotent by event key (per session, the string of keys counted so far). Integer
+-- arithmetic only, so a summary does not depend on the order or batching of its events.
+-- Returns {sessions, sessions folded event by event}.
 -- split(str, sep): features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local TTL = tonumber(H[2])
 local FS_TTL = tonumber(H[3])
+-- the summary's fields; a partial holds FIELDS[k] at index k + 2
+local FIELDS = {'bn', 'bt0', 'bt1', 'bpv', 'bks', 'bksum', 'bksq', 'bpaste', 'bcorr',
+                'dn', 'dtmax', 'didmax', 'demu', 'droot', 'ddev', 'dip', 'dipc', 'dgeoc', 'dtz'}
 
-local sessions, order = {}, {}
-local function group(blob, field)
-  if blob == '' then return end
-  for _, rec in ipairs(split(blob, '\30')) do
-    local f = split(rec, '\31')
-    local s = sessions[f[2]]
-    if not s then
-      s = {b = {}, d = {}}
-      sessions[f[2]] = s
-      order[#order + 1] = f[2]
-    end
-    s[field][#s[field] + 1] = f
+-- The rare path: a partial of the events whose keys are not in seen, folded one by one.
+local function unseen(p, blob, seen)
+  local ev = cjson.decode(blob)
+  local times, codes, iks = ev[1], ev[2], ev[3]
+  local q = {p[1], '', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '', 0, 0, '', '', '', '', '', {}}
+  local fresh, got = {}, {}
+  local function new(k)  -- not counted before, nor earlier in this batch
+    if got[k] or string.find(seen, k, 1, true) then return false end
+    got[k] = true
+    fresh[#fresh + 1] = k
+    return true
   end
+  for j, t in ipairs(times) do
+    if new(string.sub(p[2], 13 * j - 11, 13 * j)) then
+      local ty, ik = string.sub(codes, j, j), iks[j]
+      if q[3] == 0 or t < q[4] then q[4] = t end
+      if q[3] == 0 or t > q[5] then q[5] = t end
+      q[3] = q[3] + 1
+      if ty == 'P' then q[6] = q[6] + 1
+      elseif ty == 'A' then q[10] = q[10] + 1
+      elseif ty == 'C' then q[11] = q[11] + 1
+      elseif ty == 'K' and type(ik) == 'number' then
+        q[7], q[8], q[9] = q[7] + 1, q[8] + ik, q[9] + ik * ik
+      end
+    end
+  end
+  for _, d in ipairs(ev[4]) do
+    if new(d[1]) then
+      local t = d[2]
+      if q[12] == 0 or t > q[13] or (t == q[13] and d[1] > q[14]) then
+        q[13], q[14], q[17], q[18], q[19], q[20], q[21] = t, d[1], d[3], d[4], d[7], d[8], d[9]
+      end
+      q[12] = q[12] + 1
+      if d[5] == 1 then q[15] = 1 end
+      if d[6] == 1 then q[16] = 1 end
+      local fs = q[22]  -- each event's time: the first-seen update keeps the earliest
+      fs[#fs + 1], fs[#fs + 2] = d[3], t
+    end
+  end
+  q[2] = #fresh > 0 and (',' .. table.concat(fresh, ',') .. ',') or ','
+  return q
 end
-group(ARGV[2], 'b')
-group(ARGV[3], 'd')
 
-local BF = {'bn', 'bt0', 'bt1', 'bpv', 'bks', 'bksum', 'bksq', 'bpaste', 'bcorr'}
-local DF = {'dn', 'dtmax', 'didmax', 'demu', 'droot', 'ddev', 'dip', 'dipc', 'dgeoc', 'dtz'}
-
-for _, sid in ipairs(order) do
-  local s = sessions[sid]
-  local skey = P .. ':s:' .. sid
-  local ekey = P .. ':se:' .. sid
-  local raw = redis.call('GET', ekey)
-  local seen = raw or ','
-  local added = {}
-  local function fresh(list)
-    local out = {}
-    for _, f in ipairs(list) do
-      local tag = ',' .. f[1] .. ','
-      if not added[f[1]] and not string.find(seen, tag, 1, true) then
-        added[f[1]] = true
-        added[#added + 1] = f[1]
-        out[#out + 1] = f
-      end
-    end
-    return out
+-- Add partial p to the session's summary (read first only if the session has one).
+local function merge(skey, p, exists)
+  local c = exists and redis.call('HMGET', skey, unpack(FIELDS)) or {}
+  local upd = {}
+  local function put(k, v) upd[#upd + 1] = FIELDS[k]; upd[#upd + 1] = v end
+  if p[3] > 0 then
+    local bt0, bt1 = tonumber(c[2]), tonumber(c[3])
+    put(2, (bt0 and bt0 < p[4]) and bt0 or p[4])
+    put(3, (bt1 and bt1 > p[5]) and bt1 or p[5])
+    for _, k in ipairs({1, 4, 5, 6, 7, 8, 9}) do put(k, (tonumber(c[k]) or 0) + p[k + 2]) end
   end
-  local nb, nd = fresh(s.b), fresh(s.d)
-  if #added > 0 then
-    local upd = {}
-    if #nb > 0 then
-      local cur = redis.call('HMGET', skey, unpack(BF))
-      local a = {}
-      for k = 1, #BF do a[BF[k]] = tonumber(cur[k]) end
-      local bn, bpv, bks, bksum, bksq, bpaste, bcorr =
-        a.bn or 0, a.bpv or 0, a.bks or 0, a.bksum or 0, a.bksq or 0, a.bpaste or 0, a.bcorr or 0
-      local bt0, bt1 = a.bt0, a.bt1
-      for _, f in ipairs(nb) do
-        local t = tonumber(f[3])
-        local ty = f[4]
-        bn = bn + 1
-        if (not bt0) or t < bt0 then bt0 = t end
-        if (not bt1) or t > bt1 then bt1 = t end
-        if ty == 'P' then bpv = bpv + 1
-        elseif ty == 'A' then bpaste = bpaste + 1
-        elseif ty == 'C' then bcorr = bcorr + 1
-        elseif ty == 'K' then
-          local ik = tonumber(f[5])
-          if ik then bks = bks + 1; bksum = bksum + ik; bksq = bksq + ik * ik end
-        end
-      end
-      for _, x in ipairs({'bn', bn, 'bt0', bt0, 'bt1', bt1, 'bpv', bpv, 'bks', bks, 'bksum', bksum,
-                          'bksq', bksq, 'bpaste', bpaste, 'bcorr', bcorr}) do
-        upd[#upd + 1] = x
+  if p[12] > 0 then
+    put(10, (tonumber(c[10]) or 0) + p[12])
+    put(13, math.max(tonumber(c[13]) or 0, p[15]))
+    put(14, math.max(tonumber(c[14]) or 0, p[16]))
+    local dtmax = tonumber(c[11])
+    if (not dtmax) or p[13] > dtmax or (p[13] == dtmax and p[14] > (c[12] or '')) then
+      for _, k in ipairs({11, 12, 15, 16, 17, 18, 19}) do put(k, p[k + 2]) end
+    end
+    local fs = p[22]  -- device first seen: earliest event time
+    for j = 1, #fs, 2 do
+      local fskey = P .. ':fs:' .. fs[j]
+      local t = tonumber(redis.call('GET', fskey) or '')
+      if (not t) or t > fs[j + 1] then redis.call('SET', fskey, fs[j + 1], 'PX', FS_TTL) end
+    end
+  end
+  redis.call('HSET', skey, unpack(upd))
+end
+
+local sessions = cjson.decode(ARGV[2])
+local slow = 0
+for i, p in ipairs(sessions) do
+  local skey = P .. ':s:' .. p[1]
+  local ekey = P .. ':se:' .. p[1]
+  local seen = redis.call('GET', ekey)
+  if seen then
+    local keys = p[2]
+    for j = 2, #keys - 1, 13 do
+      if string.find(seen, string.sub(keys, j, j + 11), 1, true) then
+        p = unseen(p, ARGV[2 + i], seen)
+        slow = slow + 1
+        break
       end
     end
-    if #nd > 0 then
-      local cur = redis.call('HMGET', skey, unpack(DF))
-      local a = {}
-      for k = 1, #DF do a[DF[k]] = cur[k] end
-      local dn = tonumber(a.dn) or 0
-      local dtmax = tonumber(a.dtmax)
-      local emu, root = tonumber(a.demu) or 0, tonumber(a.droot) or 0
-      local latest = {a.didmax, a.ddev, a.dip, a.dipc, a.dgeoc, a.dtz}
-      for _, f in ipairs(nd) do
-        local t = tonumber(f[3])
-        dn = dn + 1
-        if f[6] == '1' then emu = 1 end
-        if f[7] == '1' then root = 1 end
-        -- the latest event (by time, then key) supplies device, ip, countries, timezone
-        if (not dtmax) or t > dtmax or (t == dtmax and f[1] > latest[1]) then
-          dtmax = t
-          latest = {f[1], f[4], f[5], f[8], f[9], f[10]}
-        end
-        -- device first seen: earliest event time
-        local fskey = P .. ':fs:' .. f[4]
-        local fs = tonumber(redis.call('GET', fskey) or '')
-        if (not fs) or fs > t then redis.call('SET', fskey, t, 'PX', FS_TTL) end
-      end
-      for _, x in ipairs({'dn', dn, 'dtmax', dtmax, 'didmax', latest[1], 'demu', emu,
-                          'droot', root, 'ddev', latest[2], 'dip', latest[3], 'dipc', latest[4],
-                          'dgeoc', latest[5], 'dtz', latest[6]}) do
-        upd[#upd + 1] = x
-      end
-    end
-    redis.call('HSET', skey, unpack(upd))
-    if raw then
-      redis.call('APPEND', ekey, table.concat(added, ',') .. ',')
-    else
-      redis.call('SET', ekey, ',' .. table.concat(added, ',') .. ',')
-    end
+  end
+  if #p[2] > 1 then  -- some event not counted before
+    merge(skey, p, seen)
+    redis.call('SET', ekey, seen and (seen .. string.sub(p[2], 2)) or p[2], 'PX', TTL)
     redis.call('PEXPIRE', skey, TTL)
-    redis.call('PEXPIRE', ekey, TTL)
   end
 end
-return #order
+return {#sessions, slow}
