@@ -5,7 +5,8 @@ latency of a message at a steady 200/s, for the old 5 ms and today's
 With ``fetch.min.bytes`` at 1 the broker answers a held fetch as soon as a message arrives,
 so a longer wait should not delay messages; a short one makes an idle consumer ask again
 and again. This bench measures both sides of that claim. Its broker has a port of its own
-(59092 + ``LOANRISK_BENCH_PORT_OFFSET``) and lives in a temporary directory.
+(33092 + ``LOANRISK_BENCH_PORT_OFFSET``) and lives in a temporary directory;
+``LOANRISK_BENCH_QUICK=1`` shortens every probe to seconds (a smoke run, not a figure).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING
 
 from bench.pipeline.plan import PORT_OFFSET
 
-PORT = 59092 + PORT_OFFSET
-IDLE_S = 8.0
-LATENCY_S = 8.0
+PORT = 33092 + PORT_OFFSET
+_QUICK = os.environ.get("LOANRISK_BENCH_QUICK", "") not in ("", "0")  # seconds, not minutes
+IDLE_S = 2.0 if _QUICK else 8.0
+LATENCY_S = 2.0 if _QUICK else 8.0
+SETTLE_S = 2.0 if _QUICK else 4.0
 RATE = 200
-ROUNDS = 2
+ROUNDS = 1 if _QUICK else 2
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
@@ -58,7 +61,7 @@ def _idle_cpu(bootstrap: str, pid: int, wait_ms: int, topics: list[str]) -> floa
     """Broker CPU (% of one core) while one worker-like consumer polls topics with no traffic."""
     consumer = _worker_consumer(bootstrap, wait_ms, f"fw-idle-{wait_ms}-{time.time_ns()}")
     consumer.subscribe(topics)
-    settle = time.monotonic() + 4.0
+    settle = time.monotonic() + SETTLE_S
     while time.monotonic() < settle:  # joined and fetching
         consumer.poll(0.05)
     t0, w0 = _broker_ticks(pid), time.monotonic()
@@ -75,7 +78,7 @@ def _latency(bootstrap: str, wait_ms: int, topic: str) -> tuple[float, float, in
 
     consumer = _worker_consumer(bootstrap, wait_ms, f"fw-lat-{wait_ms}-{time.time_ns()}")
     consumer.subscribe([topic])
-    settle = time.monotonic() + 4.0
+    settle = time.monotonic() + SETTLE_S
     while time.monotonic() < settle:
         consumer.poll(0.05)
     producer = kafka.producer(bootstrap, {"linger.ms": 1})

@@ -13,7 +13,8 @@ latencies do. ``LOANRISK_BENCH_PROFILE=1`` also prints a cProfile (CPU time) of 
 largest batch size. Last, the Redis time of each script part of the round trip (session
 ingest, features, graph) at batch size ``PART_BATCH``, each sent as a call of its own.
 
-Run: ``python -m bench hotpath`` (part of ``make bench``); the champion models come from
+Run: ``python -m bench hotpath`` (part of ``make bench``; ``LOANRISK_BENCH_QUICK=1``: 400
+applications per batch size, a smoke run); the champion models come from
 ``.loanrisk/bench`` (``python -m bench pipeline`` trains them), else cold start.
 """
 
@@ -30,8 +31,9 @@ from features.roundtrip import execute
 
 BATCHES = (1, 8, 64, 256)
 PART_BATCH = 64
-N_APPS = 2_000
-WARM = 300
+_QUICK = os.environ.get("LOANRISK_BENCH_QUICK", "") not in ("", "0")  # a smoke run
+N_APPS = 400 if _QUICK else 2_000
+WARM = 100 if _QUICK else 300
 
 
 def _inbound(apps: list[Any]) -> list[list[Any]]:
