@@ -10,7 +10,7 @@ CPU time, not wall time: the worker's thread CPU (``time.thread_time``) per appl
 and per step, and redis-server's CPU per application (from /proc), at batch sizes 1, 8,
 64 and 256 applications. These move far less with the load of a shared machine than
 latencies do. ``LOANRISK_BENCH_PROFILE=1`` also prints a cProfile (CPU time) of the
-largest batch size. Last, the Redis time of each script part of the round trip (session
+largest batch size. Last, the Redis main-thread CPU of each script part of the round trip (session
 ingest, features, graph) at batch size ``PART_BATCH``, each sent as a call of its own.
 
 Run: ``python -m bench hotpath`` (part of ``make bench``; ``LOANRISK_BENCH_QUICK=1``: 400
@@ -49,7 +49,8 @@ def _inbound(apps: list[Any]) -> list[list[Any]]:
 
 
 def _commandstats(client: Any, n: int) -> str:
-    """Redis's own time per command (a script's time includes the commands it calls)."""
+    """Redis's own time per command (commandstats: wall time inside the command, so a loaded
+    machine inflates it; a script's time includes the commands it calls)."""
     stats = client.info("commandstats")
     top = sorted(((v["usec"] / n, k.removeprefix("cmdstat_")) for k, v in stats.items()),
                  reverse=True)[:8]
@@ -93,7 +94,7 @@ def run_batches(core: Any, batches: list[list[list[Any]]], steps: Steps) -> None
 
 def weigh_parts(core: Any, batches: list[list[list[Any]]], client: Any, warm: int
                 ) -> dict[str, float]:
-    """Redis's own time (commandstats) per application of each script part of
+    """Redis main-thread CPU per application of each script part of
     ``FeatureEngine.exchange``, the parts sent one call each, after ``warm`` batches."""
     engine = core.pipeline.features
     us: dict[str, float] = {}
@@ -105,16 +106,19 @@ def weigh_parts(core: Any, batches: list[list[list[Any]]], client: Any, warm: in
         parts = engine.script_parts(apps, ids, device_events=held.device,
                                     behaviour_events=held.behaviour)
         for name, call in parts.items():
-            before = _evalsha_usec(client)
+            before = _main_thread_cpu_us(client)
             execute(engine.redis, [call])
             if n >= warm:
-                us[name] = us.get(name, 0.0) + _evalsha_usec(client) - before
+                us[name] = us.get(name, 0.0) + _main_thread_cpu_us(client) - before
         done += len(apps) if n >= warm else 0
     return {k: v / max(done, 1) for k, v in us.items()}
 
 
-def _evalsha_usec(client: Any) -> int:
-    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("usec", 0))
+def _main_thread_cpu_us(client: Any) -> float:
+    """CPU time of redis-server's main thread (where scripts run), in µs. Not commandstats'
+    ``usec``: that is wall time, which grows whenever a loaded machine deschedules Redis."""
+    cpu = client.info("cpu")
+    return (float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])) * 1e6
 
 
 def main() -> None:
@@ -185,7 +189,7 @@ def main() -> None:
             parts = weigh_parts(core, [extra[j:j + PART_BATCH]
                                        for j in range(0, n, PART_BATCH)],
                                 redis.Redis(port=port), WARM // PART_BATCH)
-            print(f"redis µs/app by script part (batch {PART_BATCH}, one call each): "
+            print(f"redis CPU µs/app by script part (batch {PART_BATCH}, one call each): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
         finally:
             node.stop()

@@ -32,7 +32,7 @@ def test_hotpath_prints_worker_and_redis_cpu_per_step_and_script_part() -> None:
     assert row, out
     worker_us, redis_us = int(row[1]), int(row[2])
     assert worker_us > 0 and redis_us > 0  # thread CPU and redis-server's /proc CPU moved
-    parts = re.search(r"redis µs/app by script part \(batch \d+, one call each\): (.+)", out)
+    parts = re.search(r"redis CPU µs/app by script part \(batch \d+, one call each\): (.+)", out)
     assert parts, out
     names = {p.split()[0] for p in parts[1].split(", ")}
     assert {"ingest", "compute", "graph"} <= names
