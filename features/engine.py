@@ -27,11 +27,10 @@ Semantics (see also the README):
   and computed vectors are stored: computing the same application again returns
   the same vector and counts nothing twice. Session events are de-duplicated by
   event id, fraud confirmations keep the earliest confirmation time.
-* **Bounded memory.** Sorted sets are trimmed by event time (the velocity ones on
-  every write, the graph's when a write's read shows a member to trim, see
-  ``lua/graph.lua``) and expire (wall clock) after retention + lateness + slack when
-  an identifier goes quiet; sessions, application records and fraud flags have their
-  own TTLs.
+* **Bounded memory.** Sorted sets are trimmed by event time when the read after a
+  write shows a member to trim (``upkeep`` in ``lua/lib.lua``) and expire (wall clock)
+  after retention + lateness + slack when an identifier goes quiet; sessions,
+  application records and fraud flags have their own TTLs.
 """
 
 from __future__ import annotations

@@ -23,16 +23,16 @@
 -- mode 'p' (peek: a quote request) computes the same features as if the application were
 --   made now, this one included, and leaves the state as it found it: its members are
 --   removed again, nothing is trimmed, stored or marked first seen.
--- split(str, sep): features/lua/lib.lua
+-- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
+-- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
+-- split, newest, above, quarter, upkeep: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local RET = tonumber(H[2])
 local LATE = tonumber(H[3])
-local KEY_TTL = tonumber(H[4])
-local VEC_TTL = tonumber(H[5])
-local IDS_TTL = tonumber(H[6])
-local FS_TTL = tonumber(H[7])
-local CAP = tonumber(H[8])
+local KEY_TTL, VEC_TTL, IDS_TTL, FS_TTL = H[4], H[5], H[6], H[7]  -- given to Redis as they are
+local CAP, SCAP = tonumber(H[8]), H[8]
+local KEEP = RET + LATE
 local nW = tonumber(H[9]); local W = {}
 for k = 1, nW do W[k] = tonumber(H[9 + k]) end
 local nD = tonumber(H[10 + nW]); local D = {}
@@ -47,6 +47,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
   local app = f[1]
   local tstr = f[2]
   local t = tonumber(tstr)
+  local bucket = quarter(t, KEY_TTL, KEEP)
   local sid = f[3]
   local h = {f[4], f[5], f[6], f[7], f[8], f[9]}
   local vkey = P .. ':v:' .. app
@@ -69,12 +70,11 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       local zkey = P .. ':z:' .. kind .. ':' .. h[k]
       local member
       if k == 1 then member = app .. '|' .. own_member_tail[1] else member = app .. '|' .. h[1] end
-      local added = redis.call('ZADD', zkey, t, member)
-      if not peek then
-        redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. (t - RET - LATE))
-        redis.call('PEXPIRE', zkey, KEY_TTL)
-      end
-      local r = redis.call('ZREVRANGEBYSCORE', zkey, t, '(' .. (t - RET), 'WITHSCORES', 'LIMIT', 0, CAP)
+      local added = redis.call('ZADD', zkey, tstr, member)
+      -- the newest CAP at or before t, of any age (the upkeep's read), then those in retention
+      local r = newest(zkey, tstr, SCAP)
+      if not peek then upkeep(zkey, r, CAP, member, t, KEEP, bucket, KEY_TTL) end
+      r = above(r, t - RET)
       local cnt = {}
       for w = 1, nW do cnt[w] = 0 end
       -- a full page means a hot identifier: count windows exactly with ZCOUNT instead
@@ -89,7 +89,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       local graph = GRAPH[kind]
       for j = 1, #r, 2 do
         local m = r[j]
-        local s = tonumber(r[j + 1])
+        local s = r[j + 1]
         if not full then
           for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
         end
@@ -121,7 +121,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
         end
       end
       if full then
-        for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), t) end
+        for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), tstr) end
       end
       if peek and added == 1 then redis.call('ZREM', zkey, member) end
       for w = 1, nW do v[#v + 1] = cnt[w] end
@@ -143,7 +143,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
     local fskey = P .. ':fs:' .. h[2]
     local fs = tonumber(redis.call('GET', fskey) or '')
     if (not fs) or fs > t then
-      if not peek then redis.call('SET', fskey, t, 'PX', FS_TTL) end
+      if not peek then redis.call('SET', fskey, tstr, 'PX', FS_TTL) end
       v[#v + 1] = 0
     else
       if not peek then redis.call('PEXPIRE', fskey, FS_TTL) end

@@ -21,12 +21,9 @@
 -- Component declined: its identities with a DECLINE recorded (decline.lua) for an
 -- application with event time in (t - GW, t), strictly before this one.
 -- Idempotent: an application already computed returns its stored result.
--- Bounded memory: a key written is trimmed to retention + lateness behind t when the read
--- after the write shows a member older than that, or (a key with more than L members at or
--- before t, which the read cannot show) on the first write of each EVERY of event time; its
--- expiry (wall clock) is renewed on that first write. Trimming cuts only below what a read
--- of an application within the lateness looks at, so when it happens changes no value.
--- split(str, sep): features/lua/lib.lua
+-- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
+-- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
+-- split, newest, above, quarter, upkeep: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])
@@ -42,9 +39,6 @@ local FP = H[1] .. ':f:id:'  -- confirmed-fraud flags of identities (fraud.lua)
 local L = HUB + 1  -- a page: at most L members (more than HUB in the window: a hub)
 local SL, SHUB = tostring(L), tostring(HUB)
 local KEEP = RET + LATE
--- The expiry's slack beyond retention + lateness, in quarters: renewed once a quarter, a
--- key outlives its newest member's last read by three quarters of the slack.
-local EVERY = math.floor((tonumber(KEY_TTL) - KEEP) / 4)
 
 -- the application being computed: its time (number and string), the window's open lower
 -- bound, its expiry bucket, whether it is a peek and what to undo then
@@ -56,28 +50,13 @@ local peek, undo = false, {}
 -- shows every member at or before t, of any age, unless there are more than L.
 local function put(key, member)
   local added = redis.call('ZADD', key, ts, member)
-  local r = redis.call('ZREVRANGEBYSCORE', key, ts, '-inf', 'WITHSCORES', 'LIMIT', '0', SL)
-  for j = 2, #r, 2 do r[j] = tonumber(r[j]) end
+  local r = newest(key, ts, SL)
   if peek then
     if added == 1 then undo[#undo + 1] = {key, member} end
   else
-    local first = true  -- no other member in t's bucket yet
-    for j = 2, #r, 2 do
-      if r[j] < bucket then break end
-      if r[j - 1] ~= member then first = false; break end
-    end
-    if (#r < 2 * L and r[#r] < t - KEEP) or (#r == 2 * L and first) then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - KEEP))
-    end
-    if first then redis.call('PEXPIRE', key, KEY_TTL) end
+    upkeep(key, r, L, member, t, KEEP, bucket, KEY_TTL)
   end
-  local n, low = 0, t - GW
-  for j = 2, #r, 2 do
-    if r[j] <= low then break end
-    n = j
-  end
-  for j = #r, n + 1, -1 do r[j] = nil end
-  return r
+  return above(r, t - GW)
 end
 
 -- members of an identifier node in the graph window (false for a hub), per application;
@@ -147,7 +126,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
   local f = split(blob, '\31')
   local app, idh = f[1], f[3]
   ts = f[2]; t = tonumber(ts); lo = '(' .. (t - GW)
-  bucket = EVERY > 0 and t - t % EVERY or math.huge
+  bucket = quarter(t, KEY_TTL, KEEP)
   local vkey = P .. 'v:' .. app
   peek, undo = f[14] == 'p', {}
   local cached = (not peek) and redis.call('GET', vkey)

@@ -8,3 +8,45 @@ local function split(str, sep)  -- sep: one plain character; keeps empty fields
     pos = j + 1
   end
 end
+
+-- Sorted sets of event times (compute.lua, graph.lua). newest: key's newest members at or
+-- before ts, of any age, at most lim (a string), each followed by its score as a number.
+local function newest(key, ts, lim)
+  local r = redis.call('ZREVRANGEBYSCORE', key, ts, '-inf', 'WITHSCORES', 'LIMIT', '0', lim)
+  for j = 2, #r, 2 do r[j] = tonumber(r[j]) end
+  return r
+end
+-- r (from newest) cut to its members with a score above low
+local function above(r, low)
+  local n = 0
+  for j = 2, #r, 2 do
+    if r[j] <= low then break end
+    n = j
+  end
+  for j = #r, n + 1, -1 do r[j] = nil end
+  return r
+end
+-- The upkeep of a sorted set of event times (compute.lua, graph.lua) after member was
+-- written at t, from r = newest(key, t, lim) read after the write. Members older than keep
+-- (retention + lateness) behind t are trimmed when r shows one, or, r full (it cannot show
+-- them), on the first write in t's bucket (quarter(t, ttl, keep)); the expiry (ttl, wall
+-- clock) is renewed on that first write. Reads look at most retention back, so for an
+-- application within the lateness of the newest one nothing a trim removes is ever read:
+-- when trims happen changes no value. A bucket is a quarter of the expiry's slack beyond
+-- keep: with event times no later than the wall clock, a key then outlives every read
+-- within the lateness of its members by three quarters of the slack.
+local function quarter(t, ttl, keep)
+  local every = math.floor((tonumber(ttl) - keep) / 4)
+  return every > 0 and t - t % every or math.huge
+end
+local function upkeep(key, r, lim, member, t, keep, bucket, ttl)
+  local first = true  -- no other member in t's bucket yet
+  for j = 2, #r, 2 do
+    if r[j] < bucket then break end
+    if r[j - 1] ~= member then first = false; break end
+  end
+  if (#r < 2 * lim and r[#r] < t - keep) or (#r == 2 * lim and first) then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - keep))
+  end
+  if first then redis.call('PEXPIRE', key, ttl) end
+end
