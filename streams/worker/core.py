@@ -209,10 +209,14 @@ class WorkerCore:
         """Write ``state`` and decide ``applications`` in one Redis round trip (see
         ``DecisionPipeline.decide_with_state``); False when the state is not written."""
         decided, written = self.pipeline.decide_with_state(applications, state)
+        self.record(decided)
+        return decided, written
+
+    def record(self, decided: Iterable[Decided]) -> None:
+        """Count the batch's decisions in the metrics (a redelivery counts once)."""
         for d in decided:
             if not d.redelivered:
                 self.stats.record(d.decision)
-        return decided, written
 
     # --- control topics ---------------------------------------------------------------
     def catch_up(self) -> None:

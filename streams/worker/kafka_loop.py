@@ -14,12 +14,14 @@ worth; waits at most ``worker_batch_window_ms`` for the first message, then at m
 trip folds the session events and fraud confirmations and computes the applications'
 features after them -- so an application and its session events arriving in the same
 batch are decided with the session -- decide the applications, memoise them (a second
-round trip), produce decisions and feature vectors. The heap is frozen
+round trip), produce decisions and feature vectors. While more is queued, the next
+batch's round trip runs while this one is decided (``streams/worker/overlap.py``); when
+nothing is queued the batch in flight is decided at once. The heap is frozen
 (``gc.freeze``) once the models are loaded and again after the first decisions, so the
 collector never walks the models' millions of objects. Offsets are committed after the
-producer flushed (every ``commit_interval_s`` and on every partition revocation):
-at-least-once, and
-the redelivery memo makes a repeated application's decision identical.
+batch in flight is decided, its memo written and the producer flushed (every
+``commit_interval_s`` and on every partition revocation): at-least-once, and the
+redelivery memo makes a repeated application's decision identical.
 
 With ``LOANRISK_PROCESSING_GUARANTEE=exactly_once`` each batch's outputs (decisions,
 feature vectors, dead letters, metrics) and its input offsets commit in one Kafka
@@ -52,10 +54,12 @@ from schemas.topics import (
     QUOTES,
 )
 from streams import kafka
-from streams.retry import Backoff
 from streams.settings import Settings
 from streams.telemetry import configure_logging
-from streams.worker.core import INPUTS, STATE_BACKOFF, STATE_HOLD_S, Batch, Inbound, WorkerCore
+from streams.worker.core import INPUTS, Inbound, WorkerCore
+from streams.worker.held import HeldState
+from streams.worker.overlap import Overlap
+from streams.worker.pipeline import Decided
 from streams.worker.telemetry import serve_worker_telemetry
 
 log = logging.getLogger("loanrisk.worker")
@@ -91,10 +95,10 @@ class KafkaWorker:
                                        consumer_options(settings, self.stats.worker))
         self.assigned = 0
         self._last_commit = time.monotonic()
-        # session/fraud state not yet written to Redis, by (topic, partition): the first
-        # offset (commits stop there) and the decoded messages, retried until written
-        self._pending: dict[tuple[str, int], tuple[int, Batch]] = {}
-        self._retry_at = 0.0
+        self.held = HeldState(self.core)  # session/fraud state not yet written to Redis
+        # exactly-once commits a transaction per batch: nothing to overlap
+        self.flow = Overlap(self.pipeline, self.core.record, pipelined=not self.exactly_once)
+        self._held_in_flight = False  # the batch in flight carries the held state
 
     # --- Kafka callbacks ---------------------------------------------------------
     def _dead_letter(self, key: bytes | None, value: bytes) -> None:
@@ -109,18 +113,22 @@ class KafkaWorker:
         log.info("Worker ready: %d partitions assigned", len(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        # everything consumed so far has been processed (single thread): flush and commit
-        # so the next owner starts exactly after it
+        # decide the batch in flight, then flush and commit everything consumed, so the
+        # next owner starts exactly after it
         self._commit(force=True)  # held state's partitions commit where it begins
         for tp in partitions:  # the next owner reads them again from that offset
-            self._pending.pop((tp.topic, tp.partition), None)
+            self.held.drop((tp.topic, tp.partition))
 
     def _commit(self, force: bool = False) -> None:
         if self.exactly_once:
+            self._drain()
+            self.flow.settle()
             self._commit_transaction()
             return
         if not force and time.monotonic() - self._last_commit < self.commit_interval_s:
             return
+        self._drain()  # everything processed is decided and published...
+        self.flow.settle()  # ...and memoised, before its offsets are committed
         left = self.producer.flush(30)
         if left:
             log.error("%d outputs not acknowledged; not committing (they will be redone)", left)
@@ -177,45 +185,69 @@ class KafkaWorker:
             self.consumer.seek(tp)
 
     def _positions(self) -> list[TopicPartition]:
-        """What to commit: the consumed positions, except that a partition whose session
-        or fraud state is not written yet commits where that state begins (after a crash
-        it is read again: nothing read is dropped)."""
+        """What to commit (after ``_drain``: everything consumed is decided): the consumed
+        positions, except that a partition whose session or fraud state is not written yet
+        commits where that state begins (after a crash it is read again: nothing read is
+        dropped)."""
         out = []
         for tp in self.consumer.position(self.consumer.assignment()):
-            held = self._pending.get((tp.topic, tp.partition))
+            held = self.held.first_offset((tp.topic, tp.partition))
             if held is not None:
-                tp.offset = held[0]
+                tp.offset = held
             if tp.offset >= 0:
                 out.append(tp)
         return out
 
     # --- one batch -----------------------------------------------------------------
     def process(self, msgs: list[Any]) -> int:
+        """Decode ``msgs`` (while the round trip in flight runs), send their round trip and
+        publish the decisions of the batch before; how many were published."""
         self._begin()  # dead letters produced while decoding belong to it too
         apps, state = self._split(self._inbound(msgs))
         quoted = [k for k in state if k[0] == QUOTE_REQUESTS.name]
-        if quoted:  # quotes first: they record no state and wait for nothing
-            requests = [m for k in quoted for m in state.pop(k)]
+        requests = [m for k in quoted for m in state.pop(k)]
+        parts = [(key, messages[0].offset, self.core.sort(messages))
+                 for key, messages in state.items()]
+        decoded = self.core.sort(apps).applications
+        self._land()  # the batch before has written its state: this one may read it
+        if requests:  # quotes first: they record no state and wait for nothing
             for quote_key, quote in self.core.quote(requests):
                 self.producer.produce(QUOTES.name, quote, quote_key)
-        for key, messages in state.items():
-            part = self.core.sort(messages)
+        for key, first_offset, part in parts:
             if part.has_state:
-                first = self._pending.get(key, (messages[0].offset, Batch()))
-                first[1].add_state(part)
-                self._pending[key] = first
-        if not apps:
-            self._write_state()
-            return 0
+                self.held.add(key, first_offset, part)
         # the held session state goes in the same round trip, before the decisions read it;
         # fraud confirmations (rare) have their look-back alerts: written first, on their own
-        held = self._held_state()
-        if held is not None and held.confirmed:
+        held = self.held.merged()
+        published = 0
+        if not decoded or (held is not None and held.confirmed):
+            published = self._drain()
             self._write_state()
+            if not decoded:
+                return published
             held = None
-        decided, written = self.core.decide_with_state(self.core.sort(apps).applications, held)
-        if held is not None:
-            self._state_done(written)
+        published += self._publish(self.flow.send(decoded, held))
+        self._held_in_flight = held is not None
+        if not self.flow.pipelined:
+            published += self._drain()
+        return published
+
+    def _land(self) -> None:
+        """Wait for the round trip in flight; the held state it carried is written, or
+        held on (``HeldState.done``)."""
+        written = self.flow.land()
+        if written is not None and self._held_in_flight:
+            self._held_in_flight = False
+            self.held.done(written)
+
+    def _drain(self) -> int:
+        """Decide and publish the batch in flight, if any."""
+        self._land()
+        return self._publish(self.flow.drain())
+
+    def _publish(self, decided: list[Decided]) -> int:
+        if not decided:
+            return 0
         produce = self.producer.produce
         for d in decided:
             app_key = d.application_id.encode()
@@ -224,35 +256,11 @@ class KafkaWorker:
         self.producer.poll(0)
         return len(decided)
 
-    def _held_state(self) -> Batch | None:
-        if not self._pending:
-            return None
-        merged = Batch()
-        for _offset, part in self._pending.values():
-            merged.add_state(part)
-        return merged
-
-    def _state_done(self, written: bool) -> None:
-        if not written:
-            self._retry_at = time.monotonic() + STATE_HOLD_S
-            return
-        if self._retry_at > 0:
-            log.info("state held while Redis was away is written")
-        self._pending.clear()
-        self._retry_at = 0.0
-
     def _write_state(self) -> None:
-        """Session events and fraud confirmations without applications to Redis; while
-        Redis is away they stay pending and hold back commits, tried again every
-        STATE_HOLD_S (and with the next applications, in their round trip: no application
-        is decided without the session state read before it while Redis answers)."""
-        held = self._held_state()
-        if held is None:
-            return
-        retrying = self._retry_at > 0
-        if retrying and time.monotonic() < self._retry_at:
-            return
-        self._state_done(self.core.fold_state(held, Backoff(()) if retrying else STATE_BACKOFF))
+        """The held state on its own (``HeldState.write``), with nothing in flight."""
+        if self.held.due():
+            self.flow.settle()  # the look-back alerts read the memo: the decisions so far
+            self.held.write()
 
     @staticmethod
     def _split(inbound: list[Inbound]
@@ -305,15 +313,19 @@ class KafkaWorker:
         decided = 0
         gc.collect()  # models, lists and rules loaded: the collector need not scan them again
         gc.freeze()
+        clean = False
         try:
             while not stop.is_set():
-                first = self.consumer.poll(first_wait)
+                busy = self.flow.busy  # a batch in flight: take only what is queued now
+                first = self.consumer.poll(0 if busy else first_wait)
                 if first is not None:
-                    msgs = self._batch(first, batch_max, linger)
+                    msgs = self._batch(first, batch_max, 0 if busy else linger)
                     decided += self.process(msgs)
                     if decided >= FREEZE_AFTER > decided - len(msgs):  # warm: caches built
                         gc.freeze()
-                if self._pending:
+                elif busy:  # nothing more queued: decide the batch in flight now
+                    self._drain()
+                if self.held and not self.flow.busy:
                     self._write_state()
                 now = time.monotonic()
                 if now >= control_due:  # lists and releases: two polls, not per batch
@@ -321,8 +333,12 @@ class KafkaWorker:
                     control_due = now + CONTROL_POLL_S
                 self.core.tick(now, self._emit_metrics)
                 self._commit()
+            clean = True
         finally:
-            self._commit(force=True)
+            if clean:  # after an error nothing more is committed: the batch is redone
+                self._commit(force=True)
+                self.pipeline.flush_declines()
+            self.flow.close()
             self.checkpoint()
             self.consumer.close()
             self.producer.flush(30)

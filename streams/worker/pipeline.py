@@ -13,10 +13,12 @@ Kafka is at-least-once -- gets the identical decision and feature vector republi
 without scoring or teaching the anomaly model twice.
 
 Declines feed the identity graph (``graph_component_declined_share_30d``): every DECLINE
-published, first or redelivered, is recorded with the next batch's round trip, before its
-applications are computed, so no round trip is added; a batch's applications do not see
-the declines of their own batch. Until that round trip they are held here: a crash loses
-the last batch's if its offsets were already committed (an uncommitted batch is
+published, first or redelivered, is recorded with the next round trip sent after it was
+decided, before that round trip's applications are computed, so no round trip is added; a
+batch's applications do not see the declines of their own batch (nor, when the worker
+overlaps batches, those of the batch before: ``streams/worker/overlap.py``). Until that
+round trip they are held here: a clean shutdown records them (``flush_declines``), a
+crash loses those whose batches' offsets were already committed (an uncommitted batch is
 redelivered and its memoised DECLINEs are recorded again).
 
 Degraded mode: if Redis cannot be reached after retries with backoff, the
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -108,6 +110,26 @@ class StateWrites:
         self.confirmed += other.confirmed
 
 
+#: a new decision for the memo: (application, its id, decision bytes, feature bytes)
+Memo = tuple[LoanApplication, str, bytes, bytes]
+
+
+@dataclass
+class Prepared:
+    """A batch made ready for its round trip (``DecisionPipeline.prepare``): the
+    applications, what goes with them, and where each one's decision will come from."""
+
+    applications: Sequence[LoanApplication]
+    state: StateWrites | None
+    memo: dict[str, Memoised]  # decided here before, the memo write not in Redis yet
+    fresh: list[LoanApplication]  # sent: computed, or found in the Redis memo
+    later: list[str]  # decided by the batch before, not decided when this one was sent
+    declines: list[tuple[str, int]]  # recorded by this round trip
+    pauses: tuple[float, ...]
+    sends: bool  # anything to send (else no round trip)
+    round_trip_us: float = 0.0
+
+
 @dataclass
 class DecisionPipeline:
     features: FeatureEngine
@@ -139,71 +161,129 @@ class DecisionPipeline:
                           state: StateWrites | None = None) -> tuple[list[Decided], bool]:
         """Decide every application of the batch, in order, after writing ``state`` (the
         session events and fraud confirmations read with them) in the same round trip;
-        and whether that state was written (False: Redis failed, the caller keeps it)."""
+        and whether that state was written (False: Redis failed, the caller keeps it).
+        The four steps one after the other: ``streams/worker/overlap.py`` runs them with
+        the next batch's round trip in flight while this one is decided."""
         if not applications and state is None:
             return [], True
-        t0 = time.perf_counter()
+        prepared = self.prepare(applications, state)
+        got = self.send(prepared)
+        written = self.landed(prepared, got)
+        decided, new = self.decide_prepared(prepared, got)
+        self.memo.put(new)
+        return decided, written
+
+    def prepare(self, applications: Sequence[LoanApplication], state: StateWrites | None,
+                earlier: Container[str] = ()) -> Prepared:
+        """What the batch's round trip sends. ``earlier``: the applications of the batch
+        before, not decided yet (its round trip is what this one follows): one of them
+        here is a redelivery that gets that batch's decision (``decide_prepared``)."""
         memo: dict[str, Memoised] = {}
         fresh: list[LoanApplication] = []
+        later: list[str] = []
         seen: set[str] = set()
         for a in applications:  # a repeat inside the batch is a redelivery of the first
             app_id = a["application_id"]
             if app_id in seen:
                 continue
             seen.add(app_id)
+            if app_id in earlier:
+                later.append(app_id)
+                continue
             held = self.memo.pending(a)
             if held is not None:
                 memo[app_id] = held
             else:
                 fresh.append(a)
-        got = self._exchange(fresh, state)
+        sends = bool(fresh) or (state is not None and state.any)
+        declines, self.declines = (self.declines, []) if sends else ([], self.declines)
+        # once Redis has failed a whole backoff, one try per batch until it answers: the
+        # decisions of an outage go out degraded at the pace of one timeout each
+        pauses = () if self._outage else tuple(self.retries)
+        return Prepared(applications, state, memo, fresh, later, declines, pauses, sends)
+
+    def send(self, p: Prepared) -> Exchanged | None:
+        """The batch's round trip with retry; None when Redis stays away (degraded).
+        Changes nothing of the pipeline's own (any thread may run it)."""
+        if not p.sends:
+            return Exchanged([], [], [])
+        st = p.state or StateWrites()
+        call = partial(self.features.exchange, p.fresh, [self.memo.bucket(a) for a in p.fresh],
+                       device_events=st.device, behaviour_events=st.behaviour,
+                       confirmations=st.confirmed, declines=p.declines)
+        backoff = Backoff(p.pauses, retry_on=(FeatureStateError,))
+        t0 = time.perf_counter()
+        try:
+            return backoff.call(call, self.sleep)
+        except FeatureStateError as exc:
+            log.error("feature state unavailable after %d attempt(s): %s; deciding %d "
+                      "application(s) in degraded mode (REVIEW)", backoff.attempts, exc,
+                      len(p.fresh))
+            return None
+        finally:
+            p.round_trip_us = (time.perf_counter() - t0) * 1e6
+
+    def landed(self, p: Prepared, got: Exchanged | None) -> bool:
+        """After ``send``, in the deciding thread: the outage state, and the declines sent
+        kept for the next round trip when this one failed. Whether the state was written."""
+        if got is None:
+            self._outage = True
+            self.declines[:0] = p.declines
+            self._cap_declines()
+            return False
+        if self._outage and p.sends:
+            log.info("feature state available again")
+            self._outage = False
+        return True
+
+    def decide_prepared(self, p: Prepared, got: Exchanged | None,
+                        earlier: Mapping[str, Decided] | None = None
+                        ) -> tuple[list[Decided], list[Memo]]:
+        """Decide the batch from what its round trip returned (None: degraded), with
+        ``earlier`` the decisions of the batch before (``prepare``'s ``earlier``); the
+        decisions, and the new ones for the memo (the caller writes them)."""
+        memo = dict(p.memo)
+        for app_id in p.later:
+            d = (earlier or {})[app_id]
+            memo[app_id] = (d.decision_bytes, d.features_bytes)
         vectors: dict[str, dict[str, float | None]] | None = None
         hashes: dict[str, tuple[str, ...]] = {}
         if got is not None:
             vectors = {}
-            for a, v, m, ids in zip(fresh, got.vectors, got.memoised, got.identifiers,
+            for a, v, m, ids in zip(p.fresh, got.vectors, got.memoised, got.identifiers,
                                     strict=True):
                 if m is not None:
                     memo[a["application_id"]] = unpack(m)
                 elif v is not None:
                     vectors[a["application_id"]] = v
                     hashes[a["application_id"]] = ids
-        feat_us = (time.perf_counter() - t0) * 1e6 / max(len(fresh), 1)
-        return self._decide_all(applications, memo, vectors, hashes, feat_us), got is not None
+        feat_us = p.round_trip_us / max(len(p.fresh), 1)
+        return self._decide_all(p.applications, memo, vectors, hashes, feat_us)
 
-    def _exchange(self, fresh: list[LoanApplication], state: StateWrites | None
-                  ) -> Exchanged | None:
-        """The batch's round trip with retry; None when Redis stays away (degraded)."""
-        if not fresh and (state is None or not state.any):
-            return Exchanged([], [], [])
-        st = state or StateWrites()
-        declines = list(self.declines)
-        call = partial(self.features.exchange, fresh, [self.memo.bucket(a) for a in fresh],
-                       device_events=st.device, behaviour_events=st.behaviour,
-                       confirmations=st.confirmed, declines=declines)
-        # once Redis has failed a whole backoff, one try per batch until it answers: the
-        # decisions of an outage go out degraded at the pace of one timeout each
-        pauses = () if self._outage else tuple(self.retries)
-        backoff = Backoff(pauses, retry_on=(FeatureStateError,))
+    def flush_declines(self) -> None:
+        """Record the declines held for the next round trip now (a clean shutdown: there
+        is none); when Redis fails they are lost, as in a crash."""
+        if not self.declines:
+            return
         try:
-            got = backoff.call(call, self.sleep)
+            self.features.record_declines(self.declines)
+            self.declines = []
         except FeatureStateError as exc:
-            log.error("feature state unavailable after %d attempt(s): %s; deciding %d "
-                      "application(s) in degraded mode (REVIEW)", backoff.attempts, exc,
-                      len(fresh))
-            self._outage = True
-            return None
-        if self._outage:
-            log.info("feature state available again")
-        self._outage = False
-        del self.declines[:len(declines)]
-        return got
+            log.warning("%d declines not recorded in the identity graph: %s",
+                        len(self.declines), exc)
+
+    def _cap_declines(self) -> None:
+        if len(self.declines) > DECLINES_HELD_MAX:
+            log.error("%d declines held while Redis is away: the oldest are not recorded in "
+                      "the identity graph", len(self.declines) - DECLINES_HELD_MAX)
+            del self.declines[:len(self.declines) - DECLINES_HELD_MAX]
 
     def _decide_all(self, applications: Sequence[LoanApplication], memo: dict[str, Memoised],
                     vectors: dict[str, dict[str, float | None]] | None,
-                    hashes: dict[str, tuple[str, ...]], feat_us: float) -> list[Decided]:
+                    hashes: dict[str, tuple[str, ...]], feat_us: float
+                    ) -> tuple[list[Decided], list[Memo]]:
         out: list[Decided] = []
-        new: list[tuple[LoanApplication, str, bytes, bytes]] = []
+        new: list[Memo] = []
         done: dict[str, Decided] = {}
         for app in applications:
             app_id = app["application_id"]
@@ -227,12 +307,8 @@ class DecisionPipeline:
             out.append(d)
             if d.decision["decision"] == "DECLINE":
                 self.declines.append((app_id, int(app["event_time"])))
-        if len(self.declines) > DECLINES_HELD_MAX:
-            log.error("%d declines held while Redis is away: the oldest are not recorded in "
-                      "the identity graph", len(self.declines) - DECLINES_HELD_MAX)
-            del self.declines[:len(self.declines) - DECLINES_HELD_MAX]
-        self.memo.put(new)
-        return out
+        self._cap_declines()
+        return out, new
 
     def _decide_one(self, app: LoanApplication, values: dict[str, float | None],
                     feat_us: float, degraded: bool,
