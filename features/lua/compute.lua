@@ -25,7 +25,7 @@
 --   removed again, nothing is trimmed, stored or marked first seen.
 -- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
 -- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
--- split, newest, above, quarter, upkeep: features/lua/lib.lua
+-- split, record, above, quarter: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local RET = tonumber(H[2])
@@ -70,10 +70,8 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       local zkey = P .. ':z:' .. kind .. ':' .. h[k]
       local member
       if k == 1 then member = app .. '|' .. own_member_tail[1] else member = app .. '|' .. h[1] end
-      local added = redis.call('ZADD', zkey, tstr, member)
       -- the newest CAP at or before t, of any age (the upkeep's read), then those in retention
-      local r = newest(zkey, tstr, SCAP)
-      if not peek then upkeep(zkey, r, CAP, member, t, KEEP, bucket, KEY_TTL) end
+      local r, added = record(zkey, member, t, tstr, CAP, SCAP, KEEP, bucket, KEY_TTL, peek)
       r = above(r, t - RET)
       local cnt = {}
       for w = 1, nW do cnt[w] = 0 end

@@ -23,7 +23,7 @@
 -- Idempotent: an application already computed returns its stored result.
 -- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
 -- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
--- split, newest, above, quarter, upkeep: features/lua/lib.lua
+-- split, record, above, quarter: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])
@@ -49,13 +49,8 @@ local peek, undo = false, {}
 -- numbers after each), at most L. One read serves the features and the key's upkeep: it
 -- shows every member at or before t, of any age, unless there are more than L.
 local function put(key, member)
-  local added = redis.call('ZADD', key, ts, member)
-  local r = newest(key, ts, SL)
-  if peek then
-    if added == 1 then undo[#undo + 1] = {key, member} end
-  else
-    upkeep(key, r, L, member, t, KEEP, bucket, KEY_TTL)
-  end
+  local r, added = record(key, member, t, ts, L, SL, KEEP, bucket, KEY_TTL, peek)
+  if peek and added == 1 then undo[#undo + 1] = {key, member} end
   return above(r, t - GW)
 end
 
@@ -198,9 +193,12 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       if e ~= emh and not emails[e] then emails[e] = true; nem = nem + 1 end
     end
     res[#res + 1] = nem
-    local nd, before = 0, '(' .. ts
-    for _, who in ipairs(order) do
-      if redis.call('ZCOUNT', P .. 'dc:' .. who, lo, before) > 0 then nd = nd + 1 end
+    local nd, before, dk = 0, '(' .. ts, {}
+    for j, who in ipairs(order) do dk[j] = P .. 'dc:' .. who end
+    if #dk == 1 or redis.call('EXISTS', unpack(dk)) > 0 then  -- any declines at all
+      for _, key in ipairs(dk) do
+        if redis.call('ZCOUNT', key, lo, before) > 0 then nd = nd + 1 end
+      end
     end
     res[#res + 1] = nd
     local enc = cjson.encode(res)

@@ -50,3 +50,16 @@ local function upkeep(key, r, lim, member, t, keep, bucket, ttl)
   end
   if first then redis.call('PEXPIRE', key, ttl) end
 end
+
+-- Write member at t (ts: the same as a string) to key and return what newest(key, ts,
+-- slim) then reads, and whether member was added. A key that did not exist is not read
+-- back (it holds member alone): EXISTS costs a tenth of the read, and most keys of a
+-- first-time applicant are new. The upkeep follows unless peek (the caller undoes then).
+local function record(key, member, t, ts, lim, slim, keep, bucket, ttl, peek)
+  local fresh = redis.call('EXISTS', key) == 0
+  local added = redis.call('ZADD', key, ts, member)
+  local r
+  if fresh then r = {member, t} else r = newest(key, ts, slim) end
+  if not peek then upkeep(key, r, lim, member, t, keep, bucket, ttl) end
+  return r, added
+end
