@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.cli import training_data as td
 from streams.cli.errors import USAGE, fail
+from streams.cli.training_data import Source, spec_for
 from streams.settings import load_settings
 
 if TYPE_CHECKING:
@@ -28,18 +30,6 @@ app = typer.Typer(
 console = Console()
 REG_HELP = "Registry directory (default: LOANRISK_STATE_DIR/models)."
 LIST_KEYS = ("version", "name", "kind", "target", "auc", "created_at", "role")
-
-
-class Source(StrEnum):
-    file = "file"
-    clickhouse = "clickhouse"
-
-
-class Labels(StrEnum):
-    """Which labels ``--source clickhouse`` trains on (models.label_sources)."""
-
-    performance = "performance"
-    review = "review+performance"
 
 
 class Kind(StrEnum):
@@ -111,25 +101,11 @@ def train(
         "documented readiness threshold)."),
     min_bads: int = typer.Option(
         300, min=1, help="clickhouse source: refuse with fewer matured bads (readiness)."),
-    include_fraud: bool = typer.Option(
-        False, "--include-fraud", help="label_default: count confirmed fraud as default "
-        "(by default those rows are left out: a fraud loss is not a credit loss; the "
-        "manifest records the definition)."),
-    labels: Labels = typer.Option(
-        Labels.performance, help="clickhouse source: performance (servicing record), or "
-        "review+performance (reviewers' CONFIRM_FRAUD / CLEAR_GENUINE as early fraud labels, "
-        "final at once; needs --target label_fraud). The manifest records the source of "
-        "every label (label_source)."),
-    reject_inference: str = typer.Option(
-        "none", "--reject-inference", help="clickhouse source: none, or explore (the "
-        "exploration cell's loans booked below the PD cutoff weighted by 1 / their logged "
-        "probability of approval, the cell's share; recorded in the manifest)."),
-    cells: Path = typer.Option(None, help="--reject-inference: the cells file the decisions "
-                               "were made with (default: LOANRISK_CELLS_FILE or the packaged "
-                               "one).", exists=True, dir_okay=False),
-    policy: Path = typer.Option(None, help="--reject-inference: the policy whose PD cutoff "
-                                "the explored loans were below (default: the packaged one).",
-                                exists=True, dir_okay=False),
+    include_fraud: bool = td.IncludeFraudOpt,
+    labels: td.Labels = td.LabelsOpt,
+    reject_inference: str = td.RejectInferenceOpt,
+    cells: Path = td.CellsOpt,
+    policy: Path = td.PolicyOpt,
 ) -> None:
     """Train a PD or fraud model: every candidate on the same split, side by side with
     bootstrap intervals (metrics.json, report.html); ships the validation winner (or
@@ -155,86 +131,18 @@ def train(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as bar:
             task = bar.add_task("loading data", total=None)
-            design = _explore_design(reject_inference, source, cells, policy)
-            ds, meta = _training_data(source, data, target, time_col, id_col, positive, exclude,
-                                      as_of, product, (min_matured, min_bads), include_fraud,
-                                      labels.value, design)
+            design = td.explore_design(reject_inference, source, cells, policy)
+            ds, meta = td.training_data(source, data, target, time_col, id_col, positive,
+                                        exclude, as_of, product, (min_matured, min_bads),
+                                        include_fraud, labels.value, design)
             done = train_and_register(
                 ds, meta, cfg, Registry(_registry_dir(registry)),
-                served_names=_spec_for(target, FEATURE_SPEC).names,
+                served_names=spec_for(target, FEATURE_SPEC).names,
                 out_dir=out, promote=promote,
                 progress=lambda m: bar.update(task, description=m))
     except ModelError as e:
         fail(str(e))
     _print_registered(done)
-
-
-def _training_data(source: Source, data: Path | None, target: str, time_col: str | None,
-                   id_col: str | None, positive: str | None, exclude: list[str],
-                   as_of: str | None, product: str | None,
-                   ready: tuple[int, int], include_fraud: bool = False,
-                   labels: str = "performance", explore: Any = None) -> tuple[Any, Any]:
-    """The training Dataset and what the feature spec says of its columns (ClickHouse:
-    refused below ``ready`` = the minimum matured applications and bads)."""
-    from features.spec import FEATURE_SPEC
-    from models.workflow import training_data_from_clickhouse, training_data_from_file
-
-    if source is Source.clickhouse:
-        from streams.clients import analytics_client
-
-        return training_data_from_clickhouse(analytics_client(load_settings()), target,
-                                             FEATURE_SPEC, as_of=as_of, product=product,
-                                             min_matured=ready[0], min_bads=ready[1],
-                                             include_fraud=include_fraud, labels=labels,
-                                             explore=explore)
-    if labels != "performance":
-        fail("--labels applies to --source clickhouse (a file carries its own labels)", USAGE)
-    if data is None:
-        fail("pass --data FILE (CSV or Parquet) or --source clickhouse", USAGE)
-    return training_data_from_file(data, target, _spec_for(target, FEATURE_SPEC),
-                                   time_col=time_col,
-                                   id_col=id_col, positive=positive, exclude=exclude,
-                                   include_fraud=include_fraud)
-
-
-def _explore_design(method: str, source: Source, cells: Path | None,
-                    policy: Path | None) -> Any:
-    """The exploration design (share, cutoffs, their versions) for --reject-inference."""
-    if method == "none":
-        return None
-    if method != "explore":
-        fail(f"--reject-inference {method!r}: training from ClickHouse applies explore (the "
-             "only method whose correction is observed); `loanrisk reject-inference` measures "
-             "ipw, parcel and fuzzy against it", USAGE)
-    if source is not Source.clickhouse:
-        fail("--reject-inference applies to --source clickhouse (logged decisions and cells)",
-             USAGE)
-    from decisions.cells import Cells
-    from decisions.errors import PolicyError
-    from decisions.policy import Policy
-    from models.workflow import ExploreDesign
-
-    try:
-        c = Cells.from_yaml(cells or load_settings().cells_file or _default_cells())
-        pol = Policy.from_yaml(policy) if policy else Policy.default()
-    except PolicyError as exc:
-        fail(str(exc))
-    cut = {str(p): pp.pd.approve_below for p, pp in pol.products.items()}
-    return ExploreDesign(c.exploration.share, c.version, cut, pol.version)
-
-
-def _default_cells() -> Path:
-    from decisions.cells import DEFAULT_CELLS_PATH
-
-    return DEFAULT_CELLS_PATH
-
-
-def _spec_for(target: str, default: Any) -> Any:
-    """The feature spec a target is trained on: the servicing scores (B-score, collection
-    score) have their own (``features.observation.SPEC_FOR_TARGET``)."""
-    from features.observation import SPEC_FOR_TARGET
-
-    return SPEC_FOR_TARGET.get(target, default)
 
 
 def _print_registered(done: Registered) -> None:
@@ -415,7 +323,7 @@ def promote(
     reg = Registry(_registry_dir(registry))
     try:
         target = reg.show(version).get("target", "")
-        promote_servable(reg, version, role, _spec_for(target, FEATURE_SPEC).names)
+        promote_servable(reg, version, role, spec_for(target, FEATURE_SPEC).names)
     except ModelError as e:
         fail(str(e))
     console.print(f"{version} is now {role} for {reg.show(version)['name']}")
