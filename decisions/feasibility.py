@@ -49,7 +49,7 @@ class Infeasible(BacktestError):
 
 
 def verdicts(points: Any, air: Mapping[str, np.ndarray], c: Constraints) -> list[Verdict]:
-    """``points``: every combination of the products' options (`optimise._combine` on the
+    """``points``: every combination of the products' options (`optimise.combine` on the
     unscreened options); ``air``: per product, each point's worst adverse impact ratio."""
     tests: dict[str, tuple[np.ndarray, float, bool]] = {}  # name -> values, limit, upper
     for name, col, limit, upper in (("bad rate ≤", "bad_rate", c.max_bad_rate, True),

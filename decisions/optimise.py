@@ -104,9 +104,9 @@ def optimise(book: Book, base_raw: dict[str, Any], profit: ProfitModel,
                     or o.min_air >= constraints.air_floor(p) - 1e-12]
                 for p, opts in options.items()}
     empty = [p for p, opts in screened.items() if not opts]
-    points = None if empty else _combine(screened, constraints)
+    points = None if empty else combine(screened, constraints)
     if points is None or not points["feasible"].any():
-        everything = _combine(options, constraints)
+        everything = combine(options, constraints)
         air = {p: np.array([1.0 if o.min_air is None else o.min_air for o in opts])[
             everything[f"i_{p}"].to_numpy()] for p, opts in options.items()}
         raise infeasible(everything, air, constraints,
@@ -150,11 +150,14 @@ def _describe(c: Constraints) -> str:
 
 
 # --- step 1: what each applicant could get ------------------------------------------------
-def _probe(base_raw: dict[str, Any], product: str) -> Policy:
+def _probe(base_raw: dict[str, Any], product: str, fraud_off: bool = False) -> Policy:
     """The base policy with the PD cutoff off, every limit unbounded and the smallest offer
-    one rounding step (the minimum is searched)."""
+    one rounding step (the minimum is searched); with ``fraud_off`` the fraud cutoffs too
+    (what a fraud flag cleared on review leaves)."""
     raw = copy.deepcopy(base_raw)
     pp = raw["products"][product]
+    if fraud_off:
+        pp["fraud"] = {"review_at": 1.0, "decline_at": 1.0}
     pp["offer"]["min_amount"] = float(pp["offer"].get("round_to", 50.0))
     pp["pd"] = {"approve_below": 1.0, "decline_at": 1.0}
     pp["grades"] = [*pp["grades"][:-1], {**pp["grades"][-1], "pd_below": 1.0}]
@@ -164,7 +167,7 @@ def _probe(base_raw: dict[str, Any], product: str) -> Policy:
 
 
 @dataclass(frozen=True)
-class _Reach:
+class Reach:
     """One product's applicants: eligibility and the affordable amount at each grade."""
 
     idx: np.ndarray  # rows of the book
@@ -174,8 +177,11 @@ class _Reach:
     grades: tuple[str, ...]
 
 
-def _reach(book: Book, base_raw: dict[str, Any], product: str) -> _Reach:
-    probe = _probe(base_raw, product)
+def product_reach(book: Book, base_raw: dict[str, Any], product: str, fraud_off: bool = False
+                  ) -> Reach:
+    """Who among ``product``'s applications only the PD could stop, and what each could
+    borrow at each grade (`_probe`)."""
+    probe = _probe(base_raw, product, fraud_off)
     pp = probe.for_product(product)
     grades = tuple(g for g in GRADES if g in pp.offer.by_grade)
     idx = np.flatnonzero(book.product == product)
@@ -191,13 +197,13 @@ def _reach(book: Book, base_raw: dict[str, Any], product: str) -> _Reach:
             made = make_offer(pp, g, row)
             if made is not None:  # (no offer at any grade: never booked, term unused)
                 amounts[j, k], term[j] = made.amount, made.term_months
-    return _Reach(idx, eligible, amounts, term, grades)
+    return Reach(idx, eligible, amounts, term, grades)
 
 
 # --- step 2: the options of one product ------------------------------------------------------
 def _options(book: Book, base_raw: dict[str, Any], profit: ProfitModel, product: str,
              grid: int, min_band: int) -> list[Option]:
-    reach = _reach(book, base_raw, product)
+    reach = product_reach(book, base_raw, product)
     base_pp = base_raw["products"][product]
     offer = base_pp["offer"]
     econ = profit.economics(product)
@@ -208,11 +214,7 @@ def _options(book: Book, base_raw: dict[str, Any], profit: ProfitModel, product:
     if len(elig_pd) == 0:
         raise BacktestError(f"no {product} application is eligible on this history (every "
                             "one is stopped by a rule, fraud or affordability)")
-    cuts = np.unique(np.round(np.concatenate([  # finer in the top tail, where the riskiest
-        np.quantile(elig_pd, np.linspace(0.05, 1.0, grid)) + 1e-6,  # (often youngest) are
-        np.quantile(elig_pd, np.linspace(0.9, 1.0, 11)) + 1e-6,  # approved or not
-        [float(base_pp["pd"]["approve_below"])]]), 5))
-    cuts = cuts[(cuts > 0) & (cuts <= 1.0)]
+    cuts = cutoffs(elig_pd, grid, float(base_pp["pd"]["approve_below"]))
     aprs = np.array([float(offer["by_grade"][g]["apr"]) for g in reach.grades])
     base_limits = [float(offer["by_grade"][g]["max_amount"]) for g in reach.grades]
     step, base_min = float(offer.get("round_to", 50.0)), float(offer["min_amount"])
@@ -234,6 +236,15 @@ def _options(book: Book, base_raw: dict[str, Any], profit: ProfitModel, product:
                 out.append(_option(product, float(c), graded, pd_all, bad_all, bands, econ,
                                    elig_pd, min_band, minimum))
     return out
+
+
+def cutoffs(elig_pd: np.ndarray, grid: int, base_cut: float) -> np.ndarray:
+    """The PD cutoffs tried: ``grid`` quantiles of the eligible PDs, finer in the top tail
+    (where the riskiest, often youngest, are approved or not), and the base policy's."""
+    cuts = np.unique(np.round(np.concatenate([
+        np.quantile(elig_pd, np.linspace(0.05, 1.0, grid)) + 1e-6,
+        np.quantile(elig_pd, np.linspace(0.9, 1.0, 11)) + 1e-6, [base_cut]]), 5))
+    return np.asarray(cuts[(cuts > 0) & (cuts <= 1.0)])
 
 
 def _option(product: str, c: float, graded: Any, pd_all: np.ndarray, bad_all: np.ndarray,
@@ -260,7 +271,7 @@ def _scaled(base_bounds: list[float], scale: float) -> list[float]:
     return out
 
 
-def _graded(econ: Any, kind: str, reach: _Reach, approve: np.ndarray, pd_all: np.ndarray,
+def _graded(econ: Any, kind: str, reach: Reach, approve: np.ndarray, pd_all: np.ndarray,
             bad_all: np.ndarray, aprs: np.ndarray, bounds: list[float],
             base_limits: list[float], step: float, minimum: float, *,
             search: bool = True) -> Any:
@@ -312,7 +323,7 @@ def _review_edge(elig_pd: np.ndarray, cut: float, share: float, n: int) -> float
 
 
 # --- step 3: combine the products ----------------------------------------------------------
-def _combine(options: dict[str, list[Option]], c: Constraints) -> Any:
+def combine(options: dict[str, list[Option]], c: Constraints) -> Any:
     """Every combination of the products' options with its portfolio figures."""
     import pandas as pd
 

@@ -13,6 +13,9 @@ Value = float | None
 #: reference APR used to turn an amount and term into a monthly payment (documented in the spec)
 REFERENCE_APR = 0.12
 CARD_MIN_PAYMENT = 0.03
+#: the features proportional to the amount asked (``monthly_payment`` is linear in it): a
+#: counter-offer of a share of the amount scales them by that share, the rest stay
+AMOUNT_FEATURES = ("app_pti", "app_amount_to_income")
 
 
 def monthly_payment(amount: float, term_months: int, product: str) -> float:

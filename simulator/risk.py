@@ -33,13 +33,7 @@ NON_PAYING = ("third_party", "synthetic", "ring", "slow_ring", "mule", "identity
 def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:
     """Log-odds contribution of the applicant's true attributes (intercept excluded)."""
     income = apps["latent_true_income"].to_numpy(float)
-    monthly_income = income / 12 + 50
-    amount = apps["requested_amount"].to_numpy(float)
-    term = apps["requested_term_months"].to_numpy(float)
     product = apps["product"].to_numpy(object)
-    card = product == "CREDIT_CARD"
-    payment = np.where(card, 0.03 * amount, amount * 1.08 / np.maximum(term, 1))
-    dti = (apps["monthly_debt_payments"].to_numpy(float) + payment) / monthly_income
     has_file = apps["has_file"].to_numpy(bool)
     score = apps["bureau_score"].fillna(650).to_numpy(float)
     util = apps["bureau_utilisation"].fillna(0.3).to_numpy(float)
@@ -54,8 +48,7 @@ def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:
     r = (
         np.where(has_file, -0.9 * (score - 680) / 70, 0.6)
         + 0.35 * thin
-        + 0.8 * dti
-        + 2.2 * np.maximum(dti - 0.35, 0)
+        + amount_risk(apps, apps["requested_amount"].to_numpy(float))
         + 0.9 * util**2
         + 0.45 * np.log1p(delinq)
         + 0.12 * inq * (1 + 0.8 * (age < 30))
@@ -70,12 +63,24 @@ def risk_score(apps: pd.DataFrame, noise_sd: float) -> np.ndarray:
             [housing == "RENT", housing == "OWN", housing == "MORTGAGE"], [0.2, -0.25, -0.1], 0.3
         )
         + np.select([product == "BNPL", product == "PERSONAL_LOAN"], [0.15, -0.05], 0.0)
-        + 0.6 * np.log1p(3 * amount / np.maximum(income, 1000))
         + 0.5 * util * (income < 20_000)
         - 0.3 * q
         + noise_sd * apps["latent_noise"].to_numpy(float)
     )
     return np.asarray(r, dtype=float)
+
+
+def amount_risk(apps: pd.DataFrame, amount: np.ndarray) -> np.ndarray:
+    """The part of ``risk_score`` the amount borrowed moves: the debt burden with the new
+    credit's payment (over the requested term; 3% of a card limit) and amount to true
+    income. A smaller loan is truly safer, by exactly this much."""
+    income = apps["latent_true_income"].to_numpy(float)
+    term = apps["requested_term_months"].to_numpy(float)
+    card = apps["product"].to_numpy(object) == "CREDIT_CARD"
+    payment = np.where(card, 0.03 * amount, amount * 1.08 / np.maximum(term, 1))
+    dti = (apps["monthly_debt_payments"].to_numpy(float) + payment) / (income / 12 + 50)
+    return np.asarray(0.8 * dti + 2.2 * np.maximum(dti - 0.35, 0)
+                      + 0.6 * np.log1p(3 * amount / np.maximum(income, 1000)), dtype=float)
 
 
 def chain_params(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> ChainParams:
@@ -87,9 +92,9 @@ class _RiskedApps:
     """The intercept-free part of ``chain_params``, computed once (the bisection in
     ``solve_intercept`` only moves the intercept)."""
 
-    def __init__(self, cfg: SimConfig, apps: pd.DataFrame) -> None:
+    def __init__(self, cfg: SimConfig, apps: pd.DataFrame, r: np.ndarray | None = None) -> None:
         self.cfg = cfg
-        self.r = risk_score(apps, cfg.credit.latent_noise_sd)
+        self.r = risk_score(apps, cfg.credit.latent_noise_sd) if r is None else r
         ftype = apps["fraud_type"].to_numpy(object)
         self.nonpay = np.isin(ftype, NON_PAYING)
         self.bust = ftype == "first_party"
@@ -116,6 +121,40 @@ def oracle_pd(cfg: SimConfig, apps: pd.DataFrame, intercept: float) -> np.ndarra
     return prob_ever_reach(
         chain_params(cfg, apps, intercept), lab.default_dpd // 30, lab.default_horizon_months
     )
+
+
+class AmountOracle:
+    """The exact PD of applications of a written history had they borrowed another amount
+    (same term, same person): what a counter-offer really changes.
+
+    A history as written nulls the bureau fields of applicants without a file, which their
+    truth was computed before, so ``risk_score`` cannot be recomputed from it. Each
+    applicant's risk is read back instead from the stored ``oracle_pd`` (inverted through
+    the chain, in which the PD rises with risk) and moved by ``amount_risk``; the PD of a
+    non-paying or bust-out fraud does not depend on it."""
+
+    def __init__(self, cfg: SimConfig, apps: pd.DataFrame, intercept: float | None = None):
+        self.cfg, self.apps = cfg, apps.reset_index(drop=True)
+        self.intercept = reference_intercept(cfg) if intercept is None else intercept
+        target = self.apps["oracle_pd"].to_numpy(float)
+        lo, hi = np.full(len(target), -40.0), np.full(len(target), 40.0)
+        for _ in range(60):  # bisection, every row at once
+            mid = (lo + hi) / 2
+            below = self._pd(np.arange(len(target)), mid) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        self.r = (lo + hi) / 2 - amount_risk(self.apps, self.apps["requested_amount"].to_numpy(
+            float))
+
+    def pd(self, rows: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+        """The oracle PD of ``rows`` (positions in the frame) borrowing ``amounts``."""
+        part = self.apps.iloc[rows]
+        return self._pd(rows, self.r[rows] + amount_risk(part, np.asarray(amounts, float)))
+
+    def _pd(self, rows: np.ndarray, r: np.ndarray) -> np.ndarray:
+        lab = self.cfg.labels
+        risked = _RiskedApps(self.cfg, self.apps.iloc[rows], r)
+        return prob_ever_reach(risked.params(self.intercept), lab.default_dpd // 30,
+                               lab.default_horizon_months)
 
 
 def confirm_prob(cfg: SimConfig, fraud_type: np.ndarray) -> np.ndarray:

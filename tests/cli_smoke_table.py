@@ -38,6 +38,7 @@ SMOKE_RUNS: dict[str, str] = {
     "policy release": "test_rules_and_policy",
     "policy optimise": "test_rules_and_policy",
     "policy compare": "test_rules_and_policy",
+    "policy fair-levers": "test_rules_and_policy",
     "lists add": "test_lists",
     "lists show": "test_lists",
     "lists remove": "test_lists",

@@ -19,6 +19,7 @@ from streams.cli import (
     models,
     pipeline,
     policy,
+    policy_levers,
     reject,
     rules,
     services,
@@ -43,6 +44,7 @@ app.add_typer(services.app, name="services")
 app.add_typer(features.app, name="features")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(rules.app, name="rules")
+policy_levers.register(policy.app)
 app.add_typer(policy.app, name="policy")
 app.add_typer(lists.app, name="lists")
 app.add_typer(shadow.app, name="shadow")

@@ -294,6 +294,17 @@ def test_rules_and_policy(smoke: Smoke) -> None:
     swap = json.loads(smoke.cli("policy", "compare", str(DEFAULT_POLICY_PATH),
                                 str(opt / "policy.yaml"), *on, "--json").stdout)
     assert sum(g["count"] for g in swap["groups"]) == swap["applications"] == rec["applications"]
+    # the fair-lending levers on the same history, measured with the simulator's truth
+    levers = json.loads(smoke.cli("policy", "fair-levers", *on, "--grid", "6", "--drop-proxies",
+                                  "0,3", "--json").stdout)
+    names = [p["lever"] for p in levers["portfolio"]]
+    assert names[0].startswith("cutoff") and names[-1].startswith("oracle +")
+    assert any("without 3 age proxies" in n for n in names)
+    for f in levers["products"]:
+        today, best = f["today"], f["best"]
+        assert best["bad_rate"] <= today["bad_rate"] + 1e-9
+        if f["lever"] == names[0]:  # today's policy is one of its points
+            assert (best["min_adverse_impact"] or 1) >= (today["min_adverse_impact"] or 1) - 1e-9
 
 
 def test_lists(smoke: Smoke) -> None:
