@@ -136,17 +136,9 @@ def _score(df: Any, model: str | None) -> Any:
     """``pd`` (and ``fraud_probability`` from the fraud champion when missing) scored on
     the history's features."""
     from models.errors import ModelError
-    from models.registry import Registry
-    from models.workflow import model_to_evaluate
-    from streams.settings import load_settings
 
-    registry = Registry(load_settings().models_dir)
-    try:
-        pd_model = model_to_evaluate(model, registry) if model else registry.load("champion",
-                                                                                   "pd")
-    except (ModelError, OSError, KeyError) as exc:
-        fail(f"the history has no pd column and no PD model to score it with ({exc}): give "
-             "--model VERSION or promote a champion PD model")
+    registry, pd_model = pd_model_for(model, "the history has no pd column and no PD model "
+                                             "to score it with")
     scored = {"pd": pd_model}
     if "fraud_probability" not in df.columns:
         # without a fraud champion it is reported as a missing score by prepare_book
@@ -159,6 +151,22 @@ def _score(df: Any, model: str | None) -> Any:
     for col, sm in scored.items():
         out[col] = sm.score_batch(out[sm.feature_names].to_numpy(dtype="float64"))
     return out
+
+
+def pd_model_for(model: str | None, lacking: str) -> tuple[Any, Any]:
+    """The registry and the PD model ``model`` names (default: the champion); a failure
+    says ``lacking`` and what to do."""
+    from models.errors import ModelError
+    from models.registry import Registry
+    from models.workflow import model_to_evaluate
+    from streams.settings import load_settings
+
+    registry = Registry(load_settings().models_dir)
+    try:
+        return registry, (model_to_evaluate(model, registry) if model
+                          else registry.load("champion", "pd"))
+    except (ModelError, OSError, KeyError) as exc:
+        fail(f"{lacking} ({exc}): give --model VERSION or promote a champion PD model")
 
 
 @app.command()

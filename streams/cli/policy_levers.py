@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from streams.cli.errors import fail
-from streams.cli.policy import APPS_HELP, HISTORY_HELP, _book, _load
+from streams.cli.policy import APPS_HELP, HISTORY_HELP, _book, _load, pd_model_for
 
 #: the simulator's truth the study reads from the history (``--applications``)
 TRUTH_COLUMNS = ("oracle_pd", "fraud_type", "latent_age", "latent_true_income",
@@ -76,7 +76,7 @@ def fair_levers(
         fail(str(exc))
     book = _book(str(on), None, None, applications, model, rules, skip_unevaluable)
     frame = _truth_frame(book)
-    pd_model = _pd_model(model)
+    _, pd_model = pd_model_for(model, "no PD model to re-score counter-offers with")
     ids = [r["application_id"] for r in book.rows]
     oracle = _oracle(frame, config)
     levers = _levers(book, frame, pd_model, oracle, on, applications,
@@ -106,20 +106,6 @@ def _truth_frame(book: Any) -> Any:
              "history's applications file (--applications DIR/applications.parquet of "
              "`loanrisk simulate history`)")
     return frame
-
-
-def _pd_model(model: str | None) -> Any:
-    from models.errors import ModelError
-    from models.registry import Registry
-    from models.workflow import model_to_evaluate
-    from streams.settings import load_settings
-
-    registry = Registry(load_settings().models_dir)
-    try:
-        return model_to_evaluate(model, registry) if model else registry.load("champion", "pd")
-    except (ModelError, OSError, KeyError) as exc:
-        fail(f"no PD model to re-score counter-offers with ({exc}): give --model VERSION or "
-             "promote a champion PD model")
 
 
 def _oracle(frame: Any, config: Path | None) -> Any:
