@@ -164,14 +164,17 @@ def device_partial(events: Sequence[Device]) -> list[Any]:
 def pack(hash_key: bytes, device_events: Sequence[Mapping[str, Any]],
          behaviour_events: Sequence[Mapping[str, Any]]) -> list[bytes]:
     """``ingest.lua``'s arguments after its header: every session's partial (one JSON
-    list), then each session's per-event detail blob, in the same order."""
+    list, numbers as decimal strings), then each session's per-event detail blob, in the
+    same order."""
     partials: list[list[Any]] = []
     blobs: list[bytes] = []
     try:
         for sid, s in collect(hash_key, device_events, behaviour_events).items():
+            d = device_partial(s.device)
+            # strings: a new session's summary is stored as sent, with no number formatting
             partials.append([sid, "," + ",".join(s.keys) + ",",
-                             *behaviour_partial(s.times, s.codes, s.iks),
-                             *device_partial(s.device)])
+                             *map(str, behaviour_partial(s.times, s.codes, s.iks)),
+                             *map(str, d[:10]), [str(x) for x in d[10]]])
             blobs.append(orjson.dumps([s.times, s.codes, s.iks, s.device]))
         return [orjson.dumps(partials), *blobs]
     except orjson.JSONEncodeError as exc:  # an integer past 64 bits

@@ -3,7 +3,7 @@
 -- session, and no work per event unless some event was counted before.
 --
 -- ARGV[1] (comma-separated): prefix, session_ttl_ms, first_seen_ttl_ms
--- ARGV[2]: JSON list, per session its partial summary:
+-- ARGV[2]: JSON list, per session its partial summary (numbers as decimal strings):
 --   [session_id, keys, bn, bt0, bt1, bpv, bks, bksum, bksq, bpaste, bcorr,
 --    dn, dtmax, didmax, demu, droot, ddev, dip, dipc, dgeoc, dtz, first_seen]
 --   keys: ',k1,k2,...,' the event keys (12 hex characters: a digest of the event id, each
@@ -70,33 +70,48 @@ local function unseen(p, blob, seen)
   return q
 end
 
--- Add partial p to the session's summary (read first only if the session has one).
+local function add(a, b) return a + b end
+
+-- Device first seen: each device's earliest event time (fs: {h_device, time, ...}).
+local function first_seen(fs)
+  for j = 1, #fs, 2 do
+    local fskey = P .. ':fs:' .. fs[j]
+    local t = tonumber(redis.call('GET', fskey) or '')
+    if (not t) or t > tonumber(fs[j + 1]) then redis.call('SET', fskey, fs[j + 1], 'PX', FS_TTL) end
+  end
+end
+
+-- Add partial p (values as strings or numbers) to the session's summary: a new session
+-- takes the partial's values as they are; an existing one is read first.
 local function merge(skey, p, exists)
-  local c = exists and redis.call('HMGET', skey, unpack(FIELDS)) or {}
   local upd = {}
   local function put(k, v) upd[#upd + 1] = FIELDS[k]; upd[#upd + 1] = v end
-  if p[3] > 0 then
-    local bt0, bt1 = tonumber(c[2]), tonumber(c[3])
-    put(2, (bt0 and bt0 < p[4]) and bt0 or p[4])
-    put(3, (bt1 and bt1 > p[5]) and bt1 or p[5])
-    for _, k in ipairs({1, 4, 5, 6, 7, 8, 9}) do put(k, (tonumber(c[k]) or 0) + p[k + 2]) end
-  end
-  if p[12] > 0 then
-    put(10, (tonumber(c[10]) or 0) + p[12])
-    put(13, math.max(tonumber(c[13]) or 0, p[15]))
-    put(14, math.max(tonumber(c[14]) or 0, p[16]))
-    local dtmax = tonumber(c[11])
-    if (not dtmax) or p[13] > dtmax or (p[13] == dtmax and p[14] > (c[12] or '')) then
-      for _, k in ipairs({11, 12, 15, 16, 17, 18, 19}) do put(k, p[k + 2]) end
+  local b, d = tonumber(p[3]) > 0, tonumber(p[12]) > 0
+  if not exists then
+    for k = b and 1 or 10, d and 19 or 9 do put(k, p[k + 2]) end
+  else
+    local c = redis.call('HMGET', skey, unpack(FIELDS))
+    local function fold(k, f)  -- f(summary's, partial's) as numbers; the partial's if none
+      local cur = tonumber(c[k])
+      if not cur then put(k, p[k + 2]); return end
+      local v = f(cur, tonumber(p[k + 2]))
+      if v ~= cur then put(k, string.format('%d', v)) end  -- integers: exact to 2^63
     end
-    local fs = p[22]  -- device first seen: earliest event time
-    for j = 1, #fs, 2 do
-      local fskey = P .. ':fs:' .. fs[j]
-      local t = tonumber(redis.call('GET', fskey) or '')
-      if (not t) or t > fs[j + 1] then redis.call('SET', fskey, fs[j + 1], 'PX', FS_TTL) end
+    if b then
+      fold(1, add); fold(2, math.min); fold(3, math.max)
+      for k = 4, 9 do fold(k, add) end
+    end
+    if d then
+      fold(10, add); fold(13, math.max); fold(14, math.max)
+      -- the latest device event (by time, then key) gives device, ip, countries, timezone
+      local dtmax, t = tonumber(c[11]), tonumber(p[13])
+      if (not dtmax) or t > dtmax or (t == dtmax and p[14] > (c[12] or '')) then
+        for _, k in ipairs({11, 12, 15, 16, 17, 18, 19}) do put(k, p[k + 2]) end
+      end
     end
   end
-  redis.call('HSET', skey, unpack(upd))
+  if #upd > 0 then redis.call('HSET', skey, unpack(upd)) end
+  if d then first_seen(p[22]) end
 end
 
 local sessions = cjson.decode(ARGV[2])
