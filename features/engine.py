@@ -341,8 +341,8 @@ class FeatureEngine:
         call = self._ingest_call(device_events, behaviour_events)
         if call is None:
             return Ingested(0, 0)
-        sessions, per_event = execute(self.redis, [call])[0]
-        return Ingested(int(sessions), int(per_event))
+        sessions, seen_before = execute(self.redis, [call])[0]
+        return Ingested(int(sessions), int(seen_before))
 
     def _ingest_call(self, device_events: Sequence[Mapping[str, Any]],
                      behaviour_events: Sequence[Mapping[str, Any]]) -> ScriptCall | None:

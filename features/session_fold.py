@@ -43,11 +43,12 @@ Device = tuple[str, int, str, str, int, int, str, str, str]
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """What one ingest call did: sessions written to, and how many of them the script
-    folded event by event because some of their keys had been counted before."""
+    """What one ingest call did: its sessions, and how many of them had a key counted
+    before (the script folded those event by event, or skipped them whole when the call
+    repeated an earlier one)."""
 
     sessions: int
-    per_event: int
+    seen_before: int
 
 
 def event_key(event_id: str) -> str:

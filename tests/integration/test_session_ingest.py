@@ -125,10 +125,11 @@ def test_summaries_equal_the_brute_force_fold_whatever_the_order_and_batching(
         engine = FeatureEngine(redis_client, KEY, prefix=f"p{seed}-{run}")
         for batch in _arrivals(rng, events):
             got = _ingest(engine, batch)
-            paths = Ingested(paths.sessions + got.sessions, paths.per_event + got.per_event)
+            paths = Ingested(paths.sessions + got.sessions,
+                             paths.seen_before + got.seen_before)
         assert _stored(redis_client, engine.prefix, sessions, devices) == want, run
-    # both paths were exercised: partials merged as they are, and folded event by event
-    assert 0 < paths.per_event < paths.sessions
+    # both paths were exercised: partials merged as they are, and sessions met again
+    assert 0 < paths.seen_before < paths.sessions
 
 
 def test_duplicates_inside_a_batch_count_once_on_the_common_path(
