@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
-from itertools import groupby
-from operator import itemgetter, mul
+from itertools import groupby, repeat
+from operator import itemgetter, mul, sub
 from typing import Any
 
 import orjson
@@ -70,6 +70,9 @@ class SessionEvents:
     device: list[Device]
 
 
+_TYPE, _TIME = itemgetter("event_type"), itemgetter("event_time")
+
+
 def _first_each(keys: list[str], events: list[Any]) -> tuple[list[str], list[Any]]:
     """The keys and events without the repeats of a key (its first occurrence kept)."""
     first: dict[str, Any] = {}
@@ -98,15 +101,15 @@ def collect(hash_key: bytes, device_events: Sequence[Mapping[str, Any]],
     out: dict[str, SessionEvents] = {}
     try:
         for sid, evs in _grouped(behaviour_events).items():
-            keys = [blake2b(e["event_id"].encode(), digest_size=6).hexdigest()  # event_key
-                    for e in evs]
+            rows = [(blake2b(e["event_id"].encode(), digest_size=6).hexdigest(),  # event_key
+                     int(e["event_time"]), codes.get(t := e["event_type"], "F"),
+                     None if t != "KEYSTROKE" or (ik := e.get("inter_key_ms")) is None
+                     else round(ik * 10)) for e in evs]
+            keys, times, cs, iks = map(list, zip(*rows, strict=True))
             if len(set(keys)) != len(keys):
-                keys, evs = _first_each(keys, evs)
-            out[sid] = SessionEvents(
-                keys, [int(e["event_time"]) for e in evs],
-                "".join([codes.get(e["event_type"], "F") for e in evs]),
-                [None if (ik := e.get("inter_key_ms")) is None or e["event_type"] != "KEYSTROKE"
-                 else round(ik * 10) for e in evs], [])
+                keys, rows = _first_each(keys, rows)
+                keys, times, cs, iks = map(list, zip(*rows, strict=True))
+            out[sid] = SessionEvents(keys, times, "".join(cs), iks, [])
         for sid, evs in _grouped(device_events).items():
             s = out.get(sid)
             if s is None:
@@ -173,10 +176,13 @@ def pack(hash_key: bytes, device_events: Sequence[Mapping[str, Any]],
         for sid, s in collect(hash_key, device_events, behaviour_events).items():
             d = device_partial(s.device)
             # strings: a new session's summary is stored as sent, with no number formatting
-            partials.append([sid, "," + ",".join(s.keys) + ",",
-                             *map(str, behaviour_partial(s.times, s.codes, s.iks)),
+            b = behaviour_partial(s.times, s.codes, s.iks)
+            bt0 = b[1]
+            partials.append([sid, "," + ",".join(s.keys) + ",", *map(str, b),
                              *map(str, d[:10]), [str(x) for x in d[10]]])
-            blobs.append(orjson.dumps([s.times, s.codes, s.iks, s.device]))
+            # times after the earliest (bt0): small integers are cheaper to write and read
+            blobs.append(orjson.dumps([list(map(sub, s.times, repeat(bt0))), s.codes, s.iks,
+                                       s.device]))
         return [orjson.dumps(partials), *blobs]
     except orjson.JSONEncodeError as exc:  # an integer past 64 bits
         raise FeatureError(f"session event out of range: {exc}") from exc

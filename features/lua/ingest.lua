@@ -10,11 +10,11 @@
 --   once) the partial folds; didmax: the key of the latest device event (by time, then
 --   key), which gave ddev .. dtz; first_seen: {h_device, earliest time, ...}
 -- ARGV[2 + i]: session i's events, JSON {times, types, inter_key_tenths, devices}: its
---   behaviour events as columns, in the order of keys (types: one character each, P(age
---   view) K(eystroke) A (paste) C(orrection) F(ield focus) S(ubmit); an interval or null),
---   then its device events {key, time, h_device, h_ip, emulator, rooted, ip_country,
---   geo_country, timezone}. Decoded only when some key of the session was counted before
---   (a redelivery, or an event sent again).
+--   behaviour events as columns in the order of keys (times after the partial's bt0;
+--   types one character each: P(age view) K(eystroke) A (paste) C(orrection) F(ield focus)
+--   S(ubmit); a keystroke's interval or null), then its device events {key, time, h_device,
+--   h_ip, emulator, rooted, ip_country, geo_country, timezone}. Decoded only when some key
+--   of the session was counted before (an event sent again).
 -- Idempotent by event key (per session, the string of keys counted so far). Integer
 -- arithmetic only, so a summary does not depend on the order or batching of its events.
 -- Returns {sessions, sessions with a key counted before}.
@@ -30,7 +30,7 @@ local FIELDS = {'bn', 'bt0', 'bt1', 'bpv', 'bks', 'bksum', 'bksq', 'bpaste', 'bc
 -- The rare path: a partial of the events whose keys are not in seen, folded one by one.
 local function unseen(p, blob, seen)
   local ev = cjson.decode(blob)
-  local times, codes, iks = ev[1], ev[2], ev[3]
+  local times, codes, iks, t0 = ev[1], ev[2], ev[3], tonumber(p[4])
   local q = {p[1], '', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '', 0, 0, '', '', '', '', '', {}}
   local fresh, got = {}, {}
   local function new(k)  -- not counted before, nor earlier in this batch
@@ -39,9 +39,9 @@ local function unseen(p, blob, seen)
     fresh[#fresh + 1] = k
     return true
   end
-  for j, t in ipairs(times) do
+  for j, dt in ipairs(times) do
     if new(string.sub(p[2], 13 * j - 11, 13 * j)) then
-      local ty, ik = string.sub(codes, j, j), iks[j]
+      local t, ty, ik = t0 + dt, string.sub(codes, j, j), iks[j]
       if q[3] == 0 or t < q[4] then q[4] = t end
       if q[3] == 0 or t > q[5] then q[5] = t end
       q[3] = q[3] + 1
