@@ -39,6 +39,42 @@ _POSTCODE_JUNK = re.compile(r"[^0-9A-Z]+")
 # --- phones ---------------------------------------------------------------------------
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{1,16}")
+
+
+@lru_cache(maxsize=1024)
+def _national_prefix(country_code: int) -> re.Pattern[str] | None:
+    """What libphonenumber strips from the start of a national number of this country
+    calling code when it parses one (None: nothing)."""
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.phonenumberutil import region_code_for_country_code
+
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, region_code_for_country_code(country_code))
+    pattern = None if meta is None else meta.national_prefix_for_parsing
+    return re.compile(pattern) if pattern else None
+
+
+def _already_e164(raw: str) -> bool:
+    """True when ``phone`` is certain to return ``raw`` itself, without a parse (a tenth of
+    its cost): '+', a known country calling code, then a national number that does not
+    start with 0 and that libphonenumber would strip no national prefix from. Then the
+    parse keeps every digit and E.164 writes them back as they were (a number too short
+    or too long for its country fails the parse, and keeps its digits: the same string).
+    ``tests/unit/test_features_canonical.py`` checks it against the parse on many numbers."""
+    if _E164.fullmatch(raw) is None:
+        return False
+    for n in (1, 2, 3):
+        code = int(raw[1:1 + n])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = raw[1 + n:]
+            if not national or national[0] == "0":
+                return False
+            prefix = _national_prefix(code)
+            return prefix is None or prefix.match(national) is None
+    return False
+
+
 @lru_cache(maxsize=65536)
 def phone(value: str, region: str = "GB") -> str:
     """E.164 form of a phone number; national formats are read in ``region``.
@@ -47,6 +83,13 @@ def phone(value: str, region: str = "GB") -> str:
     when it had one), so it still hashes alike with its own spacing variants.
     """
     raw = value.strip()
+    if _already_e164(raw):
+        return raw
+    return _parsed(raw, region)
+
+
+def _parsed(raw: str, region: str) -> str:
+    """``phone`` through libphonenumber's parse (the reference for ``_already_e164``)."""
     try:
         num = phonenumbers.parse(raw, (region or "GB").upper())
     except phonenumbers.NumberParseException:

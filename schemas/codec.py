@@ -40,6 +40,7 @@ import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from schemas.errors import DecodeError, EncodeError, SchemaError
+from schemas.fast_read import fast_reader
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
@@ -105,9 +106,13 @@ class AvroCodec:
     """
 
     def __init__(
-        self, schema: Mapping[str, Any], writers: Iterable[Mapping[str, Any]] = ()
+        self, schema: Mapping[str, Any], writers: Iterable[Mapping[str, Any]] = (),
+        fast: bool = True,
     ) -> None:
+        """``fast``: read messages of this schema itself with ``schemas.fast_read`` when it
+        is certain to give fastavro's result (False: fastavro only, the reference)."""
         self.schema = dict(schema)
+        self._fast = fast_reader(self.schema) if fast else None
         # fastavro re-parses a schema on every write unless it carries its parse marker
         self._write_schema = parse_schema(self.schema)
         self.name: str = str(self.schema.get("name", "?"))
@@ -198,6 +203,10 @@ class AvroCodec:
         else:
             writer, reader = self._writer_for(_FP.unpack_from(data, 2)[0])
             start = HEADER_LEN
+        if reader is None and self._fast is not None:
+            fast = self._fast.read(data, start)
+            if fast is not None:
+                return fast
         buf = io.BytesIO(data)
         buf.seek(start)
         try:

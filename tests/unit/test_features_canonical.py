@@ -130,3 +130,28 @@ def test_application_hashes_agree_across_written_variants() -> None:
     assert hash_identifier(KEY, "address", address_string(b["address"])) == ha[5]
     # the canonical form, not the clear value, is hashed: no clear value survives
     assert all("elm" not in h and "7700" not in h for h in hb)
+
+
+def test_the_e164_fast_path_returns_what_the_parse_returns() -> None:
+    """``_already_e164`` skips libphonenumber only where the parse gives the input back:
+    every country calling code, every first digit of the national number, lengths from
+    one digit to too long, read in several regions."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(164)
+    numbers = ["+447700900123", "+353871234567", "+33612345678", "+4915112345678"]
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for first in "0123456789":
+            for length in (1, 2, 5, 8, 10, 12, 16):
+                rest = "".join(rng.choice("0123456789") for _ in range(length - 1))
+                numbers.append(f"+{code}{first}{rest}")
+    numbers += ["+1", "+999123456", "+0123456789", "+44", "+4407700900123", "+12"]
+    fast = 0
+    for number in numbers:
+        for region in ("GB", "AR", "US"):
+            if C._already_e164(number):
+                fast += 1
+                assert C._parsed(number, region) == number, (number, region)
+    assert fast > len(numbers)  # most of them take the fast path (in every region)
