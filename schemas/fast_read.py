@@ -28,7 +28,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import cavro
+try:
+    import cavro
+except ImportError:  # an environment installed before cavro was a dependency: fastavro reads
+    cavro = None
 
 #: a varint that may not fit 64 bits (or any run of bytes that could be one)
 _LONG_VARINT = re.compile(rb"[\x80-\xff]{9}")
@@ -79,6 +82,8 @@ class FastReader:
 
 def fast_reader(schema: Mapping[str, Any]) -> FastReader | None:
     """A reader for ``schema``, or None when cavro does not take it (fastavro reads then)."""
+    if cavro is None:
+        return None
     try:
         return FastReader(schema)
     except Exception:
