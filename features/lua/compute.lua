@@ -25,7 +25,7 @@
 --   removed again, nothing is trimmed, stored or marked first seen.
 -- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
 -- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
--- split, record, above, quarter: features/lua/lib.lua
+-- split, record, above, quarter, json_numbers: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1]
 local RET = tonumber(H[2])
@@ -148,7 +148,10 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       v[#v + 1] = t - fs
     end
     local sess = redis.call('HGETALL', P .. ':s:' .. sid)
-    local res = cjson.encode({ids = h, t = tstr, v = v, s = sess})
+    -- what cjson.encode({ids = h, t = tstr, v = v, s = sess}) writes, in its key order;
+    -- the numbers and the hashes (hex) need no cjson
+    local res = '{"v":' .. json_numbers(v) .. ',"t":"' .. tstr .. '","s":' .. cjson.encode(sess)
+                .. ',"ids":["' .. table.concat(h, '","') .. '"]}'
     if not peek then
       redis.call('SET', vkey, res, 'PX', VEC_TTL)
       -- identifiers kept longer, for fraud confirmations that arrive months later

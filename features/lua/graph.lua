@@ -23,7 +23,7 @@
 -- Idempotent: an application already computed returns its stored result.
 -- Bounded memory: every sorted set written is kept by upkeep() (lib.lua): trimmed to
 -- retention + lateness behind t, its expiry renewed once a quarter of a day of event time.
--- split, record, above, quarter: features/lua/lib.lua
+-- split, record, above, quarter, json_numbers: features/lua/lib.lua
 local H = split(ARGV[1], ',')
 local P = H[1] .. ':g:'
 local RET, LATE = tonumber(H[2]), tonumber(H[3])
@@ -201,7 +201,7 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       end
     end
     res[#res + 1] = nd
-    local enc = cjson.encode(res)
+    local enc = json_numbers(res)
     if peek then
       for _, u in ipairs(undo) do redis.call('ZREM', u[1], u[2]) end
     else

@@ -9,6 +9,20 @@ local function split(str, sep)  -- sep: one plain character; keeps empty fields
   end
 end
 
+-- v (numbers) as the JSON array cjson.encode writes (it formats each with %.14g), each
+-- distinct number formatted once per call: most are the same few small counts.
+local formatted = {}
+local function json_numbers(v)
+  local out = {}
+  for i = 1, #v do
+    local x = v[i]
+    local s = formatted[x]
+    if not s then s = string.format('%.14g', x); formatted[x] = s end
+    out[i] = s
+  end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+
 -- Sorted sets of event times (compute.lua, graph.lua). newest: key's newest members at or
 -- before ts, of any age, at most lim (a string), each followed by its score as a number.
 local function newest(key, ts, lim)
