@@ -73,58 +73,64 @@ for _, blob in ipairs(split(ARGV[2], '\30')) do
       -- the newest CAP at or before t, of any age (the upkeep's read), then those in retention
       local r, added = record(zkey, member, t, tstr, CAP, SCAP, KEEP, bucket, KEY_TTL, peek)
       r = above(r, t - RET)
-      local cnt = {}
-      for w = 1, nW do cnt[w] = 0 end
-      -- a full page means a hot identifier: count windows exactly with ZCOUNT instead
-      local full = (#r / 2) >= CAP
       local nparts = (k == 1) and 3 or 1
-      local dset, dcnt = {}, {}
-      for p = 1, nparts do
-        dset[p] = {}; dcnt[p] = {}
-        for d = 1, nD do dset[p][d] = {}; dcnt[p][d] = 0 end
-      end
-      local last = -1
-      local graph = GRAPH[kind]
-      for j = 1, #r, 2 do
-        local m = r[j]
-        local s = r[j + 1]
-        if not full then
-          for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
-        end
-        local p1 = string.find(m, '|', 1, true)
-        local mapp = string.sub(m, 1, p1 - 1)
-        local rest = string.sub(m, p1 + 1)
-        if mapp ~= app then
-          if s > last then last = s end
-          if graph then
-            if not linked_apps[mapp] then linked_apps[mapp] = true; n_apps = n_apps + 1 end
-            if rest ~= h[1] and not linked_ids[rest] then
-              linked_ids[rest] = true; n_ids = n_ids + 1
-            end
-          end
-        end
-        local parts
-        if nparts == 1 then parts = {rest} else
-          local a = string.find(rest, '|', 1, true)
-          local b = string.find(rest, '|', a + 1, true)
-          parts = {string.sub(rest, 1, a - 1), string.sub(rest, a + 1, b - 1), string.sub(rest, b + 1)}
-        end
+      if #r == 2 and CAP > 1 then  -- this application alone: every count 1, none before
+        for _ = 1, nW do v[#v + 1] = 1 end
+        v[#v + 1] = -1
+        for _ = 1, nparts * nD do v[#v + 1] = 1 end
+      else
+        local cnt = {}
+        for w = 1, nW do cnt[w] = 0 end
+        -- a full page means a hot identifier: count windows exactly with ZCOUNT instead
+        local full = (#r / 2) >= CAP
+        local dset, dcnt = {}, {}
         for p = 1, nparts do
-          local val = parts[p]
-          for d = 1, nD do
-            if s > t - D[d] and not dset[p][d][val] then
-              dset[p][d][val] = true; dcnt[p][d] = dcnt[p][d] + 1
+          dset[p] = {}; dcnt[p] = {}
+          for d = 1, nD do dset[p][d] = {}; dcnt[p][d] = 0 end
+        end
+        local last = -1
+        local graph = GRAPH[kind]
+        for j = 1, #r, 2 do
+          local m = r[j]
+          local s = r[j + 1]
+          if not full then
+            for w = 1, nW do if s > t - W[w] then cnt[w] = cnt[w] + 1 end end
+          end
+          local p1 = string.find(m, '|', 1, true)
+          local mapp = string.sub(m, 1, p1 - 1)
+          local rest = string.sub(m, p1 + 1)
+          if mapp ~= app then
+            if s > last then last = s end
+            if graph then
+              if not linked_apps[mapp] then linked_apps[mapp] = true; n_apps = n_apps + 1 end
+              if rest ~= h[1] and not linked_ids[rest] then
+                linked_ids[rest] = true; n_ids = n_ids + 1
+              end
+            end
+          end
+          local parts
+          if nparts == 1 then parts = {rest} else
+            local a = string.find(rest, '|', 1, true)
+            local b = string.find(rest, '|', a + 1, true)
+            parts = {string.sub(rest, 1, a - 1), string.sub(rest, a + 1, b - 1), string.sub(rest, b + 1)}
+          end
+          for p = 1, nparts do
+            local val = parts[p]
+            for d = 1, nD do
+              if s > t - D[d] and not dset[p][d][val] then
+                dset[p][d][val] = true; dcnt[p][d] = dcnt[p][d] + 1
+              end
             end
           end
         end
-      end
-      if full then
-        for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), tstr) end
+        if full then
+          for w = 1, nW do cnt[w] = redis.call('ZCOUNT', zkey, '(' .. (t - W[w]), tstr) end
+        end
+        for w = 1, nW do v[#v + 1] = cnt[w] end
+        if last >= 0 then v[#v + 1] = t - last else v[#v + 1] = -1 end
+        for p = 1, nparts do for d = 1, nD do v[#v + 1] = dcnt[p][d] end end
       end
       if peek and added == 1 then redis.call('ZREM', zkey, member) end
-      for w = 1, nW do v[#v + 1] = cnt[w] end
-      if last >= 0 then v[#v + 1] = t - last else v[#v + 1] = -1 end
-      for p = 1, nparts do for d = 1, nD do v[#v + 1] = dcnt[p][d] end end
     end
     v[#v + 1] = n_ids
     v[#v + 1] = n_apps
