@@ -89,8 +89,8 @@ def redis_cluster() -> Iterator[Any]:
 
     nodes = RedisClusterNodes(TEST_STATE, TEST_REDIS_CLUSTER_PORT)
     nodes.wipe()
-    nodes.start()
-    try:
+    try:  # a node that fails to start (its port taken) must not leave the others running
+        nodes.start()
         yield nodes
     finally:
         nodes.wipe()
