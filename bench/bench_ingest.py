@@ -11,11 +11,12 @@ applications:
   device event in the next (half the calls meet an existing session);
 - ``redelivered``: every ``whole`` call sent twice (the second finds every key seen).
 
-Redis CPU is the server's main-thread CPU (``INFO cpu``, less the cost of the INFO call
-itself), which the load of a shared machine moves far less than commandstats' wall
-time; worker CPU is the thread CPU of building the call (``script_parts``). Only public
-engine API is used, so the same file measures another checkout (run it by path with that
-checkout first on PYTHONPATH) for a same-run A/B.
+On a redis-server of its own (port ``BENCH_PORT`` + ``LOANRISK_BENCH_PORT_OFFSET``, AOF on
+like the local one). Redis CPU is the server's main-thread CPU (``INFO cpu``, less the cost
+of the INFO call itself), which the load of a shared machine moves far less than
+commandstats' wall time; worker CPU is the thread CPU of building the call
+(``script_parts``). Only public engine API is used, so the same file measures another
+checkout (run it by path with that checkout first on PYTHONPATH) for a same-run A/B.
 
 Run: ``python -m bench ingest``.
 """
@@ -23,13 +24,13 @@ Run: ``python -m bench ingest``.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 BATCH = 64
+BENCH_PORT = 36485  # + LOANRISK_BENCH_PORT_OFFSET
 N_APPS = 1536
 SHAPES = ("whole", "split", "redelivered")
 
@@ -73,49 +74,43 @@ def calls(shape: str, apps: list[tuple[list[Any], list[list[Any]]]]
     return out
 
 
-def _main_thread_us(client: Any) -> float:
-    info = client.info("cpu")
-    return float(info["used_cpu_user_main_thread"] + info["used_cpu_sys_main_thread"]) * 1e6
-
-
 def measure(client: Any, shape: str, apps: list[tuple[list[Any], list[list[Any]]]]
             ) -> tuple[float, float]:
     """(Redis µs, worker µs) per application of ingesting ``apps`` as ``shape``."""
+    from bench.bench_hotpath import _main_thread_cpu_us
     from features.engine import FeatureEngine
     from features.roundtrip import execute
 
     engine = FeatureEngine(client, b"bench-ingest", prefix=f"ing-{shape}-{time.time_ns()}")
-    probe = _main_thread_us(client)
+    probe = _main_thread_cpu_us(client)
     for _ in range(20):
-        _main_thread_us(client)
-    info_us = (_main_thread_us(client) - probe) / 21
+        _main_thread_cpu_us(client)
+    info_us = (_main_thread_cpu_us(client) - probe) / 21
     redis_us = worker_us = 0.0
     for dev, beh in calls(shape, apps):
         t0 = time.thread_time()
         call = engine.script_parts([], [], device_events=dev, behaviour_events=beh)["ingest"]
         worker_us += (time.thread_time() - t0) * 1e6
-        before = _main_thread_us(client)
+        before = _main_thread_cpu_us(client)
         execute(client, [call])
-        redis_us += _main_thread_us(client) - before - info_us
+        redis_us += _main_thread_cpu_us(client) - before - info_us
     return redis_us / len(apps), worker_us / len(apps)
 
 
 def main() -> None:
     import redis
 
+    from bench.pipeline.plan import PORT_OFFSET
     from infra.redis import RedisNode
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     apps = _sessions(N_APPS)
     events = sum(len(e) for _, beh in apps for e in beh) / len(apps)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        node = RedisNode(Path(tmp), port, persistent=True)
+        node = RedisNode(Path(tmp), BENCH_PORT + PORT_OFFSET, persistent=True)
         node.start()
         try:
-            client = redis.Redis(port=port)
+            client = redis.Redis(port=node.port)
             measure(client, "whole", apps[:BATCH * 4])  # warm-up: script cache, allocator
             print(f"{len(apps)} applications, {events:.1f} behaviour events each, "
                   f"batches of {BATCH}")
