@@ -101,15 +101,16 @@ def collect(hash_key: bytes, device_events: Sequence[Mapping[str, Any]],
     out: dict[str, SessionEvents] = {}
     try:
         for sid, evs in _grouped(behaviour_events).items():
-            rows = [(blake2b(e["event_id"].encode(), digest_size=6).hexdigest(),  # event_key
-                     int(e["event_time"]), codes.get(t := e["event_type"], "F"),
-                     None if t != "KEYSTROKE" or (ik := e.get("inter_key_ms")) is None
-                     else round(ik * 10)) for e in evs]
-            keys, times, cs, iks = map(list, zip(*rows, strict=True))
+            keys = [blake2b(e["event_id"].encode(), digest_size=6).hexdigest()  # event_key
+                    for e in evs]
             if len(set(keys)) != len(keys):
-                keys, rows = _first_each(keys, rows)
-                keys, times, cs, iks = map(list, zip(*rows, strict=True))
-            out[sid] = SessionEvents(keys, times, "".join(cs), iks, [])
+                keys, evs = _first_each(keys, evs)
+            types = list(map(_TYPE, evs))
+            out[sid] = SessionEvents(
+                keys, list(map(int, map(_TIME, evs))),
+                "".join(map(codes.get, types, repeat("F"))),
+                [None if t != "KEYSTROKE" or (ik := e.get("inter_key_ms")) is None
+                 else round(ik * 10) for t, e in zip(types, evs, strict=True)], [])
         for sid, evs in _grouped(device_events).items():
             s = out.get(sid)
             if s is None:
