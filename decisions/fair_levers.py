@@ -89,6 +89,10 @@ class PortfolioFinding:
     profit: float | None  # the best such point's profit
     base_profit: float
     base_bad_rate: float
+    #: the price of the screen: the lowest portfolio bad rate (and its approval rate) at
+    #: which every product meets it, at any profit; None when no point meets it
+    fair_bad_rate: float | None = None
+    fair_approval_rate: float | None = None
 
 
 def run(study: Study, levers: Sequence[Lever], floor: float = 0.8
@@ -139,6 +143,7 @@ def _air(o: Option) -> float:
 
 def _portfolio(name: str, opts: Mapping[str, list[Option]], base_bad: float,
                base_profit: float, floor: float) -> PortfolioFinding:
+    raw = opts
     opts = {p: _undominated(o, base_bad) for p, o in opts.items()}
     pts = combine(dict(opts), Constraints(max_bad_rate=base_bad))
     air = np.min(np.stack([np.array([_air(o) for o in opts[p]])[pts[f"i_{p}"].to_numpy()]
@@ -146,8 +151,27 @@ def _portfolio(name: str, opts: Mapping[str, list[Option]], base_bad: float,
     ok = pts["feasible"].to_numpy()
     fair = ok & (air >= floor - 1e-12) & (pts["profit"].to_numpy() > base_profit)
     profit = float(pts["profit"].to_numpy()[fair].max()) if fair.any() else None
+    cheapest = _cheapest_fair(raw, floor)
     return PortfolioFinding(name, float(air[ok].max()) if ok.any() else None, bool(fair.any()),
-                            profit, base_profit, base_bad)
+                            profit, base_profit, base_bad, *cheapest)
+
+
+def _cheapest_fair(opts: Mapping[str, list[Option]], floor: float
+                   ) -> tuple[float | None, float | None]:
+    """The lowest portfolio bad rate with every product at or above ``floor``, and its
+    approval rate. Per product only the options no other beats on both bads (fewer) and
+    approvals (more) can be in it: the search is exact on them."""
+    fair = {p: [o for o in os if o.approvals and _air(o) >= floor - 1e-12]
+            for p, os in opts.items()}
+    if not all(fair.values()):
+        return None, None
+    for p, os in fair.items():
+        key = np.array([[o.bads, -o.approvals] for o in os])
+        fair[p] = [os[i] for i in range(len(os)) if not (
+            (key <= key[i]).all(axis=1) & (key < key[i]).any(axis=1)).any()]
+    pts = combine(fair, Constraints())
+    best = pts.loc[pts["bad_rate"].idxmin()]
+    return float(best["bad_rate"]), float(best["approval_rate"])
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ PRODUCTS = ("CREDIT_CARD", "PERSONAL_LOAN", "BNPL")
 FILE_HELP = "Policy YAML file (default: the packaged policy)."
 
 
-def _load(file: Path | None) -> Policy:
+def load_policy(file: Path | None) -> Policy:
     """The validated policy, refusing one that leaves a product undecidable."""
     from decisions.errors import PolicyError
     from decisions.policy import DEFAULT_POLICY_PATH, Policy
@@ -48,7 +48,7 @@ def show(file: Path = typer.Argument(None, help=FILE_HELP, exists=True, dir_okay
     from rich.console import Console
     from rich.table import Table
 
-    policy = _load(file)
+    policy = load_policy(file)
     table = Table(title=f"policy {policy.version}")
     table.add_column("product", no_wrap=True)
     for col in ("approve PD <", "decline PD ≥", "fraud review ≥", "fraud decline ≥",
@@ -77,7 +77,7 @@ def release(
     from streams.control.releases import publish_release, release_record
     from streams.settings import load_settings
 
-    policy = _load(file)
+    policy = load_policy(file)
     try:
         publish_release(load_settings().kafka,
                         release_record("POLICY", policy.version, file.read_text(), author))
@@ -95,8 +95,8 @@ APPS_HELP = ("Applications file to join by application_id for the age band (date
              "`loanrisk simulate history`.")
 
 
-def _book(on: str, since: str | None, until: str | None, applications: Path | None,
-          model: str | None, rules: Path | None, skip_unevaluable: bool) -> Any:
+def load_book(on: str, since: str | None, until: str | None, applications: Path | None,
+              model: str | None, rules: Path | None, skip_unevaluable: bool) -> Any:
     """The history scored and prepared (decisions.book.prepare_book)."""
     from decisions.backtest import UnevaluableError
     from decisions.book import prepare_book
@@ -106,7 +106,7 @@ def _book(on: str, since: str | None, until: str | None, applications: Path | No
 
     df = load_history(on, since, until)
     if applications is not None:
-        df = _join_applications(df, applications)
+        df = join_applications(df, applications)
     if "pd" not in df.columns or model is not None:
         df = _score(df, model)
     try:
@@ -118,7 +118,7 @@ def _book(on: str, since: str | None, until: str | None, applications: Path | No
         fail(str(exc))
 
 
-def _join_applications(df: Any, path: Path) -> Any:
+def join_applications(df: Any, path: Path) -> Any:
     from decisions.errors import BacktestError
     from decisions.history import read_history
 
@@ -223,13 +223,13 @@ def optimise(
 
     if fairness not in ("strict", "no-worse"):
         fail(f"--fairness must be strict or no-worse, not {fairness!r}", USAGE)
-    base_policy = _load(base)
+    base_policy = load_policy(base)
     base_raw = yaml.safe_load((base or DEFAULT_POLICY_PATH).read_text())
     try:
         pm = ProfitModel.from_yaml(profit_file) if profit_file else ProfitModel.default()
     except PolicyError as exc:
         fail(str(exc))
-    book = _book(on, since, until, applications, model, rules, skip_unevaluable)
+    book = load_book(on, since, until, applications, model, rules, skip_unevaluable)
     base_figures = portfolio(book, decide_book(book, base_policy), pm)
     c = Constraints(base_figures.bad_rate if max_bad_rate is None else max_bad_rate,
                     min_approval, max_expected_loss, min_adverse_impact)
@@ -343,12 +343,12 @@ def compare(
     from decisions.profit import ProfitModel
     from decisions.swapset import records, swap_set
 
-    pa, pb = _load(a), _load(b)
+    pa, pb = load_policy(a), load_policy(b)
     try:
         pm = ProfitModel.from_yaml(profit_file) if profit_file else ProfitModel.default()
     except PolicyError as exc:
         fail(str(exc))
-    book = _book(on, since, until, applications, model, rules, skip_unevaluable)
+    book = load_book(on, since, until, applications, model, rules, skip_unevaluable)
     rows = swap_set(book, decide_book(book, pa), decide_book(book, pb), pm)
     if as_json:
         typer.echo(json.dumps({"a": pa.version, "b": pb.version, "applications": len(book),

@@ -9,7 +9,13 @@ from typing import Any
 import typer
 
 from streams.cli.errors import fail
-from streams.cli.policy import APPS_HELP, HISTORY_HELP, _book, _load, pd_model_for
+from streams.cli.policy import (
+    APPS_HELP,
+    HISTORY_HELP,
+    load_book,
+    load_policy,
+    pd_model_for,
+)
 
 #: the simulator's truth the study reads from the history (``--applications``)
 TRUTH_COLUMNS = ("oracle_pd", "fraud_type", "latent_age", "latent_true_income",
@@ -68,13 +74,13 @@ def fair_levers(
     from decisions.policy import DEFAULT_POLICY_PATH
     from decisions.profit import ProfitModel
 
-    _load(base)
+    load_policy(base)
     base_raw = yaml.safe_load((base or DEFAULT_POLICY_PATH).read_text())
     try:
         pm = ProfitModel.from_yaml(profit_file) if profit_file else ProfitModel.default()
     except PolicyError as exc:
         fail(str(exc))
-    book = _book(str(on), None, None, applications, model, rules, skip_unevaluable)
+    book = load_book(str(on), None, None, applications, model, rules, skip_unevaluable)
     frame = _truth_frame(book)
     _, pd_model = pd_model_for(model, "no PD model to re-score counter-offers with")
     ids = [r["application_id"] for r in book.rows]
@@ -167,11 +173,11 @@ def _alternatives(frame: Any, names: list[str], on: Path, apps: Path, drops: lis
     from decisions.history import read_history
     from models.errors import ModelError
     from models.lda import alternatives
-    from streams.cli.policy import _join_applications
+    from streams.cli.policy import join_applications
 
     if not drops:
         return []
-    hist = _join_applications(read_history(on), apps)
+    hist = join_applications(read_history(on), apps)
     try:
         ranked, alts = alternatives(hist, names, hist["latent_age"].to_numpy(dtype=np.float64),
                                     drops, time_col)
@@ -198,7 +204,9 @@ def _record(rows: list[Any], port: list[Any]) -> dict[str, Any]:
                           "best": opt(r.best)} for r in rows],
             "portfolio": [{"lever": p.lever, "best_min_adverse_impact": p.best_air,
                            "feasible": p.feasible, "profit": p.profit,
-                           "today_profit": p.base_profit, "today_bad_rate": p.base_bad_rate}
+                           "today_profit": p.base_profit, "today_bad_rate": p.base_bad_rate,
+                           "screen_bad_rate": p.fair_bad_rate,
+                           "screen_approval_rate": p.fair_approval_rate}
                           for p in port]}
 
 
@@ -224,12 +232,13 @@ def _print(rec: dict[str, Any]) -> None:
     p = Table(title="portfolio: best worst ratio over products at or below today's bad rate; "
                     "feasible = the screen met everywhere, that bad rate, more profit")
     for col in ("lever", "best worst AIR", "feasible", "profit", "today's profit",
-                "today's bad rate"):
+                "today's bad rate", "lowest bad rate meeting the screen", "its approval"):
         p.add_column(col, justify="right")
     for r in rec["portfolio"]:
         p.add_row(r["lever"], _n(r["best_min_adverse_impact"]), "yes" if r["feasible"] else "no",
                   "-" if r["profit"] is None else f"{r['profit']:,.0f}",
-                  f"{r['today_profit']:,.0f}", _p(r["today_bad_rate"]))
+                  f"{r['today_profit']:,.0f}", _p(r["today_bad_rate"]),
+                  _p(r["screen_bad_rate"]), _p(r["screen_approval_rate"]))
     console.print(p)
 
 

@@ -149,3 +149,10 @@ def test_the_portfolio_search_is_the_brute_force_over_every_combination(book: An
     assert port.feasible == bool(fair.any())
     if fair.any():
         assert port.profit == pytest.approx(pts["profit"].to_numpy()[fair].max())
+    lends = np.all([np.array([o.approvals > 0 for o in opts[p]])[pts[f"i_{p}"]] for p in opts],
+                   axis=0)
+    fairs = lends & (air >= 0.8)  # the price of the screen: at any bad rate
+    assert fairs.any()  # (this history can meet the screen, at a price)
+    i = np.nanargmin(np.where(fairs, pts["bad_rate"].to_numpy(), np.nan))
+    assert port.fair_bad_rate == pytest.approx(pts["bad_rate"].to_numpy()[i])
+    assert port.fair_approval_rate == pytest.approx(pts["approval_rate"].to_numpy()[i])
