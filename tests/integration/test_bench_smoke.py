@@ -44,3 +44,10 @@ def test_fetch_wait_measures_both_waits_on_a_real_broker() -> None:
     assert {w for w, _cpu, _p50 in probes} == {"5", "100"}, out
     assert all(float(p50) > 0 for _w, _cpu, p50 in probes)  # messages came back and were timed
     assert "idle broker CPU:" in out
+
+
+def test_overlap_prints_both_ways_with_worker_and_redis_cpu() -> None:
+    out = _bench("overlap", LOANRISK_BENCH_BATCHES="16")
+    rows = re.findall(r"^(one by one|overlapped)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
+    assert [r[0] for r in rows] == ["one by one", "overlapped"], out
+    assert all(int(r[1]) > 0 and int(r[2]) > 0 and int(r[3]) > 0 for r in rows)
