@@ -271,7 +271,12 @@ def _print_infeasible(exc: Any, out: Path, base: Any, as_json: bool) -> None:
     for v in exc.verdicts:
         table.add_row(v.constraint, _num(v.limit), _num(v.best),
                       "met" if v.met else "NOT MET (binding)")
-    Console(stderr=True).print(table)
+    console = Console(stderr=True)
+    console.print(table)
+    if any(not v.met and "adverse impact" in v.constraint for v in exc.verdicts):
+        console.print("what each lawful lever (counter-offers, fraud review, PD models without "
+                      "age proxies, the oracle's PD) reaches on the screen at this bad rate: "
+                      "`loanrisk policy fair-levers` on a simulator history")
 
 
 def _print_result(rec: dict[str, Any], out: Path) -> None:
