@@ -40,7 +40,8 @@ import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from schemas.errors import DecodeError, EncodeError, SchemaError
-from schemas.fast_read import fast_reader
+from schemas.fast_read import FastReader, cavro_or_none
+from schemas.fast_write import FastWriter
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10
@@ -109,10 +110,12 @@ class AvroCodec:
         self, schema: Mapping[str, Any], writers: Iterable[Mapping[str, Any]] = (),
         fast: bool = True,
     ) -> None:
-        """``fast``: read messages of this schema itself with ``schemas.fast_read`` when it
-        is certain to give fastavro's result (False: fastavro only, the reference)."""
+        """``fast``: read messages of this schema itself with ``schemas.fast_read``, and
+        write them with ``schemas.fast_write``, where those are certain to give fastavro's
+        result (False: fastavro only, the reference)."""
         self.schema = dict(schema)
-        self._fast = fast_reader(self.schema) if fast else None
+        self._fast = cavro_or_none(FastReader, self.schema) if fast else None
+        self._fast_write = cavro_or_none(FastWriter, self.schema) if fast else None
         # fastavro re-parses a schema on every write unless it carries its parse marker
         self._write_schema = parse_schema(self.schema)
         self.name: str = str(self.schema.get("name", "?"))
@@ -142,6 +145,10 @@ class AvroCodec:
         return self._header
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
+        if self._fast_write is not None:
+            body = self._fast_write.write(record)
+            if body is not None:
+                return self._header + body
         buf = io.BytesIO()
         buf.write(self._header)
         try:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 try:
     import cavro
@@ -35,6 +35,7 @@ except ImportError:  # an environment installed before cavro was a dependency: f
 
 #: a varint that may not fit 64 bits (or any run of bytes that could be one)
 _LONG_VARINT = re.compile(rb"[\x80-\xff]{9}")
+T = TypeVar("T")
 _OPTIONS = {"record_decodes_to_dict": True, "unicode_errors": "strict"}
 
 
@@ -80,11 +81,12 @@ class FastReader:
         return None  # bytes remain after the record
 
 
-def fast_reader(schema: Mapping[str, Any]) -> FastReader | None:
-    """A reader for ``schema``, or None when cavro does not take it (fastavro reads then)."""
+def cavro_or_none(make: Callable[[Mapping[str, Any]], T], schema: Mapping[str, Any]) -> T | None:
+    """``make(schema)`` (a FastReader or FastWriter), or None when cavro is missing or does
+    not take the schema (fastavro reads and writes it then)."""
     if cavro is None:
         return None
     try:
-        return FastReader(schema)
+        return make(schema)
     except Exception:
         return None

@@ -139,7 +139,7 @@ def test_bad_utf8_enum_and_union_indexes_are_fastavro_errors() -> None:
 
 
 def test_a_schema_cavro_cannot_take_reads_with_fastavro() -> None:
-    from schemas.fast_read import fast_reader
+    from schemas.fast_read import cavro_or_none
 
-    assert fast_reader({"type": "record", "name": "x", "fields": [{"name": "a",
-                                                                  "type": "nope"}]}) is None
+    bad = {"type": "record", "name": "x", "fields": [{"name": "a", "type": "nope"}]}
+    assert cavro_or_none(FastReader, bad) is None
