@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +123,33 @@ def _main_thread_cpu_us(client: Any) -> float:
     return (float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])) * 1e6
 
 
+@contextmanager
+def private_redis(prefix: str) -> Iterator[tuple[Path, int, int]]:
+    """A redis-server of the bench's own (AOF on, like the local one) on a free port, in a
+    temporary directory: (that directory, the port, its pid); stopped afterwards."""
+    import socket
+
+    from infra.redis import RedisNode
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        node = RedisNode(Path(tmp), port, persistent=True)
+        node.start()
+        try:
+            pid = node.process.pid()
+            assert pid is not None
+            yield Path(tmp), port, pid
+        finally:
+            node.stop()
+
+
 def main() -> None:
     import redis
 
     from bench.pipeline.plan import BENCH_DIR, bench_settings
     from bench.pipeline.traffic import generate
-    from infra.redis import RedisNode
     from streams.worker.core import WorkerCore
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
@@ -134,65 +157,53 @@ def main() -> None:
                   if b) or BATCHES
     n = N_APPS + WARM
     apps = _inbound(generate(404, int(time.time() * 1000), 1000.0, n * len(sizes)))
-    with tempfile.TemporaryDirectory(prefix="bench-hotpath-") as tmp:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        node = RedisNode(Path(tmp), port, persistent=True)
-        node.start()
-        try:
-            redis_pid = node.process.pid()
-            assert redis_pid is not None
-            hz = os.sysconf("SC_CLK_TCK")
-            print(f"{'batch':>6} {'worker µs/app':>14} {'redis µs/app':>13}   steps µs/app")
-            for i, size in enumerate(sizes):
-                settings = bench_settings(redis_port=port, redis_prefix=f"hot{size}",
-                                          state_dir=BENCH_DIR if (BENCH_DIR / "models").exists()
-                                          else Path(tmp))
-                core = WorkerCore(settings, lambda _k, _v: None, control=False)
-                mine = apps[i * n:(i + 1) * n]
-                batches = [mine[j:j + size] for j in range(0, len(mine), size)]
-                warm = WARM // size or 1
-                run_batches(core, batches[:warm], Steps())
-                steps = Steps()
-                client = redis.Redis(port=port)
-                client.config_resetstat()
-                r0, c0 = _cpu_ticks(redis_pid), time.thread_time()
-                profile = os.environ.get("LOANRISK_BENCH_PROFILE") == "1" and size == sizes[-1]
-                if profile:
-                    import cProfile
-
-                    prof = cProfile.Profile(time.thread_time)
-                    prof.enable()
-                run_batches(core, batches[warm:], steps)
-                if profile:
-                    prof.disable()
-                done = sum(len(b) for b in batches[warm:])
-                worker = (time.thread_time() - c0) * 1e6 / done
-                redis_us = (_cpu_ticks(redis_pid) - r0) / hz * 1e6 / done
-                split = ", ".join(f"{k} {v / done:.0f}" for k, v in steps.us.items())
-                print(f"{size:>6} {worker:>14.0f} {redis_us:>13.0f}   {split}", flush=True)
-                print(f"{'':36}redis µs/app by command: {_commandstats(client, done)}",
-                      flush=True)
-                if profile:
-                    import pstats
-
-                    pstats.Stats(prof).sort_stats("tottime").print_stats(40)
-                    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-            settings = bench_settings(redis_port=port, redis_prefix="parts",
+    with private_redis("bench-hotpath-") as (tmp, port, redis_pid):
+        hz = os.sysconf("SC_CLK_TCK")
+        print(f"{'batch':>6} {'worker µs/app':>14} {'redis µs/app':>13}   steps µs/app")
+        for i, size in enumerate(sizes):
+            settings = bench_settings(redis_port=port, redis_prefix=f"hot{size}",
                                       state_dir=BENCH_DIR if (BENCH_DIR / "models").exists()
                                       else Path(tmp))
             core = WorkerCore(settings, lambda _k, _v: None, control=False)
-            extra = _inbound(generate(405, int(time.time() * 1000), 1000.0, n))
-            parts = weigh_parts(core, [extra[j:j + PART_BATCH]
-                                       for j in range(0, n, PART_BATCH)],
-                                redis.Redis(port=port), WARM // PART_BATCH)
-            print(f"redis CPU µs/app by script part (batch {PART_BATCH}, one call each): "
-                  + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
-        finally:
-            node.stop()
+            mine = apps[i * n:(i + 1) * n]
+            batches = [mine[j:j + size] for j in range(0, len(mine), size)]
+            warm = WARM // size or 1
+            run_batches(core, batches[:warm], Steps())
+            steps = Steps()
+            client = redis.Redis(port=port)
+            client.config_resetstat()
+            r0, c0 = _cpu_ticks(redis_pid), time.thread_time()
+            profile = os.environ.get("LOANRISK_BENCH_PROFILE") == "1" and size == sizes[-1]
+            if profile:
+                import cProfile
+
+                prof = cProfile.Profile(time.thread_time)
+                prof.enable()
+            run_batches(core, batches[warm:], steps)
+            if profile:
+                prof.disable()
+            done = sum(len(b) for b in batches[warm:])
+            worker = (time.thread_time() - c0) * 1e6 / done
+            redis_us = (_cpu_ticks(redis_pid) - r0) / hz * 1e6 / done
+            split = ", ".join(f"{k} {v / done:.0f}" for k, v in steps.us.items())
+            print(f"{size:>6} {worker:>14.0f} {redis_us:>13.0f}   {split}", flush=True)
+            print(f"{'':36}redis µs/app by command: {_commandstats(client, done)}",
+                  flush=True)
+            if profile:
+                import pstats
+
+                pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        settings = bench_settings(redis_port=port, redis_prefix="parts",
+                                  state_dir=BENCH_DIR if (BENCH_DIR / "models").exists()
+                                  else Path(tmp))
+        core = WorkerCore(settings, lambda _k, _v: None, control=False)
+        extra = _inbound(generate(405, int(time.time() * 1000), 1000.0, n))
+        parts = weigh_parts(core, [extra[j:j + PART_BATCH]
+                                   for j in range(0, n, PART_BATCH)],
+                            redis.Redis(port=port), WARM // PART_BATCH)
+        print(f"redis CPU µs/app by script part (batch {PART_BATCH}, one call each): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,14 +16,12 @@ compare, the bench says so). The revision's parts run with the working tree's
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_hotpath import N_APPS, WARM, _inbound, _main_thread_cpu_us
+from bench.bench_hotpath import N_APPS, WARM, _inbound, _main_thread_cpu_us, private_redis
 from features.identity import application_identifiers
 from features.roundtrip import LuaPart, execute
 
@@ -48,7 +46,6 @@ def main() -> None:
 
     from bench.pipeline.plan import bench_settings
     from bench.pipeline.traffic import generate
-    from infra.redis import RedisNode
     from streams.worker.core import WorkerCore
 
     rev = os.environ.get("LOANRISK_BENCH_LUA_BASE")
@@ -59,33 +56,25 @@ def main() -> None:
     size = int((os.environ.get("LOANRISK_BENCH_BATCHES") or "64").split(",")[0])
     versions = {rev: _sources(rev), "tree": {}}
     print(f"load average {os.getloadavg()[0]:.2f}; batch {size}; {rev} against the tree")
-    with tempfile.TemporaryDirectory(prefix="bench-lua-ab-") as tmp:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        node = RedisNode(Path(tmp), port, persistent=True)
-        node.start()
-        try:
-            client = redis.Redis(port=port)
-            cores = {}
-            for i, (name, sources) in enumerate(versions.items()):
-                core = WorkerCore(bench_settings(redis_port=port, redis_prefix=f"ab{i}",
-                                                 state_dir=Path(tmp)),
-                                  lambda _k, _v: None, control=False)
-                for part, src in sources.items():
-                    setattr(core.pipeline.features, f"_{part}", LuaPart(part, src))
-                cores[name] = core
-            n = N_APPS + WARM
-            apps = _inbound(generate(405, int(time.time() * 1000), 1000.0, n))
-            batches = [apps[j:j + size] for j in range(0, n, size)]
-            cpu, calls, done = _weigh(cores, batches, client, WARM // size or 1)
-            for part in PARTS:
-                for name in versions:
-                    top = sorted(calls[name, part].items(), key=lambda kv: -kv[1])[:8]
-                    print(f"{part:8} {name:>12}: {cpu[name, part] / done:6.0f} µs/app of Redis "
-                          "CPU; commands/app " + ", ".join(f"{k} {v / done:.1f}" for k, v in top))
-        finally:
-            node.stop()
+    with private_redis("bench-lua-ab-") as (tmp, port, _pid):
+        client = redis.Redis(port=port)
+        cores = {}
+        for i, (name, sources) in enumerate(versions.items()):
+            core = WorkerCore(bench_settings(redis_port=port, redis_prefix=f"ab{i}",
+                                             state_dir=Path(tmp)),
+                              lambda _k, _v: None, control=False)
+            for part, src in sources.items():
+                setattr(core.pipeline.features, f"_{part}", LuaPart(part, src))
+            cores[name] = core
+        n = N_APPS + WARM
+        apps = _inbound(generate(405, int(time.time() * 1000), 1000.0, n))
+        batches = [apps[j:j + size] for j in range(0, n, size)]
+        cpu, calls, done = _weigh(cores, batches, client, WARM // size or 1)
+        for part in PARTS:
+            for name in versions:
+                top = sorted(calls[name, part].items(), key=lambda kv: -kv[1])[:8]
+                print(f"{part:8} {name:>12}: {cpu[name, part] / done:6.0f} µs/app of Redis "
+                      "CPU; commands/app " + ", ".join(f"{k} {v / done:.1f}" for k, v in top))
 
 
 def _weigh(cores: dict[str, Any], batches: list[list[list[Any]]], client: Any, warm: int

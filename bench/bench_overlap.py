@@ -16,13 +16,11 @@ Run: ``python -m bench overlap`` (``LOANRISK_BENCH_BATCHES=64`` the batch size,
 from __future__ import annotations
 
 import os
-import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_hotpath import _cpu_ticks, _inbound
+from bench.bench_hotpath import _cpu_ticks, _inbound, private_redis
 
 _QUICK = os.environ.get("LOANRISK_BENCH_QUICK", "") not in ("", "0")
 N_APPS = 256 if _QUICK else 1_280
@@ -50,7 +48,6 @@ def _run(core: Any, flow: Any, batches: list[list[list[Any]]]) -> int:
 def main() -> None:
     from bench.pipeline.plan import BENCH_DIR, bench_settings
     from bench.pipeline.traffic import generate
-    from infra.redis import RedisNode
     from streams.worker.core import WorkerCore
     from streams.worker.overlap import Overlap
 
@@ -59,40 +56,30 @@ def main() -> None:
     traffic = _inbound(generate(404, int(time.time() * 1000), 1000.0, n * 2 * ROUNDS))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; batch {size}, "
           f"{N_APPS} applications per run after {WARM}")
-    with tempfile.TemporaryDirectory(prefix="bench-overlap-") as tmp:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        node = RedisNode(Path(tmp), port, persistent=True)
-        node.start()
-        try:
-            redis_pid = node.process.pid()
-            assert redis_pid is not None
-            hz = os.sysconf("SC_CLK_TCK")
-            models = BENCH_DIR if (BENCH_DIR / "models").exists() else Path(tmp)
-            print(f"{'':14} {'apps/s':>7} {'worker µs/app':>14} {'redis µs/app':>13}")
-            for k in range(2 * ROUNDS):
-                overlapped = k % 2 == 1
-                settings = bench_settings(redis_port=port, redis_prefix=f"ovl{k}",
-                                          state_dir=models)
-                core = WorkerCore(settings, lambda _k, _v: None, control=False)
-                flow = Overlap(core.pipeline, core.record) if overlapped else None
-                mine = traffic[k * n:(k + 1) * n]
-                batches = [mine[j:j + size] for j in range(0, n, size)]
-                warm = max(WARM // size, 1)
-                _run(core, flow, batches[:warm])
-                t0, c0, r0 = time.perf_counter(), time.process_time(), _cpu_ticks(redis_pid)
-                done = _run(core, flow, batches[warm:])
-                wall = time.perf_counter() - t0
-                worker = (time.process_time() - c0) * 1e6 / done
-                redis_us = (_cpu_ticks(redis_pid) - r0) / hz * 1e6 / done
-                label = "overlapped" if overlapped else "one by one"
-                print(f"{label:14} {done / wall:>7.0f} {worker:>14.0f} {redis_us:>13.0f}"
-                      f"   (load {os.getloadavg()[0]:.1f})", flush=True)
-                if flow is not None:
-                    flow.close()
-        finally:
-            node.stop()
+    with private_redis("bench-overlap-") as (tmp, port, redis_pid):
+        hz = os.sysconf("SC_CLK_TCK")
+        models = BENCH_DIR if (BENCH_DIR / "models").exists() else Path(tmp)
+        print(f"{'':14} {'apps/s':>7} {'worker µs/app':>14} {'redis µs/app':>13}")
+        for k in range(2 * ROUNDS):
+            overlapped = k % 2 == 1
+            settings = bench_settings(redis_port=port, redis_prefix=f"ovl{k}",
+                                      state_dir=models)
+            core = WorkerCore(settings, lambda _k, _v: None, control=False)
+            flow = Overlap(core.pipeline, core.record) if overlapped else None
+            mine = traffic[k * n:(k + 1) * n]
+            batches = [mine[j:j + size] for j in range(0, n, size)]
+            warm = max(WARM // size, 1)
+            _run(core, flow, batches[:warm])
+            t0, c0, r0 = time.perf_counter(), time.process_time(), _cpu_ticks(redis_pid)
+            done = _run(core, flow, batches[warm:])
+            wall = time.perf_counter() - t0
+            worker = (time.process_time() - c0) * 1e6 / done
+            redis_us = (_cpu_ticks(redis_pid) - r0) / hz * 1e6 / done
+            label = "overlapped" if overlapped else "one by one"
+            print(f"{label:14} {done / wall:>7.0f} {worker:>14.0f} {redis_us:>13.0f}"
+                  f"   (load {os.getloadavg()[0]:.1f})", flush=True)
+            if flow is not None:
+                flow.close()
 
 
 if __name__ == "__main__":
