@@ -24,7 +24,6 @@ traffic and on thousands of corruptions of them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -33,8 +32,10 @@ try:
 except ImportError:  # an environment installed before cavro was a dependency: fastavro reads
     cavro = None
 
-#: a varint that may not fit 64 bits (or any run of bytes that could be one)
-_LONG_VARINT = re.compile(rb"[\x80-\xff]{9}")
+#: bytes with their high bit set -> 1, others -> 0; nine 1s in a row may be a varint that
+#: does not fit 64 bits (a translate and a find: a tenth of a regular expression's time)
+_HIGH_BIT = bytes(b >> 7 for b in range(256))
+_NINE_HIGH = b"\x01" * 9
 T = TypeVar("T")
 _OPTIONS = {"record_decodes_to_dict": True, "unicode_errors": "strict"}
 
@@ -65,7 +66,7 @@ class FastReader:
 
     def read(self, data: bytes, start: int) -> dict[str, Any] | None:
         """The record in ``data[start:]``, or None when fastavro must decide."""
-        if _LONG_VARINT.search(data, start):
+        if data.translate(_HIGH_BIT).find(_NINE_HIGH, start) >= 0:
             return None
         reader = cavro.MemoryReader(memoryview(data)[start:])
         try:

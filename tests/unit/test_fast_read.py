@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import struct
 from functools import cache
 from typing import Any
@@ -34,8 +35,8 @@ def reference(schema: str) -> AvroCodec:
 def outcome(codec: AvroCodec, data: bytes) -> tuple[str, Any]:
     try:
         return "ok", ordered(codec.decode(data))
-    except DecodeError as exc:
-        return "error", str(exc)
+    except DecodeError as exc:  # fastavro's messages may name a buffer by its address
+        return "error", re.sub(r" at 0x[0-9a-f]+", "", str(exc))
 
 
 def ordered(v: Any) -> Any:
@@ -95,7 +96,7 @@ def _corrupt(rng: random.Random, data: bytes) -> bytes:
 
 @pytest.mark.parametrize("schema", HOT)
 def test_corrupted_messages_give_the_same_record_or_error(schema: str) -> None:
-    rng = random.Random(hash(schema) & 0xFFFF)
+    rng = random.Random(schema)
     for data in messages()[schema][:40]:
         for _ in range(60):
             bad = _corrupt(rng, data)
@@ -143,3 +144,10 @@ def test_a_schema_cavro_cannot_take_reads_with_fastavro() -> None:
 
     bad = {"type": "record", "name": "x", "fields": [{"name": "a", "type": "nope"}]}
     assert cavro_or_none(FastReader, bad) is None
+
+
+def test_a_ten_byte_varint_is_left_to_fastavro() -> None:
+    reader = FastReader(codec_for("loan_application").schema)
+    for value, fast in ((2**40, True), (2**62 - 1, True), (2**62, False), (-(2**63), False)):
+        data = _body_as_longs("loan_application", records.application(employment_months=value))
+        assert (reader.read(data, HEADER_LEN) is not None) is fast, value
