@@ -113,6 +113,17 @@ class Exchanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ExchangeCall:
+    """One ``exchange`` built but not sent (``FeatureEngine.exchange_call``): its script
+    calls in order, their names, and what reading the replies needs."""
+
+    applications: list[LoanApplication]
+    ids: list[tuple[str, ...]]
+    names: tuple[str, ...]
+    calls: list[ScriptCall]
+
+
+@dataclass(frozen=True, slots=True)
 class QuoteExchanged:
     """What one ``quote_exchange`` round trip returned, per request in order: the features
     an application made now would get (nothing recorded), the quote velocity (``QUOTE_SPEC``)
@@ -205,18 +216,39 @@ class FeatureEngine:
         blob is returned and nothing is computed or counted for it. Raises
         ``FeatureStateError`` when Redis fails; nothing is then known to be written.
         """
+        call = self.exchange_call(applications, memo_keys, device_events=device_events,
+                                  behaviour_events=behaviour_events,
+                                  confirmations=confirmations, declines=declines)
+        return self.exchange_result(call, execute(self.redis, call.calls))
+
+    def exchange_call(
+        self,
+        applications: Sequence[LoanApplication] = (),
+        memo_keys: Sequence[str] | None = None,
+        *,
+        device_events: Sequence[Mapping[str, Any]] = (),
+        behaviour_events: Sequence[Mapping[str, Any]] = (),
+        confirmations: Iterable[tuple[str, int]] = (),
+        declines: Sequence[tuple[str, int]] = (),
+    ) -> ExchangeCall:
+        """``exchange`` up to the round trip: its script calls, built (identifier hashes,
+        packed arguments) without touching Redis. Send ``calls`` with
+        ``features.roundtrip.execute`` from any thread, then ``exchange_result``."""
         ids = [self._identifiers(app) for app in applications]
         parts = self.script_parts(applications, ids, memo_keys, device_events=device_events,
                                   behaviour_events=behaviour_events,
                                   confirmations=confirmations, declines=declines)
-        replies = dict(zip(parts, execute(self.redis, list(parts.values())), strict=True))
-        known = int(replies["fraud"]) if "fraud" in replies else 0
-        if not applications:
+        return ExchangeCall(list(applications), ids, tuple(parts), list(parts.values()))
+
+    def exchange_result(self, call: ExchangeCall, replies: Sequence[Any]) -> Exchanged:
+        """What ``exchange`` returns, from the replies of ``call.calls``."""
+        got = dict(zip(call.names, replies, strict=True))
+        known = int(got["fraud"]) if "fraud" in got else 0
+        if not call.applications:
             return Exchanged([], [], [], known)
         vectors: list[dict[str, Value] | None] = []
         memoised: list[bytes | None] = []
-        for app, raw, g in zip(applications, replies["compute"], replies["graph"],
-                               strict=True):
+        for app, raw, g in zip(call.applications, got["compute"], got["graph"], strict=True):
             if isinstance(raw, list):  # [memo blob]
                 vectors.append(None)
                 memoised.append(bytes(raw[0]))
@@ -225,7 +257,7 @@ class FeatureEngine:
                 values.update(graph.features(g))
                 vectors.append(values)
                 memoised.append(None)
-        return Exchanged(vectors, memoised, ids, known)
+        return Exchanged(vectors, memoised, call.ids, known)
 
     def script_parts(
         self,

@@ -5,7 +5,10 @@ time) per application: the worker waits for the round trip, then Redis waits for
 worker. Here one thread of its own (``loanrisk-redis``) runs the batches' Redis calls in
 the order they are given -- round trip n+1, then the memo write of batch n, then round
 trip n+2 -- while the deciding thread decides batch n; redis-py releases the GIL while it
-waits on the socket. The bound becomes 1 / max(worker, Redis).
+waits on the socket. The deciding thread builds each request and reads each reply
+(``FeatureEngine.exchange_call`` and ``exchange_result``), so the Redis thread holds the
+GIL for little more than the send and the receive. The bound becomes
+1 / max(worker, Redis).
 
 What stays as it was one step after the other:
 
@@ -38,7 +41,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from features.engine import Exchanged
 from schemas.records import LoanApplication
 from streams.worker.pipeline import Decided, DecisionPipeline, Prepared, StateWrites
 
@@ -66,7 +68,7 @@ class _Inline:
 @dataclass
 class _Flight:
     prepared: Prepared
-    future: Future[Exchanged | None]
+    future: Future[list[Any] | None]
     got: Any = _UNSET  # Exchanged | None once landed
     written: bool = True
     ids: frozenset[str] = field(init=False)
@@ -110,8 +112,8 @@ class Overlap:
             except BaseException:
                 self._flight = None
                 raise
-            f.written = self.pipeline.landed(f.prepared, got)
-            f.got = got
+            f.got = self.pipeline.landed(f.prepared, got)
+            f.written = f.got is not None
         return f.written
 
     def send(self, applications: Sequence[LoanApplication],

@@ -49,9 +49,10 @@ import numpy as np
 from decisions.engine import DecisionEngine
 from decisions.shadow import shadow_decide
 from features.applicant import applicant_features
-from features.engine import Exchanged, FeatureEngine, feature_record
+from features.engine import ExchangeCall, Exchanged, FeatureEngine, feature_record
 from features.errors import FeatureStateError
 from features.identity import application_identifiers
+from features.roundtrip import execute
 from features.spec import FEATURE_SPEC
 from models.anomaly import AnomalyModel
 from models.slots import ModelSet, ModelSlots, model_scores
@@ -126,7 +127,7 @@ class Prepared:
     later: list[str]  # decided by the batch before, not decided when this one was sent
     declines: list[tuple[str, int]]  # recorded by this round trip
     pauses: tuple[float, ...]
-    sends: bool  # anything to send (else no round trip)
+    call: ExchangeCall | None  # the round trip (None: nothing to send)
     round_trip_us: float = 0.0
 
 
@@ -167,11 +168,10 @@ class DecisionPipeline:
         if not applications and state is None:
             return [], True
         prepared = self.prepare(applications, state)
-        got = self.send(prepared)
-        written = self.landed(prepared, got)
+        got = self.landed(prepared, self.send(prepared))
         decided, new = self.decide_prepared(prepared, got)
         self.memo.put(new)
-        return decided, written
+        return decided, got is not None
 
     def prepare(self, applications: Sequence[LoanApplication], state: StateWrites | None,
                 earlier: Container[str] = ()) -> Prepared:
@@ -200,17 +200,20 @@ class DecisionPipeline:
         # once Redis has failed a whole backoff, one try per batch until it answers: the
         # decisions of an outage go out degraded at the pace of one timeout each
         pauses = () if self._outage else tuple(self.retries)
-        return Prepared(applications, state, memo, fresh, later, declines, pauses, sends)
+        call = None
+        if sends:  # built here, in the deciding thread: the Redis thread only sends it
+            st = state or StateWrites()
+            call = self.features.exchange_call(
+                fresh, [self.memo.bucket(a) for a in fresh], device_events=st.device,
+                behaviour_events=st.behaviour, confirmations=st.confirmed, declines=declines)
+        return Prepared(applications, state, memo, fresh, later, declines, pauses, call)
 
-    def send(self, p: Prepared) -> Exchanged | None:
-        """The batch's round trip with retry; None when Redis stays away (degraded).
-        Changes nothing of the pipeline's own (any thread may run it)."""
-        if not p.sends:
-            return Exchanged([], [], [])
-        st = p.state or StateWrites()
-        call = partial(self.features.exchange, p.fresh, [self.memo.bucket(a) for a in p.fresh],
-                       device_events=st.device, behaviour_events=st.behaviour,
-                       confirmations=st.confirmed, declines=p.declines)
+    def send(self, p: Prepared) -> list[Any] | None:
+        """The batch's round trip with retry: its replies, None when Redis stays away
+        (degraded). Changes nothing of the pipeline's own (any thread may run it)."""
+        if p.call is None:
+            return []
+        call = partial(execute, self.features.redis, p.call.calls)
         backoff = Backoff(p.pauses, retry_on=(FeatureStateError,))
         t0 = time.perf_counter()
         try:
@@ -223,18 +226,21 @@ class DecisionPipeline:
         finally:
             p.round_trip_us = (time.perf_counter() - t0) * 1e6
 
-    def landed(self, p: Prepared, got: Exchanged | None) -> bool:
-        """After ``send``, in the deciding thread: the outage state, and the declines sent
-        kept for the next round trip when this one failed. Whether the state was written."""
-        if got is None:
+    def landed(self, p: Prepared, replies: list[Any] | None) -> Exchanged | None:
+        """After ``send``, in the deciding thread: the replies read, the outage state, and
+        the declines sent kept for the next round trip when this one failed (None: then
+        the batch is degraded and its state not written)."""
+        if replies is None:
             self._outage = True
             self.declines[:0] = p.declines
             self._cap_declines()
-            return False
-        if self._outage and p.sends:
+            return None
+        if p.call is None:
+            return Exchanged([], [], [])
+        if self._outage:
             log.info("feature state available again")
             self._outage = False
-        return True
+        return self.features.exchange_result(p.call, replies)
 
     def decide_prepared(self, p: Prepared, got: Exchanged | None,
                         earlier: Mapping[str, Decided] | None = None
