@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     worker_batch_linger_ms: float = Field(
         default=1.0, description="kafka engine: after a batch's first message, how long it "
         "waits for more (bounded: at most this much latency, fewer batches under light load)")
+    worker_overlap: bool = Field(
+        default=True, description="kafka engine, at-least-once: send the next batch's Redis "
+        "round trip while this one is decided (gains where a core is free; costs worker CPU "
+        "on a saturated machine: docs/performance.md)")
     session_batch_max: int = 500
     session_batch_window_ms: float = 5.0
     rules_file: Path | None = Field(

@@ -97,7 +97,8 @@ class KafkaWorker:
         self._last_commit = time.monotonic()
         self.held = HeldState(self.core)  # session/fraud state not yet written to Redis
         # exactly-once commits a transaction per batch: nothing to overlap
-        self.flow = Overlap(self.pipeline, self.core.record, pipelined=not self.exactly_once)
+        self.flow = Overlap(self.pipeline, self.core.record,
+                            pipelined=settings.worker_overlap and not self.exactly_once)
         self._held_in_flight = False  # the batch in flight carries the held state
 
     # --- Kafka callbacks ---------------------------------------------------------
