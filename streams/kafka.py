@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.errors import LoanRiskError
@@ -135,11 +135,36 @@ def verify(conn: Connection, timeout_s: float = 10.0) -> bool:
             return False
 
 
-def consumer_lag(client: Consumer) -> dict[str, int]:
-    """Messages behind the high watermark per topic, over the consumer's assignment, from
-    librdkafka's cached watermarks (no broker request: cheap enough for every scrape)."""
+class Assignment:
+    """The partitions a consumer owns, as its rebalance callbacks (run on the polling thread)
+    saw them. Another thread -- a /metrics scrape -- reads this, never
+    ``Consumer.assignment()``: that call holds the GIL while it waits for librdkafka's own
+    thread, which can be waiting for a rebalance callback that needs the GIL (a scrape right
+    after a worker joined its group stalled for more than 10 s)."""
+
+    def __init__(self) -> None:
+        self.partitions: tuple[tuple[str, int], ...] = ()
+
+    def assigned(self, partitions: Iterable[Any]) -> None:
+        self.partitions = tuple(dict.fromkeys(
+            [*self.partitions, *((tp.topic, tp.partition) for tp in partitions)]))
+
+    def revoked(self, partitions: Iterable[Any]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self.partitions = tuple(p for p in self.partitions if p not in gone)
+
+    def __len__(self) -> int:
+        return len(self.partitions)
+
+
+def consumer_lag(client: Consumer, owned: Assignment) -> dict[str, int]:
+    """Messages behind the high watermark per topic, over the partitions ``owned``, from
+    librdkafka's cached positions and watermarks (no broker request, no wait on librdkafka's
+    thread: cheap and safe from any thread, for every scrape)."""
     lag: dict[str, int] = {}
-    for tp in client.position(client.assignment()):
+    if not owned.partitions:
+        return lag
+    for tp in client.position([TopicPartition(t, p) for t, p in owned.partitions]):
         _low, high = client.get_watermark_offsets(tp, cached=True)
         if tp.offset >= 0 and high >= 0:
             lag[tp.topic] = lag.get(tp.topic, 0) + max(high - tp.offset, 0)

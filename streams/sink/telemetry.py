@@ -41,11 +41,11 @@ class SinkTelemetry:
                                   "decode (written to dead_letters)", value=stats.undecodable)
         lag = GaugeMetricFamily("loanrisk_consumer_lag", "Messages not yet consumed, by topic",
                                 labels=["topic"])
-        for topic, n in sorted(kafka.consumer_lag(self.sink.consumer).items()):
+        for topic, n in sorted(kafka.consumer_lag(self.sink.consumer, self.sink.owned).items()):
             lag.add_metric([topic], n)
         yield lag
         yield GaugeMetricFamily("loanrisk_partitions_assigned", "Partitions this sink owns",
-                                value=len(self.sink.consumer.assignment()))
+                                value=len(self.sink.owned))
 
     def describe(self) -> list[Metric]:
         return []

@@ -99,7 +99,7 @@ class ClickHouseSink:
             "max.poll.interval.ms": 600_000,
             "session.timeout.ms": 10_000,  # a crashed sink's partitions move within 10 s
         })
-        self.assigned = 0  # partitions held now (set by the group's callbacks)
+        self.owned = kafka.Assignment()  # partitions held now (set by the group's callbacks)
         self.consumer.subscribe(list(self.topic_table), on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         self.insert = insert
@@ -110,9 +110,10 @@ class ClickHouseSink:
         self.last_loop = time.monotonic()  # liveness (streams/sink/telemetry.py)
 
     def _on_assign(self, consumer: Any, partitions: Any) -> None:
-        self.assigned = len(partitions)
+        self.owned.assigned(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: Any) -> None:
+        self.owned.revoked(partitions)
         # Uncommitted rows will be redelivered to the new owner; writing them here too is
         # harmless (ReplacingMergeTree) but not needed, so drop them.
         self.batcher.take()

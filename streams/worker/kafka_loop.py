@@ -93,7 +93,7 @@ class KafkaWorker:
             self.producer.init_transactions(30)
         self.consumer = kafka.consumer(settings.kafka, settings.worker_group,
                                        consumer_options(settings, self.stats.worker))
-        self.assigned = 0
+        self.owned = kafka.Assignment()  # what /metrics reports (never consumer.assignment())
         self._last_commit = time.monotonic()
         self.held = HeldState(self.core)  # session/fraud state not yet written to Redis
         # exactly-once commits a transaction per batch: nothing to overlap
@@ -110,10 +110,11 @@ class KafkaWorker:
         self.producer.produce(ALERTS.name, value, key)
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
-        self.assigned = len(partitions)
+        self.owned.assigned(partitions)
         log.info("Worker ready: %d partitions assigned", len(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self.owned.revoked(partitions)
         # decide the batch in flight, then flush and commit everything consumed, so the
         # next owner starts exactly after it
         self._commit(force=True)  # held state's partitions commit where it begins
@@ -373,8 +374,8 @@ def run_kafka_worker(settings: Settings, loglevel: str = "info") -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker = KafkaWorker(settings)
-    server = serve_worker_telemetry(settings, worker.core, lambda: worker.assigned,
-                                    lambda: kafka.consumer_lag(worker.consumer))
+    server = serve_worker_telemetry(settings, worker.core, lambda: len(worker.owned),
+                                    lambda: kafka.consumer_lag(worker.consumer, worker.owned))
     try:
         worker.run(stop)
     finally:

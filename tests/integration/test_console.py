@@ -128,7 +128,7 @@ def loop(kafka_bootstrap: str, redis_url: str, clickhouse_client: Any,
                                         host="127.0.0.1", port=port, log_level="warning"))
     threads.append(threading.Thread(target=web.run, daemon=True))
     threads[-1].start()
-    wait_until(lambda: worker.assigned and sink.assigned and web.started, 90,
+    wait_until(lambda: len(worker.owned) and len(sink.owned) and web.started, 90,
                "worker, sink and console to start")
     try:
         yield Loop(settings, f"http://127.0.0.1:{port}", tag, analytics_client(settings), r)

@@ -116,7 +116,7 @@ def test_a_confirmation_through_kafka_lands_alerts_in_clickhouse(
     for th in threads:
         th.start()
     try:
-        wait_until(lambda: worker.assigned > 0, 60, "the worker to be assigned its partitions")
+        wait_until(lambda: len(worker.owned) > 0, 60, "the worker to be assigned its partitions")
         time.sleep(3)  # its positions ("latest") resolved before anything is published
         t = T0 + 3 * DAY_MS
         apps = [_app(f"{run}-f", t, 1, bank_account="30-96-26 12345678"),

@@ -170,7 +170,7 @@ def test_worker_answers_quotes_and_the_sink_lands_them_with_the_conversion(
     qcodec, acodec = codec_for(QUOTE_REQUESTS.schema), codec_for(APPLICATIONS.schema)
     bad = {**_quote(f"{run}-bad", t, **who["b"]), "requested_amount": -5.0}
     try:
-        wait_until(lambda: worker.assigned > 0 and sink.assigned > 0, 90, "assignments")
+        wait_until(lambda: len(worker.owned) > 0 and len(sink.owned) > 0, 90, "assignments")
         time.sleep(3)  # positions ("latest") resolved before anything is published
         # one partition: answered in event-time order (velocity is as of event time, and
         # a request answered earlier with a later time is not counted by an earlier one)

@@ -54,7 +54,13 @@ def test_worker_and_sink_serve_metrics_and_probes(fault_pipeline: FaultPipeline)
     p.ensure(workers=(0,))
     state = p.settings.state_dir
     metrics = _url(state, "worker-worker-0", "/metrics")
-    before = _decided(_get(metrics)[1])
+    def scraped() -> str | None:
+        try:
+            return _get(metrics)[1]
+        except subprocess.TimeoutExpired:  # a scrape slowed by a loaded machine: ask again
+            return None
+
+    before = _decided(wait_until(scraped, 60, "the worker's /metrics to answer"))
     messages, _ids = traffic("prom", 40, seed=707)
     quote = records.application(email="prom-quote@example.com")
     del quote["application_id"]
@@ -64,11 +70,8 @@ def test_worker_and_sink_serve_metrics_and_probes(fault_pipeline: FaultPipeline)
     p.wait_decided("prom", 40)
     # folded into the histograms every LOANRISK_METRICS_INTERVAL_S (5 s)
     def counted() -> str | None:
-        try:
-            text = _get(metrics)[1]
-        except subprocess.TimeoutExpired:  # a scrape slowed by a loaded machine: ask again
-            return None
-        return text if _decided(text) >= before + 40 else None
+        text = scraped()
+        return text if text is not None and _decided(text) >= before + 40 else None
 
     text = wait_until(counted, 60, "the worker's /metrics to count the 40 decisions")
     samples = _samples(text)
