@@ -24,7 +24,9 @@ traffic and on thousands of corruptions of them.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 try:
@@ -82,10 +84,18 @@ class FastReader:
         return None  # bytes remain after the record
 
 
+@cache
+def _say_cavro_missing() -> None:
+    logging.getLogger(__name__).warning(
+        "cavro is not installed: Avro is read and written with fastavro alone, the same bytes "
+        "but slower on the worker's hot topics; `make install` (or pip install cavro) adds it")
+
+
 def cavro_or_none(make: Callable[[Mapping[str, Any]], T], schema: Mapping[str, Any]) -> T | None:
     """``make(schema)`` (a FastReader or FastWriter), or None when cavro is missing or does
     not take the schema (fastavro reads and writes it then)."""
     if cavro is None:
+        _say_cavro_missing()
         return None
     try:
         return make(schema)
