@@ -68,6 +68,7 @@ class Bench:
         t0 = time.monotonic()
         self.stack.up()
         ensure_champions(self.settings, applications=30_000, say=lambda s: print("  " + s))
+        self.empty_redis()
         kafka.ensure_topics(self.conn, [ECHO_SPEC])
         self.kafka_pid = services.kafka_node(self.settings).process.pid()
         self.redis_pid = services.redis_node(self.settings).process.pid()
@@ -80,6 +81,19 @@ class Bench:
         for r in self.recorders:
             r.start()
         self.publisher = Publisher(self.conn)
+
+    def empty_redis(self) -> None:
+        """Every run starts from an empty Redis. The bench's state dir keeps Redis's AOF, so
+        without this each run added its keys to all the earlier runs' (1.5 GB after three),
+        and every AOF rewrite forked and copied that much: Redis's CPU per application then
+        depended on how often the bench had run before."""
+        from streams.clients import redis_client
+
+        client = redis_client(self.settings, timeout_ms=120_000)  # a large flush takes seconds
+        keys = client.dbsize()
+        client.flushall()
+        client.bgrewriteaof()  # the AOF file shrinks to the empty dataset too
+        print(f"  bench Redis emptied ({keys:,} keys left by earlier runs)", flush=True)
 
     def traffic(self) -> None:
         self.load: Traffic = make_traffic(self.plan)

@@ -93,7 +93,9 @@ def test_pipeline_runs_over_sasl_ssl(secure_kafka: SecureKafka, redis_url: str,
             t.start()
         stats = run_live(conn, SimConfig(), seed=int(run, 16) % 10_000, rate=20, duration=1.5,
                          decisions=False)
-        assert stats.applications >= 20 and stats.errors == []
+        # 30 arrivals, some of them quote requests instead of applications (the simulator's mix)
+        assert stats.applications >= 10 and stats.applications + stats.quotes >= 20
+        assert stats.errors == []
 
         decided = _decisions_by(conn, {f"kafka-{run}", faust_id}, stats.applications)
         assert len(decided[faust_id]) == stats.applications  # both engines decided them all
