@@ -36,7 +36,6 @@ Semantics (see also the README):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
@@ -46,6 +45,7 @@ import redis
 from features import graph, quotes, session_fold
 from features.applicant import applicant_features
 from features.errors import FeatureError
+from features.exchanged import ExchangeCall, Exchanged, QuoteExchanged, Value
 from features.identity import KINDS, application_identifiers
 from features.roundtrip import LuaPart, ScriptCall, execute
 from features.session import session_features
@@ -60,8 +60,6 @@ from features.windows import (
     WINDOWS,
 )
 from schemas.records import LoanApplication
-
-Value = float | None
 
 _W_NAMES = tuple(WINDOWS)
 _NW, _ND = len(WINDOWS), len(DISTINCT_WINDOWS)
@@ -98,40 +96,6 @@ _COUNTS, _SINCE_PREV = _positions()
 def _load(name: str) -> LuaPart:
     return LuaPart(name.removesuffix(".lua"),
                    (resources.files("features") / "lua" / name).read_text())
-
-
-@dataclass(frozen=True, slots=True)
-class Exchanged:
-    """What one ``exchange`` round trip returned, per application in order: its features,
-    or (``memoised``) the blob a memo hash held for it (then nothing was computed), and
-    its identifier hashes in ``KINDS`` order (for lists and the decision record)."""
-
-    vectors: list[dict[str, Value] | None]
-    memoised: list[bytes | None]
-    identifiers: list[tuple[str, ...]]
-    fraud_known: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeCall:
-    """One ``exchange`` built but not sent (``FeatureEngine.exchange_call``): its script
-    calls in order, their names, and what reading the replies needs."""
-
-    applications: list[LoanApplication]
-    ids: list[tuple[str, ...]]
-    names: tuple[str, ...]
-    calls: list[ScriptCall]
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteExchanged:
-    """What one ``quote_exchange`` round trip returned, per request in order: the features
-    an application made now would get (nothing recorded), the quote velocity (``QUOTE_SPEC``)
-    and the identifier hashes in ``KINDS`` order."""
-
-    vectors: list[dict[str, Value]]
-    quote_velocity: list[dict[str, float]]
-    identifiers: list[tuple[str, ...]]
 
 
 class FeatureEngine:

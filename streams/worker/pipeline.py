@@ -49,8 +49,9 @@ import numpy as np
 from decisions.engine import DecisionEngine
 from decisions.shadow import shadow_decide
 from features.applicant import applicant_features
-from features.engine import ExchangeCall, Exchanged, FeatureEngine, feature_record
+from features.engine import FeatureEngine, feature_record
 from features.errors import FeatureStateError
+from features.exchanged import ExchangeCall, Exchanged
 from features.identity import application_identifiers
 from features.roundtrip import execute
 from features.spec import FEATURE_SPEC

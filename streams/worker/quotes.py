@@ -24,8 +24,8 @@ from typing import Any, cast
 from decisions.engine import DECLINE
 from decisions.quote_policy import DEFAULT_QUOTE_POLICY_PATH, QuotePolicy, limit_reasons
 from features.applicant import applicant_features
-from features.engine import QuoteExchanged
 from features.errors import FeatureStateError
+from features.exchanged import QuoteExchanged
 from features.identity import application_identifiers
 from features.quotes import as_application
 from features.spec import FEATURE_SPEC, QUOTE_SPEC
